@@ -1,0 +1,52 @@
+# NMX: everything starts from a fresh clone. `make test` and `make regress` build .venv on first use.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.stamp-install
+TORCH_PIN := torch==2.13.0
+
+.PHONY: all test regress lint synth bench sv-pkg docs-isa clean distclean venv
+
+all: test
+
+venv: $(STAMP)
+
+# torch first and alone: the exact pin resolves to the local CPU wheel; anything looser pulls CUDA.
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q $(TORCH_PIN)
+	$(PY) -m pip install -q -r requirements.txt -c constraints.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	$(PY) -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+	@touch $@
+
+# The test suite: static checks, ISA/simulator/compiler tests, RTL lint + synth, block and top-level
+# RTL tests at small array sizes, and the testbench smoke set.
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q
+
+# The main job: end-to-end verification (see README); writes build/regress/ reports.
+regress: $(STAMP)
+	$(PY) -m regressions.run $(if $(SUITE),--suite $(SUITE),)
+
+lint: $(STAMP)
+	$(PY) -m tb.lint
+
+synth: $(STAMP)
+	$(PY) -m tb.synth
+
+bench: $(STAMP)
+	$(PY) -m golden.bench_sim
+	$(PY) -m regressions.bench_rtl
+
+# Regenerate the artefacts derived from golden/isa.py.
+sv-pkg: $(STAMP)
+	$(PY) -m golden.isa sv
+
+clean:
+	rm -rf build sim_build .pytest_cache .ruff_cache
+
+distclean: clean
+	rm -rf $(VENV)

