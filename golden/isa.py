@@ -12,6 +12,8 @@ Instructions are 128 bits wide, little-endian: bit 0 is the least significant bi
 from __future__ import annotations
 
 import dataclasses
+import os
+import pathlib
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -477,18 +479,48 @@ def markdown_tables() -> str:
     return "\n".join(out)
 
 
+GENERATED_BEGIN = "<!-- GENERATED:BEGIN -->"
+GENERATED_END = "<!-- GENERATED:END -->"
+
+
+def generated_block(text: str) -> str:
+    """The text between the GENERATED markers of a markdown document (ValueError if absent)."""
+    b, e = text.find(GENERATED_BEGIN), text.find(GENERATED_END)
+    if b < 0 or e < b:
+        raise ValueError(f"markers {GENERATED_BEGIN} ... {GENERATED_END} not found")
+    return text[b + len(GENERATED_BEGIN):e]
+
+
+def update_markdown(path: str | os.PathLike[str]) -> bool:
+    """Refresh the block between the GENERATED markers of ``path``; return True if it changed."""
+    p = pathlib.Path(path)
+    text = p.read_text()
+    old = generated_block(text)
+    new = "\n" + markdown_tables().rstrip("\n") + "\n"
+    if old == new:
+        return False
+    b = text.find(GENERATED_BEGIN) + len(GENERATED_BEGIN)
+    p.write_text(text[:b] + new + text[b + len(old):])
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
-    import pathlib
 
     p = argparse.ArgumentParser(prog="python -m golden.isa", description=__doc__.splitlines()[0])
-    p.add_argument("what", choices=["sv", "md"], help="sv: write rtl/nmx_isa_pkg.sv; md: print tables")
+    p.add_argument("what", choices=["sv", "md"],
+                   help="sv: write rtl/nmx_isa_pkg.sv; md: print tables (--write: refresh docs/isa.md)")
     p.add_argument("--out", type=pathlib.Path, default=None)
+    p.add_argument("--write", action="store_true",
+                   help="md: rewrite the GENERATED block of --out (default docs/isa.md)")
     a = p.parse_args(argv)
     if a.what == "sv":
         out = a.out or pathlib.Path(__file__).resolve().parent.parent / "rtl" / "nmx_isa_pkg.sv"
         out.write_text(sv_package())
         print(f"wrote {out}")
+    elif a.write:
+        out = a.out or pathlib.Path(__file__).resolve().parent.parent / "docs" / "isa.md"
+        print(f"{'updated' if update_markdown(out) else 'unchanged'} {out}")
     else:
         print(markdown_tables())
     return 0

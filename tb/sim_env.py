@@ -37,7 +37,8 @@ def verilator_bin() -> str:
 
 def rtl_sources() -> list[pathlib.Path]:
     """All synthesizable RTL, packages first (they must compile before their users)."""
-    pkgs = sorted(RTL.glob("*_pkg.sv"))
+    # nmx_isa_pkg first: the other packages import it
+    pkgs = sorted(RTL.glob("*_pkg.sv"), key=lambda p: (p.name != "nmx_isa_pkg.sv", p.name))
     mods = sorted(p for p in RTL.glob("*.sv") if not p.name.endswith("_pkg.sv"))
     return pkgs + mods
 

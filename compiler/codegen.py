@@ -1,0 +1,516 @@
+"""Instruction emission: memory image, race-free dependency tokens and the GEMM tiler.
+
+Everything the accelerator runs is a :class:`GemmOp`: ``out[M, N] = PPU(sum_kb A_kb @ W_kb)``.
+The A operand (INP side) is a set of strided row runs in external memory plus a list of K-blocks
+(each a byte offset, a length <= ROWS and an element stride), which covers dense activations,
+implicit-GEMM convolution (one K-block per kernel tap and channel block) and sums of several
+tensors (residual adds).  The W operand (WGT side) is given per (K-block, N-block) tile, either a
+pre-tiled constant or a strided view of an activation (attention's K^T and V); an absent tile is
+all zero and is skipped together with its LOADs.
+
+Dependency tokens are derived, not hand-placed: :class:`Emitter` records which buffer rows and
+memory regions every instruction reads and writes, and when an instruction depends on an earlier
+one of another engine it pops a token that the earlier instruction (the producer itself) pushes.
+Producers always precede consumers in program order, which makes the program deadlock free, and
+every cross-engine RAW/WAR/WAW pair on a buffer row or memory region is ordered, which makes it
+race free (docs/isa.md section 2).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from golden import isa
+from golden.isa import Buffer, HwConfig, Opcode, Queue
+
+ACC = 4  # pseudo buffer id for ACC in the hazard tables
+ENGINES = (Queue.LD, Queue.CMP, Queue.ST)
+_QNAME = {Queue.LD: "ld", Queue.CMP: "cmp", Queue.ST: "st"}
+
+
+# --------------------------------------------------------------------------- memory image
+
+@dataclass
+class Region:
+    rid: int
+    name: str
+    addr: int
+    size: int
+
+
+class Memory:
+    """Bump allocator over the external-memory image; every allocation is a hazard region."""
+
+    ALIGN = 64
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.regions: list[Region] = []
+
+    def alloc(self, size: int, name: str, init: bytes | None = None) -> Region:
+        addr = -(-len(self.data) // self.ALIGN) * self.ALIGN
+        size = max(int(size), 1)
+        self.data.extend(bytes(addr + size - len(self.data)))
+        if init is not None:
+            self.data[addr:addr + len(init)] = init
+        r = Region(len(self.regions), name, addr, size)
+        self.regions.append(r)
+        return r
+
+    def const(self, arr: np.ndarray, name: str, dtype: str = "int8") -> Region:
+        a = np.ascontiguousarray(arr, dtype=np.int8 if dtype == "int8" else "<i4")
+        return self.alloc(a.nbytes, name, a.tobytes())
+
+
+# --------------------------------------------------------------------------- emitter
+
+@dataclass
+class LayerRec:
+    name: str
+    op: str
+    start: int
+    end: int = 0
+    outputs: list[str] = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
+
+
+class Emitter:
+    """Collects instructions in program order and inserts dependency tokens."""
+
+    def __init__(self, hw: HwConfig) -> None:
+        self.hw = hw
+        self.ops: list[Opcode] = []
+        self.fields: list[dict[str, int]] = []
+        self.engine: list[Queue] = []
+        depth = {Buffer.INP: hw.inp_depth, Buffer.WGT: hw.wgt_depth, Buffer.VEC: hw.vec_depth,
+                 Buffer.ROW: hw.acc_depth, ACC: hw.acc_depth}
+        self._w = {b: np.full((3, d), -1, dtype=np.int64) for b, d in depth.items()}
+        self._r = {b: np.full((3, d), -1, dtype=np.int64) for b, d in depth.items()}
+        self._mw: dict[int, list[int]] = {}
+        self._mr: dict[int, list[int]] = {}
+        self._last_push = np.full((3, 3), -1, dtype=np.int64)  # [src engine, dst engine]
+        self.layers: list[LayerRec] = []
+        # rotating buffer halves / slots shared by all ops so consecutive ops also overlap
+        self.inp_half = 0
+        self.wgt_half = 0
+        self.acc_half = 0
+        self.vec_slot = 0
+        self.gemm_rows = 0
+        self.macs = 0
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    # ---- layers
+    def begin_layer(self, name: str, op: str, **meta: object) -> LayerRec:
+        rec = LayerRec(name, op, len(self.ops), meta=dict(meta))
+        self.layers.append(rec)
+        return rec
+
+    def end_layer(self, rec: LayerRec) -> None:
+        rec.end = len(self.ops)
+
+    # ---- emission with hazard tracking
+    def emit(self, op: Opcode, fields: dict[str, int], *,
+             reads: tuple[tuple[int, int, int], ...] = (), writes: tuple[tuple[int, int, int], ...] = (),
+             mem_reads: tuple[int, ...] = (), mem_writes: tuple[int, ...] = ()) -> int:
+        """Append an instruction; ``reads``/``writes`` are (buffer, first row, rows)."""
+        idx = len(self.ops)
+        eng = isa.QUEUE_OF[op]
+        e = int(eng)
+        dep = [-1, -1, -1]
+        for b, lo, n in reads:
+            w = self._w[b][:, lo:lo + n]
+            if w.size:
+                m = w.max(axis=1)
+                for a in range(3):
+                    if a != e and m[a] > dep[a]:
+                        dep[a] = int(m[a])
+        for b, lo, n in writes:
+            w = self._w[b][:, lo:lo + n]
+            r = self._r[b][:, lo:lo + n]
+            if w.size:
+                m = np.maximum(w.max(axis=1), r.max(axis=1))
+                for a in range(3):
+                    if a != e and m[a] > dep[a]:
+                        dep[a] = int(m[a])
+        for rid in mem_reads:
+            lw = self._mw.get(rid)
+            if lw:
+                for a in range(3):
+                    if a != e and lw[a] > dep[a]:
+                        dep[a] = lw[a]
+        for rid in mem_writes:
+            for tab in (self._mw, self._mr):
+                lw = tab.get(rid)
+                if lw:
+                    for a in range(3):
+                        if a != e and lw[a] > dep[a]:
+                            dep[a] = lw[a]
+        f = dict(fields)
+        for a in range(3):
+            d = dep[a]
+            if d >= 0 and d > self._last_push[a, e]:
+                self.fields[d][f"push_{_QNAME[Queue(e)]}"] = 1
+                f[f"pop_{_QNAME[Queue(a)]}"] = 1
+                self._last_push[a, e] = d
+        self.ops.append(op)
+        self.fields.append(f)
+        self.engine.append(eng)
+        for b, lo, n in reads:
+            self._r[b][e, lo:lo + n] = idx
+        for b, lo, n in writes:
+            self._w[b][e, lo:lo + n] = idx
+        for rid in mem_reads:
+            self._mr.setdefault(rid, [-1, -1, -1])[e] = idx
+        for rid in mem_writes:
+            self._mw.setdefault(rid, [-1, -1, -1])[e] = idx
+        return idx
+
+    # ---- instruction helpers
+    def load(self, buf: Buffer, sram: int, ext: int, x_size: int, x_stride: int, y_size: int,
+             y_stride: int, region: int) -> int:
+        return self.emit(Opcode.LOAD, dict(buf_sel=int(buf), sram_addr=sram, x_size=x_size,
+                                           x_stride=x_stride, y_size=y_size, y_stride=y_stride,
+                                           ext_addr=ext),
+                         writes=((int(buf), sram, y_size),), mem_reads=(region,))
+
+    def gemm(self, inp: int, wgt: int, acc: int, m: int, accumulate: bool) -> int:
+        self.gemm_rows += m
+        self.macs += m * self.hw.rows * self.hw.cols
+        reads = [(int(Buffer.INP), inp, m), (int(Buffer.WGT), wgt, self.hw.rows)]
+        if accumulate:
+            reads.append((ACC, acc, m))
+        return self.emit(Opcode.GEMM, dict(inp_addr=inp, wgt_addr=wgt, acc_addr=acc, m=m,
+                                           accumulate=int(accumulate)),
+                         reads=tuple(reads), writes=((ACC, acc, m),))
+
+    def ppucfg(self, vec_rows: tuple[int, ...], **flags: int) -> int:
+        reads = tuple((int(Buffer.VEC), r, n) for r, n in _merge_rows(vec_rows))
+        return self.emit(Opcode.PPUCFG, flags, reads=reads)
+
+    def store(self, sram: int, ext: int, x_size: int, x_stride: int, y_size: int, y_stride: int,
+              region: int, row_en: bool) -> int:
+        reads = [(ACC, sram, y_size)]
+        if row_en:
+            reads.append((int(Buffer.ROW), sram, y_size))
+        return self.emit(Opcode.STORE, dict(sram_addr=sram, x_size=x_size, x_stride=x_stride,
+                                            y_size=y_size, y_stride=y_stride, ext_addr=ext),
+                         reads=tuple(reads), mem_writes=(region,))
+
+    def finish(self) -> list[int]:
+        words = [isa.encode(op, **f) for op, f in zip(self.ops, self.fields, strict=True)]
+        words.append(isa.encode(Opcode.FINISH))
+        return words
+
+
+def _merge_rows(rows: tuple[int, ...]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for r in sorted(set(rows)):
+        if out and out[-1][0] + out[-1][1] == r:
+            out[-1] = (out[-1][0], out[-1][1] + 1)
+        else:
+            out.append((r, 1))
+    return out
+
+
+# --------------------------------------------------------------------------- GEMM operation
+
+@dataclass
+class Run:
+    """``n`` consecutive logical rows starting at row ``m0``: row ``m0 + i`` is at ``addr + i*stride``."""
+
+    m0: int
+    n: int
+    addr: int
+    stride: int
+
+
+def slice_runs(runs: list[Run], lo: int, hi: int) -> list[Run]:
+    """Sub-runs covering logical rows [lo, hi) (``runs`` sorted by m0 and contiguous)."""
+    out = []
+    for r in runs:
+        a, b = max(lo, r.m0), min(hi, r.m0 + r.n)
+        if a < b:
+            out.append(Run(a, b - a, r.addr + (a - r.m0) * r.stride, r.stride))
+    return out
+
+
+def merge_runs(runs: list[Run]) -> list[Run]:
+    out: list[Run] = []
+    for r in runs:
+        if out:
+            p = out[-1]
+            if p.m0 + p.n == r.m0 and (p.n == 1 or p.stride == r.stride or r.n == 1):
+                st = p.stride if p.n > 1 else (r.addr - p.addr)
+                if r.addr == p.addr + p.n * st and (r.n == 1 or r.stride == st):
+                    out[-1] = Run(p.m0, p.n + r.n, p.addr, st)
+                    continue
+        out.append(Run(r.m0, r.n, r.addr, r.stride))
+    return out
+
+
+@dataclass
+class ASrc:
+    runs: list[Run]
+    region: int
+
+
+@dataclass
+class KBlk:
+    src: int
+    off: int
+    size: int
+    xstride: int
+
+
+@dataclass
+class WTile:
+    """How to load one WGT tile: ``rows`` rows of ``cols`` int8 from ``addr``."""
+
+    addr: int
+    rows: int
+    cols: int
+    xstride: int
+    ystride: int
+    region: int
+
+
+@dataclass
+class Out:
+    runs: list[Run]
+    col_stride: int
+    region: int
+    col0: int = 0        # first output column this destination takes
+    ncols: int = -1      # columns (default: all N)
+
+
+@dataclass
+class Ppu:
+    """PPU configuration of an op.  ``records`` gives, per N-block, the address of a VEC record of
+    ``3 + pwl_rows`` rows (bias, mult, shift, PWL table) in memory."""
+
+    records: Callable[[int], int]
+    region: int
+    bias_en: bool = False
+    requant_en: bool = False
+    pwl_en: bool = False
+    out_int32: bool = False
+    row_en: bool = False
+    row_shift: int = 0
+    row_addr: int = 0           # ROW parameters: M x 2 int32, contiguous
+    row_region: int = -1
+
+
+@dataclass
+class GemmOp:
+    name: str
+    M: int
+    N: int
+    srcs: list[ASrc]
+    kblocks: list[KBlk]
+    wtile: Callable[[int, int], WTile | None]
+    ppu: Ppu
+    outs: list[Out]
+    a_zero: Callable[[int, int, int], bool] | None = None
+    stats: dict = field(default_factory=dict)
+
+
+class Tiler:
+    """Turns GemmOps into instructions on an Emitter."""
+
+    def __init__(self, em: Emitter, mem: Memory) -> None:
+        self.em = em
+        self.mem = mem
+        hw = em.hw
+        self.hw = hw
+        self.zero_tile = mem.alloc(hw.rows * hw.cols, "zero_tile")
+        self.rec_rows = 3 + hw.pwl_rows
+        self.n_vec_slots = max(1, hw.vec_depth // self.rec_rows)
+        self._vec_cache: dict[int, int] = {}   # record addr -> slot currently holding it
+        self._slot_rec: dict[int, int] = {}
+
+    # ---- VEC records
+    def _vec_record(self, rec_addr: int, region: int) -> int:
+        slot = self._vec_cache.get(rec_addr)
+        if slot is not None:
+            return slot * self.rec_rows
+        slot = self.em.vec_slot
+        self.em.vec_slot = (slot + 1) % self.n_vec_slots
+        old = self._slot_rec.pop(slot, None)
+        if old is not None:
+            self._vec_cache.pop(old, None)
+        self._vec_cache[rec_addr] = slot
+        self._slot_rec[slot] = rec_addr
+        base = slot * self.rec_rows
+        self.em.load(Buffer.VEC, base, rec_addr, self.hw.cols, 4, self.rec_rows, 4 * self.hw.cols, region)
+        return base
+
+    def invalidate_vec(self) -> None:
+        self._vec_cache.clear()
+        self._slot_rec.clear()
+
+    # ---- the tiler
+    def run(self, op: GemmOp) -> None:
+        em, hw = self.em, self.hw
+        R, C = hw.rows, hw.cols
+        nk, nn = len(op.kblocks), -(-op.N // C)
+        inp_half, wgt_half, acc_half = hw.inp_depth // 2, hw.wgt_depth // 2, hw.acc_depth // 2
+        wt = {(kb, nb): op.wtile(kb, nb) for nb in range(nn) for kb in range(nk)}
+        w_nz = [[kb for kb in range(nk) if wt[kb, nb] is not None] for nb in range(nn)]
+        union = sorted({kb for ks in w_nz for kb in ks})
+        nu = max(1, len(union))
+        mt = min(op.M, acc_half)
+        resident = nu * mt <= inp_half
+        if not resident:
+            cand = min(op.M, inp_half // nu)
+            if cand >= min(op.M, 64):
+                mt, resident = cand, True
+            else:
+                mt = min(op.M, 128, acc_half)
+        kc = min(wgt_half // R, max(1, inp_half // mt))
+        skipped = 0
+        total = 0
+        ppu = op.ppu
+        for m0 in range(0, op.M, mt):
+            m1 = min(op.M, m0 + mt)
+            mrows = m1 - m0
+            sub = [slice_runs(s.runs, m0, m1) for s in op.srcs]
+            klists = []
+            for nb in range(nn):
+                kl = w_nz[nb]
+                total += nk
+                if op.a_zero is not None:
+                    kl = [kb for kb in kl if not op.a_zero(m0, m1, kb)]
+                skipped += nk - len(kl)
+                klists.append(kl)
+            inp_pos: dict[int, int] = {}
+            if resident:
+                need = sorted({kb for kl in klists for kb in kl})
+                base = em.inp_half * inp_half
+                em.inp_half ^= 1
+                for i, kb in enumerate(need):
+                    inp_pos[kb] = base + i * mrows
+                    self._load_inp(op, sub, kb, inp_pos[kb], m0)
+            for nb in range(nn):
+                kl = klists[nb]
+                acc = em.acc_half * acc_half
+                em.acc_half ^= 1
+                ncols = min(C, op.N - nb * C)
+                if not kl:
+                    # every tile is zero: write zeros into ACC with a zero weight tile
+                    wbase = em.wgt_half * wgt_half
+                    em.wgt_half ^= 1
+                    em.load(Buffer.WGT, wbase, self.zero_tile.addr, C, 1, R, C, self.zero_tile.rid)
+                    inp0 = em.inp_half * inp_half if not resident else base
+                    em.gemm(inp0, wbase, acc, mrows, False)
+                first = True
+                for c0 in range(0, len(kl), kc):
+                    chunk = kl[c0:c0 + kc]
+                    if not resident:
+                        ibase = em.inp_half * inp_half
+                        em.inp_half ^= 1
+                        for i, kb in enumerate(chunk):
+                            inp_pos[kb] = ibase + i * mrows
+                            self._load_inp(op, sub, kb, inp_pos[kb], m0)
+                    wbase = em.wgt_half * wgt_half
+                    em.wgt_half ^= 1
+                    self._load_wgt(chunk, nb, wt, wbase)
+                    for i, kb in enumerate(chunk):
+                        em.gemm(inp_pos[kb], wbase + i * R, acc, mrows, not first)
+                        first = False
+                # post-processing and store
+                vbase = self._vec_record(ppu.records(nb), ppu.region)
+                if ppu.row_en:
+                    em.load(Buffer.ROW, acc, ppu.row_addr + 8 * m0, 2, 4, mrows, 8, ppu.row_region)
+                em.ppucfg(
+                    tuple(r for r, on in ((vbase, ppu.bias_en), (vbase + 1, ppu.requant_en),
+                                          (vbase + 2, ppu.requant_en)) if on)
+                    + (tuple(range(vbase + 3, vbase + 3 + hw.pwl_rows)) if ppu.pwl_en else ()),
+                    bias_en=int(ppu.bias_en), row_en=int(ppu.row_en), requant_en=int(ppu.requant_en),
+                    pwl_en=int(ppu.pwl_en), out_int32=int(ppu.out_int32), row_shift=ppu.row_shift,
+                    bias_row=vbase, mult_row=vbase + 1, shift_row=vbase + 2, pwl_row=vbase + 3)
+                for o in op.outs:
+                    oc = op.N if o.ncols < 0 else o.ncols
+                    lo_c, hi_c = max(nb * C, o.col0), min(nb * C + ncols, o.col0 + oc)
+                    if lo_c >= hi_c:
+                        continue
+                    for r in slice_runs(o.runs, m0, m1):
+                        em.store(acc + (r.m0 - m0) + 0, r.addr + (lo_c - o.col0) * o.col_stride,
+                                 hi_c - lo_c, o.col_stride, r.n, r.stride, o.region, ppu.row_en)
+                        if lo_c != nb * C:
+                            raise NotImplementedError("output column split inside an N-block")
+        op.stats.update(tiles_total=total, tiles_skipped=skipped, m_tile=mt, k_chunk=kc,
+                        resident=resident)
+
+    def _load_inp(self, op: GemmOp, sub: list[list[Run]], kb: int, pos: int, m0: int) -> None:
+        k = op.kblocks[kb]
+        src = op.srcs[k.src]
+        for r in sub[k.src]:
+            self.em.load(Buffer.INP, pos + (r.m0 - m0), r.addr + k.off, k.size, k.xstride, r.n,
+                         r.stride, src.region)
+
+    def _load_wgt(self, chunk: list[int], nb: int, wt: dict, wbase: int) -> None:
+        R = self.hw.rows
+        i = 0
+        while i < len(chunk):
+            t = wt[chunk[i], nb]
+            j = i + 1
+            # merge consecutive pre-tiled constant tiles that are contiguous in memory
+            if t.rows == R and t.xstride == 1 and t.ystride == t.cols == self.hw.cols:
+                while j < len(chunk):
+                    u = wt[chunk[j], nb]
+                    if (u.addr == t.addr + (j - i) * R * t.cols and u.rows == R and u.xstride == 1
+                            and u.ystride == t.ystride and u.cols == t.cols and u.region == t.region):
+                        j += 1
+                    else:
+                        break
+            self.em.load(Buffer.WGT, wbase + i * R, t.addr, t.cols, t.xstride, t.rows * (j - i) if j > i + 1
+                         else t.rows, t.ystride, t.region)
+            i = j
+
+
+def pack_weight_tiles(mem: Memory, w: np.ndarray, hw: HwConfig, name: str,
+                      row_blocks: list[tuple[int, int]] | None = None) -> Callable[[int, int], WTile | None]:
+    """Lay a constant int8 (K x N) weight out as tiles [nb][kb][ROWS][COLS]; zero tiles are omitted.
+
+    ``row_blocks`` gives the (first row, rows) of W that each K-block uses (default: consecutive
+    blocks of ROWS).  Returns the ``wtile`` function of a GemmOp.
+    """
+    R, C = hw.rows, hw.cols
+    K, N = w.shape
+    if row_blocks is None:
+        row_blocks = [(k0, min(R, K - k0)) for k0 in range(0, K, R)]
+    nn = -(-N // C)
+    tiles: dict[tuple[int, int], np.ndarray] = {}
+    for nb in range(nn):
+        for kb, (k0, kn) in enumerate(row_blocks):
+            t = w[k0:k0 + kn, nb * C:nb * C + C]
+            if np.any(t):
+                full = np.zeros((R, C), dtype=np.int8)
+                full[:kn, :t.shape[1]] = t
+                tiles[kb, nb] = full
+    if not tiles:
+        return lambda kb, nb: None
+    order = sorted(tiles, key=lambda kn: (kn[1], kn[0]))
+    blob = np.stack([tiles[k] for k in order])
+    reg = mem.const(blob, name)
+    addr = {k: reg.addr + i * R * C for i, k in enumerate(order)}
+
+    def wtile(kb: int, nb: int) -> WTile | None:
+        a = addr.get((kb, nb))
+        return None if a is None else WTile(a, R, C, 1, C, reg.rid)
+
+    return wtile
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def log2i(x: float) -> int:
+    return int(math.floor(math.log2(x)))

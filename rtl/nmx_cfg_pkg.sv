@@ -1,0 +1,48 @@
+// nmx_cfg_pkg: shared localparams and types of the NMX RTL that are not part of the ISA
+// (the ISA lives in the generated nmx_isa_pkg). Counter widths, index/error widths, AXI4
+// protocol constants and the instruction-header helpers used by the dispatcher, the token unit
+// and the top.
+package nmx_cfg_pkg;
+
+  import nmx_isa_pkg::*;
+
+  // ---------------------------------------------------------------- widths
+  localparam int unsigned CNT_BITS   = 64;   // performance counters (docs/isa.md section 6)
+  localparam int unsigned INDEX_BITS = 32;   // instruction index (error_index, cmd_index)
+  localparam int unsigned ERR_BITS   = 4;    // error_e
+  localparam int unsigned CSEL_BITS  = 4;    // counter_e / cnt_sel
+  localparam int unsigned NUM_QUEUES = 3;    // LD, CMP, ST
+  localparam int unsigned OPCODE_BITS = 4;
+
+  // ---------------------------------------------------------------- instruction header
+  // Every format starts with opcode[3:0], pop_ld/cmp/st [6:4], push_ld/cmp/st [9:7].
+  localparam int unsigned POP_LSB  = 4;
+  localparam int unsigned PUSH_LSB = 7;
+
+  // Queue-indexed dependency bits of an instruction word: bit q = pop/push of queue q.
+  function automatic logic [NUM_QUEUES-1:0] insn_pops(input insn_t w);
+    return w[POP_LSB +: NUM_QUEUES];
+  endfunction
+
+  function automatic logic [NUM_QUEUES-1:0] insn_pushes(input insn_t w);
+    return w[PUSH_LSB +: NUM_QUEUES];
+  endfunction
+
+  // ---------------------------------------------------------------- AXI4 constants
+  localparam logic [1:0] AXI_BURST_INCR  = 2'b01;
+  localparam logic [1:0] AXI_RESP_OKAY   = 2'b00;
+  localparam logic [1:0] AXI_RESP_EXOKAY = 2'b01;
+  localparam logic [1:0] AXI_RESP_SLVERR = 2'b10;
+  localparam logic [1:0] AXI_RESP_DECERR = 2'b11;
+  localparam int unsigned AXI_LEN_BITS   = 8;
+  localparam int unsigned AXI_SIZE_BITS  = 3;
+  localparam int unsigned AXI_MAX_BEATS  = 256;    // INCR burst limit
+  localparam int unsigned AXI_4K_BITS    = 12;     // bursts never cross a 4 KiB boundary
+  localparam int unsigned AXI_4K_BYTES   = 4096;
+
+  // An AXI response is an error (SLVERR or DECERR) when its MSB is set.
+  function automatic logic axi_resp_is_err(input logic [1:0] resp);
+    return resp[1];
+  endfunction
+
+endpackage : nmx_cfg_pkg

@@ -1,0 +1,366 @@
+// nmx_gemm_engine: the CMP engine. Executes GEMM commands (docs/isa.md section 3):
+//
+//   ACC[acc_addr + i][c] = accumulate ? wrap32(ACC[acc_addr + i][c] + p) : p,
+//   p = sum_k INP[inp_addr + i][k] * WGT[wgt_addr + k][c],  i < m, c < COLS, k < ROWS.
+//
+// Three decoupled units, all in command order (see docs/rtl_compute.md):
+//   * preload (PL): per command, waits until its weight bank (banks alternate per command) is
+//     free, reads WGT rows wgt_addr+ROWS-1 .. wgt_addr and shifts them into that bank. This
+//     overlaps the previous command's stream.
+//   * stream (SU): once a command's bank is loaded, reads one INP row per cycle (mac_active) and
+//     sends it, skewed, into the array tagged with the bank; the next loaded command follows
+//     without a bubble.
+//   * writeback: de-skews the array output; the accumulate read of ACC is issued one cycle
+//     ahead (stage A) so it meets the row (stage B); the sum is registered (stage C, ACC
+//     write). Rows written in the two cycles before a row's stage B (stages C and D) are
+//     forwarded, so back-to-back accumulation into the same ACC rows is exact for any m.
+// cmpl_valid pulses (stage D) the cycle after the last ACC row of a command was written.
+//
+// Preconditions (guaranteed by the dispatcher's static checks): m >= 1, every row in range.
+// The engine raises no errors: err_valid is tied low. halt: stop accepting and issuing; rows
+// already in the array drain into ACC; no cmpl_valid pulses after halt; idle rises when empty.
+module nmx_gemm_engine
+  import nmx_isa_pkg::*;
+#(
+  parameter int unsigned ROWS      = 16,
+  parameter int unsigned COLS      = 16,
+  parameter int unsigned INP_DEPTH = 4096,
+  parameter int unsigned WGT_DEPTH = 4096,
+  parameter int unsigned ACC_DEPTH = 1024,
+  localparam int unsigned DATA_W   = 8,
+  localparam int unsigned ACC_W    = 32,
+  localparam int unsigned INP_AW   = (INP_DEPTH > 1) ? $clog2(INP_DEPTH) : 1,
+  localparam int unsigned WGT_AW   = (WGT_DEPTH > 1) ? $clog2(WGT_DEPTH) : 1,
+  localparam int unsigned ACC_AW   = (ACC_DEPTH > 1) ? $clog2(ACC_DEPTH) : 1,
+  localparam int unsigned INDEX_W  = 32,
+  localparam int unsigned ERR_W    = 4
+) (
+  input  logic                     clk,
+  input  logic                     rst_n,
+  // engine command interface (docs/architecture.md)
+  input  logic                     cmd_valid,
+  output logic                     cmd_ready,
+  input  logic [INSN_BITS-1:0]     cmd_insn,
+  input  logic [INDEX_W-1:0]       cmd_index,
+  output logic                     cmpl_valid,
+  output logic                     err_valid,
+  output logic [ERR_W-1:0]         err_code,
+  output logic [INDEX_W-1:0]       err_index,
+  input  logic                     halt,
+  output logic                     idle,
+  // INP read port
+  output logic                     inp_re,
+  output logic [INP_AW-1:0]        inp_raddr,
+  input  logic [ROWS*DATA_W-1:0]   inp_rdata,
+  // WGT read port
+  output logic                     wgt_re,
+  output logic [WGT_AW-1:0]        wgt_raddr,
+  input  logic [COLS*DATA_W-1:0]   wgt_rdata,
+  // ACC read port (gemm-side copy) and the shared ACC write port
+  output logic                     acc_re,
+  output logic [ACC_AW-1:0]        acc_raddr,
+  input  logic [COLS*ACC_W-1:0]    acc_rdata,
+  output logic                     acc_we,
+  output logic [ACC_AW-1:0]        acc_waddr,
+  output logic [COLS*ACC_W-1:0]    acc_wdata,
+  // a row of INP enters the array this cycle (MAC_CYCLES / GEMM_ROWS)
+  output logic                     mac_active
+);
+
+  localparam int unsigned NUM_BANKS = 2;
+  localparam int unsigned M_W       = 16;                 // width of the GEMM m field
+  localparam int unsigned ROWS_CW   = $clog2(ROWS + 1);
+  // Cycles a bank stays in use after the last row tagged with it was issued (see docs): the last
+  // activation reaches PE(ROWS-1, COLS-1) ROWS+COLS-1 cycles after its INP read; the first
+  // shift of a reload comes 2 cycles after the drain counter reads zero.
+  localparam int unsigned DRAIN     = (ROWS + COLS > 3) ? ROWS + COLS - 3 : 0;
+  localparam int unsigned DRAIN_W   = (DRAIN > 0) ? $clog2(DRAIN + 1) : 1;
+  // Tag pipeline: tag[j] belongs to the row whose INP read was issued j+1 cycles earlier.
+  // tag[0]: INP data valid, row enters the array; tag[LAT-2]: stage A; tag[LAT-1]: stage B.
+  localparam int unsigned LAT       = ROWS + COLS;
+  localparam int unsigned STAGE_A   = LAT - 2;
+  localparam int unsigned STAGE_B   = LAT - 1;
+
+  typedef struct packed {
+    logic [INP_AW-1:0] inp_addr;
+    logic [ACC_AW-1:0] acc_addr;
+    logic [M_W-1:0]    m;
+    logic              accumulate;
+  } stream_cmd_t;
+
+  typedef struct packed {
+    logic              valid;
+    logic              last;
+    logic              accumulate;
+    logic [ACC_AW-1:0] addr;
+  } tag_t;
+
+  gemm_insn_t insn;
+  assign insn = gemm_insn_t'(cmd_insn);
+
+  // Only the GEMM fields are used; tokens, opcode and reserved bits are the dispatcher's.
+  logic unused_cmd;
+  assign unused_cmd = ^{cmd_index, insn.reserved, insn.push_st, insn.push_cmp, insn.push_ld,
+                        insn.pop_st, insn.pop_cmp, insn.pop_ld, insn.opcode};
+
+  assign err_valid = 1'b0;
+  assign err_code  = ERR_W'(ERR_NONE);
+  assign err_index = '0;
+
+  // ---------------------------------------------------------------- bank state
+  logic                 bank_loaded [NUM_BANKS];
+  stream_cmd_t          bank_cmd    [NUM_BANKS];
+  logic [DRAIN_W-1:0]   drain_cnt   [NUM_BANKS];
+
+  // ---------------------------------------------------------------- preload unit
+  logic                 pl_valid;      // holds an accepted command not yet fully preloaded
+  logic                 pl_started;    // its WGT reads have begun
+  logic                 pl_bank;       // bank the held command preloads into
+  stream_cmd_t          pl_cmd;
+  logic [WGT_AW-1:0]    pl_raddr;
+  logic [ROWS_CW-1:0]   pl_left;       // WGT reads still to issue
+  logic                 pl_go;         // issue a WGT read this cycle
+  logic                 wl_en;         // shift the row read last cycle into the array
+  logic                 wl_last;       // ... and it is the last row of the tile
+  logic                 cmd_fire;
+
+  assign pl_go = pl_valid && !halt && (pl_left != '0) &&
+                 (pl_started || (!bank_loaded[pl_bank] && (drain_cnt[pl_bank] == '0)));
+  assign wgt_re    = pl_go;
+  assign wgt_raddr = pl_raddr;
+
+  assign cmd_ready = !halt && (!pl_valid || wl_last);
+  assign cmd_fire  = cmd_valid && cmd_ready;
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      pl_valid   <= 1'b0;
+      pl_started <= 1'b0;
+      pl_bank    <= 1'b0;
+      pl_left    <= '0;
+      wl_en      <= 1'b0;
+      wl_last    <= 1'b0;
+    end else begin
+      wl_en   <= pl_go;
+      wl_last <= pl_go && (pl_left == ROWS_CW'(1));
+      if (pl_go) begin
+        pl_started <= 1'b1;
+        pl_left    <= pl_left - ROWS_CW'(1);
+        pl_raddr   <= pl_raddr - WGT_AW'(1);
+      end
+      if (wl_last) begin
+        pl_valid <= 1'b0;
+        pl_bank  <= ~pl_bank;
+      end
+      if (cmd_fire) begin
+        pl_valid   <= 1'b1;
+        pl_started <= 1'b0;
+        pl_left    <= ROWS_CW'(ROWS);
+        pl_raddr   <= WGT_AW'(insn.wgt_addr) + WGT_AW'(ROWS - 1);
+        pl_cmd     <= '{inp_addr:   INP_AW'(insn.inp_addr),
+                        acc_addr:   ACC_AW'(insn.acc_addr),
+                        m:          insn.m,
+                        accumulate: insn.accumulate};
+      end
+      if (halt) pl_valid <= 1'b0;
+    end
+  end
+
+  // ---------------------------------------------------------------- stream unit
+  logic               su_active;
+  logic               su_bank;
+  stream_cmd_t        su_cmd;        // inp_addr/acc_addr advance, m counts rows left
+  logic               su_issue;
+  logic               su_last;
+  stream_cmd_t        su_next;
+
+  assign su_issue = su_active && !halt;
+  assign su_last  = (su_cmd.m == M_W'(1));
+  assign inp_re    = su_issue;
+  assign inp_raddr = su_cmd.inp_addr;
+  assign su_next   = bank_cmd[~su_bank];
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      su_active <= 1'b0;
+      su_bank   <= 1'b0;
+      for (int b = 0; b < NUM_BANKS; b++) begin
+        bank_loaded[b] <= 1'b0;
+        drain_cnt[b]   <= '0;
+      end
+    end else begin
+      for (int b = 0; b < NUM_BANKS; b++) begin
+        if (drain_cnt[b] != '0) drain_cnt[b] <= drain_cnt[b] - DRAIN_W'(1);
+      end
+      if (su_issue) begin
+        su_cmd.inp_addr <= su_cmd.inp_addr + INP_AW'(1);
+        su_cmd.acc_addr <= su_cmd.acc_addr + ACC_AW'(1);
+        su_cmd.m        <= su_cmd.m - M_W'(1);
+        if (su_last) begin
+          bank_loaded[su_bank] <= 1'b0;
+          drain_cnt[su_bank]   <= DRAIN_W'(DRAIN);
+          su_bank              <= ~su_bank;
+          su_active            <= bank_loaded[~su_bank];
+          su_cmd               <= su_next;
+        end
+      end else if (!su_active && bank_loaded[su_bank] && !halt) begin
+        su_active <= 1'b1;
+        su_cmd    <= bank_cmd[su_bank];
+      end
+      // the preload unit completes a bank (never the one the stream unit clears above)
+      if (wl_last) begin
+        bank_loaded[pl_bank] <= 1'b1;
+        bank_cmd[pl_bank]    <= pl_cmd;
+      end
+      if (halt) begin
+        su_active <= 1'b0;
+        for (int b = 0; b < NUM_BANKS; b++) bank_loaded[b] <= 1'b0;
+      end
+    end
+  end
+
+  // ---------------------------------------------------------------- tags, skew, array
+  tag_t tag [LAT];
+  logic tag0_bank;
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      for (int j = 0; j < LAT; j++) tag[j].valid <= 1'b0;
+    end else begin
+      tag[0].valid <= su_issue;
+      for (int j = 1; j < LAT; j++) tag[j].valid <= tag[j-1].valid;
+    end
+  end
+
+  always_ff @(posedge clk) begin
+    tag[0].last       <= su_last;
+    tag[0].accumulate <= su_cmd.accumulate;
+    tag[0].addr       <= su_cmd.acc_addr;
+    tag0_bank         <= su_bank;
+    for (int j = 1; j < LAT; j++) begin
+      tag[j].last       <= tag[j-1].last;
+      tag[j].accumulate <= tag[j-1].accumulate;
+      tag[j].addr       <= tag[j-1].addr;
+    end
+  end
+
+  assign mac_active = tag[0].valid;
+
+  // Input skew: element k of the row read last cycle enters array row k after k cycles.
+  // Idle slots carry zero activations.
+  logic [ROWS*DATA_W-1:0] arr_act;
+  logic [ROWS-1:0]        arr_bank;
+  logic [ROWS*DATA_W-1:0] act0;
+
+  assign act0 = tag[0].valid ? inp_rdata : '0;
+
+  for (genvar r = 0; r < ROWS; r++) begin : g_skew
+    if (r == 0) begin : g_direct
+      assign arr_act[0 +: DATA_W] = act0[0 +: DATA_W];
+      assign arr_bank[0]          = tag0_bank;
+    end else begin : g_delay
+      logic [DATA_W-1:0] act_q  [r];
+      logic              bank_q [r];
+      always_ff @(posedge clk) begin
+        act_q[0]  <= act0[r*DATA_W +: DATA_W];
+        bank_q[0] <= tag0_bank;
+        for (int j = 1; j < r; j++) begin
+          act_q[j]  <= act_q[j-1];
+          bank_q[j] <= bank_q[j-1];
+        end
+      end
+      assign arr_act[r*DATA_W +: DATA_W] = act_q[r-1];
+      assign arr_bank[r]                 = bank_q[r-1];
+    end
+  end
+
+  logic [COLS*ACC_W-1:0] arr_psum;
+
+  nmx_systolic_array #(.ROWS(ROWS), .COLS(COLS), .DATA_W(DATA_W), .PSUM_W(ACC_W)) u_array (
+    .clk      (clk),
+    .act_in   (arr_act),
+    .bank_in  (arr_bank),
+    .wl_en    (wl_en),
+    .wl_bank  (pl_bank),
+    .wl_data  (wgt_rdata),
+    .psum_out (arr_psum)
+  );
+
+  // De-skew: column c leaves the array c cycles after column 0; delay it COLS-1-c cycles so a
+  // whole result row is aligned at stage B (tag[STAGE_B]).
+  logic [COLS*ACC_W-1:0] prod_row;
+
+  for (genvar c = 0; c < COLS; c++) begin : g_deskew
+    localparam int unsigned DLY = COLS - 1 - c;
+    if (DLY == 0) begin : g_direct
+      assign prod_row[c*ACC_W +: ACC_W] = arr_psum[c*ACC_W +: ACC_W];
+    end else begin : g_delay
+      logic [ACC_W-1:0] q [DLY];
+      always_ff @(posedge clk) begin
+        q[0] <= arr_psum[c*ACC_W +: ACC_W];
+        for (int j = 1; j < int'(DLY); j++) q[j] <= q[j-1];
+      end
+      assign prod_row[c*ACC_W +: ACC_W] = q[DLY-1];
+    end
+  end
+
+  // ---------------------------------------------------------------- ACC read-modify-write
+  // stage A: accumulate read issued one cycle before the row is complete
+  assign acc_re    = tag[STAGE_A].valid && tag[STAGE_A].accumulate;
+  assign acc_raddr = tag[STAGE_A].addr;
+
+  // stage C: registered sum, written to ACC; stage D: the write of the previous cycle
+  logic                  c_valid, c_last, d_valid, d_last;
+  logic [ACC_AW-1:0]     c_addr, d_addr;
+  logic [COLS*ACC_W-1:0] c_data, d_data;
+
+  // stage B: forward rows whose ACC write the stage-A read could not see
+  logic [COLS*ACC_W-1:0] old_row, sum_row;
+
+  always_comb begin
+    if (c_valid && (c_addr == tag[STAGE_B].addr))      old_row = c_data;
+    else if (d_valid && (d_addr == tag[STAGE_B].addr)) old_row = d_data;
+    else                                               old_row = acc_rdata;
+    for (int c = 0; c < COLS; c++) begin
+      sum_row[c*ACC_W +: ACC_W] = tag[STAGE_B].accumulate
+          ? old_row[c*ACC_W +: ACC_W] + prod_row[c*ACC_W +: ACC_W]
+          : prod_row[c*ACC_W +: ACC_W];
+    end
+  end
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      c_valid <= 1'b0;
+      d_valid <= 1'b0;
+    end else begin
+      c_valid <= tag[STAGE_B].valid;
+      d_valid <= c_valid;
+    end
+  end
+
+  always_ff @(posedge clk) begin
+    c_last <= tag[STAGE_B].last;
+    c_addr <= tag[STAGE_B].addr;
+    c_data <= sum_row;
+    d_last <= c_last;
+    d_addr <= c_addr;
+    d_data <= c_data;
+  end
+
+  assign acc_we    = c_valid;
+  assign acc_waddr = c_addr;
+  assign acc_wdata = c_data;
+
+  assign cmpl_valid = d_valid && d_last && !halt;
+
+  // ---------------------------------------------------------------- idle
+  logic tags_busy;
+  always_comb begin
+    tags_busy = 1'b0;
+    for (int j = 0; j < LAT; j++) tags_busy |= tag[j].valid;
+  end
+
+  assign idle = !pl_valid && !wl_en && !bank_loaded[0] && !bank_loaded[1] && !su_active &&
+                !tags_busy && !c_valid && !d_valid;
+
+endmodule : nmx_gemm_engine

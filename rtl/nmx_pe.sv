@@ -1,0 +1,55 @@
+// nmx_pe: one processing element of the weight-stationary systolic array.
+//
+//   psum_out <= psum_in + act_in * w[bank_in]      (signed DATA_W x DATA_W -> PSUM_W, wraps)
+//   act_out  <= act_in, bank_out <= bank_in        (activation and its bank tag move right)
+//
+// Two weight registers (bank 0 / bank 1) make the weights double-buffered: while activations
+// tagged with one bank stream through, the other bank is loaded by shifting a weight row down
+// the column (wl_en, wl_bank: w[wl_bank] <= w_in[wl_bank]; w_out exposes both banks to the PE
+// below). Because the bank tag travels with each activation through the skewed wavefront, the
+// swap between two GEMMs is exact in every PE. Datapath registers need no reset: every
+// wavefront slot is independent, so stale values only ever reach slots no one reads.
+module nmx_pe #(
+  parameter int unsigned DATA_W = 8,
+  parameter int unsigned PSUM_W = 32,
+  localparam int unsigned NUM_BANKS = 2
+) (
+  input  logic                     clk,
+  // activation from the left, to the right
+  input  logic signed [DATA_W-1:0] act_in,
+  input  logic                     bank_in,
+  output logic signed [DATA_W-1:0] act_out,
+  output logic                     bank_out,
+  // partial sum from above, to below
+  input  logic signed [PSUM_W-1:0] psum_in,
+  output logic signed [PSUM_W-1:0] psum_out,
+  // weight load chain (column-wise shift from above)
+  input  logic                     wl_en,
+  input  logic                     wl_bank,
+  input  logic        [DATA_W-1:0] w_in  [NUM_BANKS],
+  output logic        [DATA_W-1:0] w_out [NUM_BANKS]
+);
+
+  localparam int unsigned PROD_W = 2 * DATA_W;
+
+  logic        [DATA_W-1:0] w_q [NUM_BANKS];
+  logic signed [DATA_W-1:0] w_sel;
+  logic signed [PROD_W-1:0] prod;
+
+  always_ff @(posedge clk) begin
+    for (int b = 0; b < NUM_BANKS; b++) begin
+      if (wl_en && (wl_bank == 1'(b))) w_q[b] <= w_in[b];
+    end
+  end
+
+  assign w_out = w_q;
+  assign w_sel = signed'(w_q[bank_in]);
+  assign prod  = act_in * w_sel;
+
+  always_ff @(posedge clk) begin
+    act_out  <= act_in;
+    bank_out <= bank_in;
+    psum_out <= psum_in + PSUM_W'(prod);
+  end
+
+endmodule : nmx_pe
