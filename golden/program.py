@@ -340,7 +340,10 @@ class Program:
             memory = bytearray(zlib.decompress(sections[b"MEMI"]))
         except zlib.error as e:
             raise ProgramFormatError(f"section MEMI does not decompress: {e}") from None
-        if not isinstance(manifest, dict) or not isinstance(manifest.get("hw"), dict):
+        if not isinstance(manifest, dict):
+            raise ProgramFormatError("manifest: top level must be a JSON object, got "
+                                     f"{type(manifest).__name__}")
+        if not isinstance(manifest.get("hw"), dict):
             raise ProgramFormatError("manifest: 'hw' must be an object (HwConfig.to_dict())")
         try:
             hw = HwConfig.from_dict(manifest["hw"])

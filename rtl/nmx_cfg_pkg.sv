@@ -2,9 +2,10 @@
 // (the ISA lives in the generated nmx_isa_pkg). Counter widths, index/error widths, AXI4
 // protocol constants and the instruction-header helpers used by the dispatcher, the token unit
 // and the top.
+//
+// Written in the SystemVerilog subset that both Verilator and Yosys' native frontend accept
+// (docs/rtl_top.md, "Synthesis subset"): no package imports, no functions in packages.
 package nmx_cfg_pkg;
-
-  import nmx_isa_pkg::*;
 
   // ---------------------------------------------------------------- widths
   localparam int unsigned CNT_BITS   = 64;   // performance counters (docs/isa.md section 6)
@@ -15,18 +16,10 @@ package nmx_cfg_pkg;
   localparam int unsigned OPCODE_BITS = 4;
 
   // ---------------------------------------------------------------- instruction header
-  // Every format starts with opcode[3:0], pop_ld/cmp/st [6:4], push_ld/cmp/st [9:7].
+  // Every format starts with opcode[3:0], pop_ld/cmp/st [6:4], push_ld/cmp/st [9:7]; bit q of
+  // the 3-bit pop/push group names queue q (queue_e order LD, CMP, ST).
   localparam int unsigned POP_LSB  = 4;
   localparam int unsigned PUSH_LSB = 7;
-
-  // Queue-indexed dependency bits of an instruction word: bit q = pop/push of queue q.
-  function automatic logic [NUM_QUEUES-1:0] insn_pops(input insn_t w);
-    return w[POP_LSB +: NUM_QUEUES];
-  endfunction
-
-  function automatic logic [NUM_QUEUES-1:0] insn_pushes(input insn_t w);
-    return w[PUSH_LSB +: NUM_QUEUES];
-  endfunction
 
   // ---------------------------------------------------------------- AXI4 constants
   localparam logic [1:0] AXI_BURST_INCR  = 2'b01;
@@ -39,10 +32,6 @@ package nmx_cfg_pkg;
   localparam int unsigned AXI_MAX_BEATS  = 256;    // INCR burst limit
   localparam int unsigned AXI_4K_BITS    = 12;     // bursts never cross a 4 KiB boundary
   localparam int unsigned AXI_4K_BYTES   = 4096;
-
-  // An AXI response is an error (SLVERR or DECERR) when its MSB is set.
-  function automatic logic axi_resp_is_err(input logic [1:0] resp);
-    return resp[1];
-  endfunction
+  localparam int unsigned AXI_RESP_ERR_BIT = 1;    // SLVERR/DECERR have resp[1] set
 
 endpackage : nmx_cfg_pkg

@@ -152,6 +152,12 @@ module nmx_store_engine
     FE_STORE
   } fe_state_e;
 
+  // ------------------------------------------------------------------ unused
+  logic [$clog2(AW_FIFO_DEPTH+1)-1:0] aw_fifo_count_unused;
+  logic [$clog2(W_FIFO_DEPTH+1)-1:0]  w_fifo_count_unused;
+  logic [$clog2(OUTSTANDING+1)-1:0]   b_fifo_count_unused;
+  logic [$clog2(RETIRE_DEPTH+1)-1:0]  retire_count_unused;
+
   // ------------------------------------------------------------------ stop (halt / own error)
   logic stop_q, stop, err_seen_q;
   assign stop = stop_q || halt;
@@ -466,7 +472,7 @@ module nmx_store_engine
   // segment alignment (computed while loading W2)
   always_comb begin
     ld_off  = seg_addr[BUS_LG-1:0];
-    ld_data = SD_BYTES*8'(seg_data) << (8 * ld_off);
+    ld_data = (SD_BYTES*8)'(seg_data) << (8 * ld_off);
     for (int i = 0; i < SD_BYTES; i++)
       ld_strb[i] = (i >= int'(ld_off)) && (i < int'(ld_off) + int'(seg_len));
     ld_beats = BEAT_BITS'((int'(ld_off) + int'(seg_len) + BUS_BYTES - 1) >> BUS_LG);
@@ -529,7 +535,7 @@ module nmx_store_engine
     .out_valid (aw_out_valid),
     .out_ready (m_axi_awready),
     .out_data  (aw_out),
-    .count     ()
+    .count     (aw_fifo_count_unused)
   );
 
   nmx_fifo #(.WIDTH($bits(w_ent_t)), .DEPTH(W_FIFO_DEPTH)) u_w_fifo (
@@ -541,7 +547,7 @@ module nmx_store_engine
     .out_valid (w_out_valid),
     .out_ready (m_axi_wready),
     .out_data  (w_out),
-    .count     ()
+    .count     (w_fifo_count_unused)
   );
 
   nmx_fifo #(.WIDTH($bits(b_ent_t)), .DEPTH(OUTSTANDING)) u_b_fifo (
@@ -553,7 +559,7 @@ module nmx_store_engine
     .out_valid (b_out_valid),
     .out_ready (m_axi_bvalid),
     .out_data  (b_out),
-    .count     ()
+    .count     (b_fifo_count_unused)
   );
 
   // ------------------------------------------------------------------ AXI outputs
@@ -610,7 +616,7 @@ module nmx_store_engine
     .out_valid (ret_out_valid),
     .out_ready (ret_pop),
     .out_data  (ret_out_data),
-    .count     ()
+    .count     (retire_count_unused)
   );
 
   assign ret_pop        = ret_out_valid && !stop &&
@@ -643,8 +649,7 @@ module nmx_store_engine
                      (b_out_valid && !s0_valid && !ppu_busy && !ppu_out_valid && !w2_valid &&
                       !aw_out_valid && !w_out_valid);
 
-  // ------------------------------------------------------------------ unused
   logic unused_ok;
-  assign unused_ok = ^{m_axi_bid, m_axi_bresp[0], cmd_insn};
+  assign unused_ok = ^{m_axi_bid, m_axi_bresp[0], cmd_insn, ci_st, cfg_q};
 
 endmodule : nmx_store_engine

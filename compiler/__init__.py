@@ -1,0 +1,10 @@
+"""NMX compiler: PyTorch models -> NMX Programs (int8 GEMMs + PPU piecewise-linear functions).
+
+``compile_model(model, example_inputs, calibration=..., hw=...)`` is the entry point;
+``fidelity(...)`` compares the golden simulator against float PyTorch.  See docs/compiler.md.
+"""
+
+from compiler.compile import compile_model
+from compiler.frontend import UnsupportedOpError
+
+__all__ = ["UnsupportedOpError", "compile_model"]

@@ -1,0 +1,225 @@
+"""Frontend: torch.export -> core-ATen graph, constant folding, float evaluation and calibration."""
+
+from __future__ import annotations
+
+import operator
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch.fx import Node
+
+aten = torch.ops.aten
+
+# Ops that only re-view memory (handled as stride changes, or a copy when not expressible).
+VIEW_OPS = {
+    aten.view.default, aten._unsafe_view.default, aten.reshape.default, aten.permute.default,
+    aten.transpose.int, aten.t.default, aten.unsqueeze.default, aten.squeeze.dim, aten.squeeze.dims,
+    aten.squeeze.default, aten.expand.default, aten.alias.default, aten.slice.Tensor, aten.select.int,
+    aten.flatten.using_ints, aten.unflatten.int,
+}
+# Identity ops in inference.
+IDENTITY_OPS = {aten.clone.default, aten.contiguous.default, aten.detach.default, aten.dropout.default,
+                aten.lift_fresh_copy.default, aten._to_copy.default}
+# Elementwise ops with one activation operand (others scalars or 1-element constants) -> PPU PWL.
+UNARY_OPS = {
+    aten.relu.default, aten.gelu.default, aten.tanh.default, aten.sigmoid.default, aten.exp.default,
+    aten.erf.default, aten.silu.default, aten.hardtanh.default, aten.clamp.default, aten.neg.default,
+    aten.leaky_relu.default, aten.elu.default, aten.hardsigmoid.default, aten.hardswish.default,
+    aten.mul.Tensor, aten.mul.Scalar, aten.div.Tensor, aten.div.Scalar, aten.add.Tensor,
+    aten.add.Scalar, aten.sub.Tensor, aten.sub.Scalar, aten.rsub.Scalar, aten.pow.Tensor_Scalar,
+    aten.sqrt.default, aten.rsqrt.default, aten.abs.default,
+}
+# Ops lowered to one or more GEMMs.
+GEMM_OPS = {
+    aten.addmm.default, aten.mm.default, aten.bmm.default, aten.convolution.default,
+    aten.mean.dim, aten.sum.dim_IntList, aten._softmax.default, aten.native_layer_norm.default,
+    aten.embedding.default, aten._native_batch_norm_legit_no_training.default,
+    aten.max_pool2d_with_indices.default, aten.avg_pool2d.default, aten.cat.default,
+    aten.add.Tensor, aten.sub.Tensor, aten.mul.Tensor,
+}
+SUPPORTED = VIEW_OPS | IDENTITY_OPS | UNARY_OPS | GEMM_OPS | {operator.getitem}
+
+
+def op_name(target: Any) -> str:
+    if target is operator.getitem:
+        return "getitem"
+    return str(target).replace("aten.", "aten::", 1) if str(target).startswith("aten.") else str(target)
+
+
+def supported_op_names() -> list[str]:
+    return sorted({op_name(t).split(".")[0] for t in SUPPORTED})
+
+
+class UnsupportedOpError(NotImplementedError):
+    """A model uses an op NMX cannot lower; the message names the op and its source line."""
+
+
+def source_line(node: Node) -> str:
+    """The innermost user-code frame of a node's stack trace ("file:line: code")."""
+    st = node.meta.get("stack_trace") or ""
+    lines = [ln.strip() for ln in st.splitlines() if ln.strip()]
+    frames = []
+    for i, ln in enumerate(lines):
+        if ln.startswith("File "):
+            code = lines[i + 1] if i + 1 < len(lines) and not lines[i + 1].startswith("File ") else ""
+            frames.append((ln, code))
+    if not frames:
+        return "<unknown source>"
+    torch_dir = os.path.dirname(torch.__file__)
+    user = [f for f in frames if torch_dir not in f[0]]
+    f = (user or frames)[-1]
+    return f"{f[0]}: {f[1]}"
+
+
+def unsupported(node: Node, why: str = "") -> UnsupportedOpError:
+    return UnsupportedOpError(
+        f"NMX cannot lower op {op_name(node.target)} (node '{node.name}'){': ' + why if why else ''}\n"
+        f"  at {source_line(node)}\n"
+        f"  supported ops: {', '.join(supported_op_names())}")
+
+
+@dataclass
+class Graph:
+    """An exported model: the decomposed FX graph plus its parameter/constant values."""
+
+    ep: Any
+    nodes: list[Node]
+    inputs: list[Node]            # user-input placeholders, in order
+    outputs: list[Node | None]    # output nodes (None for non-tensor outputs)
+    consts: dict[str, torch.Tensor] = field(default_factory=dict)   # node name -> value
+    const_nodes: set[str] = field(default_factory=set)
+
+
+def export(model: torch.nn.Module, example_inputs: tuple[Any, ...]) -> Graph:
+    model = model.eval()
+    with torch.no_grad():
+        ep = torch.export.export(model, tuple(example_inputs))
+        ep = ep.run_decompositions()
+    g = ep.graph
+    sig = ep.graph_signature
+    consts: dict[str, torch.Tensor] = {}
+    inputs: list[Node] = []
+    specs = {s.arg.name: s for s in sig.input_specs}
+    for n in g.nodes:
+        if n.op != "placeholder":
+            continue
+        s = specs[n.name]
+        kind = s.kind.name
+        if kind == "USER_INPUT":
+            inputs.append(n)
+        elif kind in ("PARAMETER", "BUFFER"):
+            v = ep.state_dict[s.target] if s.target in ep.state_dict else ep.constants[s.target]
+            consts[n.name] = v.detach()
+        elif kind in ("CONSTANT_TENSOR", "CUSTOM_OBJ"):
+            consts[n.name] = ep.constants[s.target].detach()
+        else:
+            raise NotImplementedError(f"unsupported placeholder kind {kind} for {n.name}")
+    out_node = next(n for n in g.nodes if n.op == "output")
+    outputs = [a if isinstance(a, Node) else None for a in out_node.args[0]]
+    nodes = [n for n in g.nodes if n.op == "call_function"]
+    graph = Graph(ep, nodes, inputs, outputs, consts)
+    # constant folding: any node whose inputs are all constant
+    const_names = set(consts)
+    for n in nodes:
+        ins = [a for a in n.all_input_nodes]
+        if all(a.name in const_names for a in ins):
+            const_names.add(n.name)
+    graph.const_nodes = const_names
+    for n in nodes:   # constant subgraphs are folded, so only runtime ops must be supported
+        if n.name not in const_names and n.target not in SUPPORTED:
+            raise unsupported(n)
+    env: dict[str, Any] = dict(consts)
+    for n in nodes:
+        if n.name in const_names and n.name not in env:
+            env[n.name] = _call(n, env)
+    for k in const_names:
+        v = env.get(k)
+        if isinstance(v, torch.Tensor):
+            graph.consts[k] = v
+    return graph
+
+
+def _arg(a: Any, env: dict[str, Any]) -> Any:
+    if isinstance(a, Node):
+        return env[a.name]
+    if isinstance(a, (list, tuple)):
+        return type(a)(_arg(x, env) for x in a)
+    return a
+
+
+def _call(n: Node, env: dict[str, Any]) -> Any:
+    args = _arg(n.args, env)
+    kwargs = {k: _arg(v, env) for k, v in n.kwargs.items()}
+    with torch.no_grad():
+        return n.target(*args, **kwargs)
+
+
+def evaluate(graph: Graph, inputs: tuple[Any, ...]) -> dict[str, Any]:
+    """Float values of every node for one input tuple."""
+    env: dict[str, Any] = dict(graph.consts)
+    for p, x in zip(graph.inputs, inputs, strict=True):
+        env[p.name] = x
+    for n in graph.nodes:
+        if n.name not in env:
+            env[n.name] = _call(n, env)
+    return env
+
+
+@dataclass
+class Range:
+    lo: float = float("inf")
+    hi: float = float("-inf")
+    amax: float = 0.0
+
+    def update(self, t: torch.Tensor) -> None:
+        if t.numel() == 0 or not t.is_floating_point():
+            if t.numel():
+                self.lo = min(self.lo, float(t.min()))
+                self.hi = max(self.hi, float(t.max()))
+                self.amax = max(self.amax, float(t.abs().max()))
+            return
+        self.lo = min(self.lo, float(t.min()))
+        self.hi = max(self.hi, float(t.max()))
+        self.amax = max(self.amax, float(t.abs().max()))
+
+
+def calibrate(graph: Graph, samples: Iterable[tuple[Any, ...]],
+              extra: dict[str, Any] | None = None) -> tuple[dict[str, Range], dict[str, Any]]:
+    """Per-node float ranges over the calibration samples (and the env of the first sample)."""
+    ranges: dict[str, Range] = {}
+    first: dict[str, Any] | None = None
+    for s in samples:
+        env = evaluate(graph, tuple(s))
+        if first is None:
+            first = env
+        for p in graph.inputs:
+            _upd(ranges, p.name, env[p.name])
+        for n in graph.nodes:
+            if n.name in graph.const_nodes:
+                continue
+            _upd(ranges, n.name, env[n.name])
+            if n.target == aten.native_layer_norm.default:
+                _layernorm_stats(ranges, n, env)
+    assert first is not None, "empty calibration set"
+    return ranges, first
+
+
+def _upd(ranges: dict[str, Range], name: str, v: Any) -> None:
+    if isinstance(v, torch.Tensor):
+        ranges.setdefault(name, Range()).update(v.detach())
+    elif isinstance(v, (tuple, list)) and v and isinstance(v[0], torch.Tensor):
+        ranges.setdefault(name, Range()).update(v[0].detach())
+
+
+def _layernorm_stats(ranges: dict[str, Range], n: Node, env: dict[str, Any]) -> None:
+    """Centred values, variance and normalised values of a layer norm (its PWL ranges)."""
+    x = env[n.args[0].name].detach().to(torch.float64)
+    eps = float(n.args[4])
+    xc = x - x.mean(dim=-1, keepdim=True)
+    var = (xc * xc).mean(dim=-1)
+    ranges.setdefault(f"{n.name}#xc", Range()).update(xc)
+    ranges.setdefault(f"{n.name}#var", Range()).update(var)
+    ranges.setdefault(f"{n.name}#z", Range()).update(xc / torch.sqrt(var[..., None] + eps))
