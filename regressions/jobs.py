@@ -1,0 +1,115 @@
+"""Job kinds of the regression suites: each takes its YAML params and an output folder, returns a record.
+
+A record is a dict with at least ``passed`` (bool) and ``figures`` (the few numbers the summary
+table shows); anything else in it (per-seed results, coverage, counters) is kept in the job's JSON.
+Heavy imports happen inside the jobs so a broken layer fails only the jobs that use it.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+Record = dict[str, Any]
+
+
+def parse_cfg(cfg: str) -> dict[str, int]:
+    """'16x8' -> rows=16, cols=8 (HwConfig keyword arguments)."""
+    try:
+        rows, cols = (int(v) for v in cfg.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"array configuration {cfg!r} is not ROWSxCOLS, e.g. 16x16") from None
+    return {"rows": rows, "cols": cols}
+
+
+def parse_seeds(spec: str | int | list[int]) -> list[int]:
+    """'0-99' -> [0..99]; '3,5,8' -> [3,5,8]; 7 -> [7]."""
+    if isinstance(spec, int):
+        return [spec]
+    if isinstance(spec, list):
+        return [int(s) for s in spec]
+    out: list[int] = []
+    for part in str(spec).split(","):
+        if "-" in part:
+            lo, hi = part.split("-")
+            out.extend(range(int(lo), int(hi) + 1))
+        else:
+            out.append(int(part))
+    return out
+
+
+def golden_gemm(params: dict[str, Any], outdir: pathlib.Path) -> Record:
+    """A ragged GEMM program on the golden simulator, checked against numpy."""
+    from golden.examples import gemm_expected, gemm_program
+    from golden.isa import Counter, HwConfig
+    from golden.sim import simulate
+
+    hw = HwConfig(**parse_cfg(params.get("cfg", "16x16")))
+    m, k, n = (int(params[d]) for d in ("M", "K", "N"))
+    prog = gemm_program(m, k, n, hw, seed=int(params.get("seed", 0)))
+    res = simulate(prog)
+    a, b = prog.read_tensor(prog.memory, "A"), prog.read_tensor(prog.memory, "B")
+    got = res.tensors["C"]
+    ok = res.ok and np.array_equal(got, gemm_expected(a, b))
+    util = res.counters[Counter.MAC_CYCLES] / max(1, res.counters[Counter.CYCLES])
+    return {"passed": bool(ok), "reason": "" if ok else f"error={res.error.name} or C mismatch",
+            "figures": {"insns": len(prog.insns), "pred_cycles": res.counters[Counter.CYCLES],
+                        "pred_util": round(util, 3)}}
+
+
+def model_fidelity(params: dict[str, Any], outdir: pathlib.Path) -> Record:
+    """Compile a zoo model and compare the golden simulator with float PyTorch over a batch."""
+    from compiler import compile_model
+    from compiler.fidelity import fidelity
+    from golden.models import ZOO
+
+    spec = ZOO[params["model"]]
+    model, example = spec.build()
+    prog = compile_model(model, example, calibration=spec.calibration(int(params.get("calib", 32))))
+    outdir.mkdir(parents=True, exist_ok=True)
+    prog.save(outdir / f"{spec.name}.nmxp")
+    fid = fidelity(model, spec.batch(int(params.get("batch", 16)), int(params.get("seed", 0))), program=prog)
+    min_cos = float(params.get("min_cosine", 0.99))
+    min_top1 = float(params.get("min_top1", 0.97 if spec.task == "classify" else 0.0))
+    ok = fid.cosine >= min_cos and fid.top1 >= min_top1
+    return {"passed": bool(ok),
+            "reason": "" if ok else f"cosine {fid.cosine:.4f} < {min_cos} or top-1 {fid.top1:.3f}"
+                                    f" < {min_top1}",
+            "figures": {"cosine_min": round(fid.cosine, 4), "top1": round(fid.top1, 3),
+                        "max_abs_rel": round(fid.max_abs_rel, 4), "insns": len(prog.insns)}}
+
+
+def rtl_random(params: dict[str, Any], outdir: pathlib.Path) -> Record:
+    """Constrained-random Programs on the RTL, bit-exact against the golden simulator, with coverage."""
+    from tb.run import run_random
+
+    return run_random(cfg=params["cfg"], seeds=parse_seeds(params["seeds"]), outdir=outdir)
+
+
+def rtl_model(params: dict[str, Any], outdir: pathlib.Path) -> Record:
+    """Compile a zoo model and run its Program on the RTL, bit-exact against the golden simulator."""
+    from compiler import compile_model
+    from golden.isa import HwConfig
+    from golden.models import ZOO
+    from tb.run import run_program_record
+
+    spec = ZOO[params["model"]]
+    model, example = spec.build()
+    hw = HwConfig(**parse_cfg(params.get("cfg", "16x16")))
+    prog = compile_model(model, example, calibration=spec.calibration(int(params.get("calib", 32))), hw=hw)
+    outdir.mkdir(parents=True, exist_ok=True)
+    path = outdir / f"{spec.name}.nmxp"
+    prog.save(path)
+    return run_program_record(path, cfg=params.get("cfg", "16x16"), seed=int(params.get("seed", 1)),
+                              outdir=outdir)
+
+
+KINDS: dict[str, Callable[[dict[str, Any], pathlib.Path], Record]] = {
+    "golden_gemm": golden_gemm,
+    "model_fidelity": model_fidelity,
+    "rtl_random": rtl_random,
+    "rtl_model": rtl_model,
+}
