@@ -10,7 +10,7 @@ import torch
 
 from golden.isa import HwConfig
 from golden.program import Program
-from compiler.frontend import Range, calibrate, export
+from compiler.frontend import Range, UnsupportedOpError, calibrate, export
 from compiler.lower import Lowerer
 
 
@@ -28,15 +28,17 @@ def compile_model(model: torch.nn.Module, example_inputs: tuple[Any, ...] | Any,
     if not isinstance(example_inputs, (tuple, list)):
         example_inputs = (example_inputs,)
     example_inputs = tuple(example_inputs)
-    graph = export(model, example_inputs)
-    t_export = time.perf_counter()
     samples = list(calibration) if calibration is not None else [example_inputs]
     samples = [tuple(s) if isinstance(s, (tuple, list)) else (s,) for s in samples]
-    ranges, ref = calibrate(graph, samples)
-    t_cal = time.perf_counter()
-    lw = Lowerer(graph, ranges, hw, name or type(model).__name__)
-    lw.ref = ref
-    lw.lower()
+    name = name or type(model).__name__
+    try:
+        graph, ranges, lw, t_export, t_cal = _lower(model, example_inputs, samples, hw, name, None)
+    except UnsupportedOpError:
+        # Integer inputs that never change (a GNN's edge_index) are graph structure: fold them.
+        fixed = _fixed_inputs(example_inputs, samples)
+        if not fixed:
+            raise
+        graph, ranges, lw, t_export, t_cal = _lower(model, example_inputs, samples, hw, name, fixed)
     insns = lw.em.finish()
     outputs = []
     for o in graph.outputs:
@@ -46,7 +48,7 @@ def compile_model(model: torch.nn.Module, example_inputs: tuple[Any, ...] | Any,
     inputs = [p.name for p in graph.inputs]
     layers = [{"name": r.name, "op": r.op, "insn_start": r.start, "insn_end": r.end,
                "outputs": list(r.outputs), "meta": _jsonable(r.meta)} for r in lw.em.layers]
-    prog = Program.create(name or type(model).__name__, insns, lw.mem.data, hw, tensors=lw.tensors,
+    prog = Program.create(name, insns, lw.mem.data, hw, tensors=lw.tensors,
                           layers=layers, inputs=inputs, outputs=outputs)
     t_end = time.perf_counter()
     prog.compile_info = {  # type: ignore[attr-defined]
@@ -56,6 +58,17 @@ def compile_model(model: torch.nn.Module, example_inputs: tuple[Any, ...] | Any,
         "graph": graph, "lowerer": lw,
     }
     return prog
+
+
+def _lower(model: torch.nn.Module, example: tuple[Any, ...], samples: list[tuple[Any, ...]], hw: HwConfig,
+           name: str, fixed: dict[int, torch.Tensor] | None) -> tuple[Any, Any, Lowerer, float, float]:
+    graph = export(model, example, fixed)
+    t_export = time.perf_counter()
+    ranges, ref = calibrate(graph, samples)
+    t_cal = time.perf_counter()
+    lw = Lowerer(graph, ranges, hw, name, ref)
+    lw.lower()
+    return graph, ranges, lw, t_export, t_cal
 
 
 def _output_tensor(lw: Lowerer, node_name: str) -> str:
@@ -79,4 +92,14 @@ def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
             out[k] = v
         elif isinstance(v, Range):
             out[k] = [v.lo, v.hi]
+    return out
+
+
+def _fixed_inputs(example: tuple[Any, ...], samples: list[tuple[Any, ...]]) -> dict[int, torch.Tensor]:
+    out = {}
+    for i, x in enumerate(example):
+        if isinstance(x, torch.Tensor) and not x.dtype.is_floating_point and all(
+                isinstance(s[i], torch.Tensor) and s[i].shape == x.shape and torch.equal(s[i], x)
+                for s in samples):
+            out[i] = x
     return out

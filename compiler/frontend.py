@@ -39,6 +39,7 @@ GEMM_OPS = {
     aten.embedding.default, aten._native_batch_norm_legit_no_training.default,
     aten.max_pool2d_with_indices.default, aten.avg_pool2d.default, aten.cat.default,
     aten.add.Tensor, aten.sub.Tensor, aten.mul.Tensor,
+    aten.index_select.default, aten.scatter_add.default, aten.index_add.default,
 }
 SUPPORTED = VIEW_OPS | IDENTITY_OPS | UNARY_OPS | GEMM_OPS | {operator.getitem}
 
@@ -91,9 +92,13 @@ class Graph:
     outputs: list[Node | None]    # output nodes (None for non-tensor outputs)
     consts: dict[str, torch.Tensor] = field(default_factory=dict)   # node name -> value
     const_nodes: set[str] = field(default_factory=set)
+    fixed: set[str] = field(default_factory=set)
 
 
-def export(model: torch.nn.Module, example_inputs: tuple[Any, ...]) -> Graph:
+def export(model: torch.nn.Module, example_inputs: tuple[Any, ...],
+           fixed: dict[int, torch.Tensor] | None = None) -> Graph:
+    """Export and decompose; user inputs listed in ``fixed`` (position -> value) are folded as
+    constants (graph structure such as a GNN's edge_index)."""
     model = model.eval()
     with torch.no_grad():
         ep = torch.export.export(model, tuple(example_inputs))
@@ -109,6 +114,8 @@ def export(model: torch.nn.Module, example_inputs: tuple[Any, ...]) -> Graph:
         s = specs[n.name]
         kind = s.kind.name
         if kind == "USER_INPUT":
+            if fixed and len(inputs) in fixed:
+                consts[n.name] = fixed[len(inputs)]
             inputs.append(n)
         elif kind in ("PARAMETER", "BUFFER"):
             v = ep.state_dict[s.target] if s.target in ep.state_dict else ep.constants[s.target]
@@ -121,6 +128,7 @@ def export(model: torch.nn.Module, example_inputs: tuple[Any, ...]) -> Graph:
     outputs = [a if isinstance(a, Node) else None for a in out_node.args[0]]
     nodes = [n for n in g.nodes if n.op == "call_function"]
     graph = Graph(ep, nodes, inputs, outputs, consts)
+    graph.fixed = {inputs[i].name for i in (fixed or {})}
     # constant folding: any node whose inputs are all constant
     const_names = set(consts)
     for n in nodes:
@@ -161,7 +169,8 @@ def evaluate(graph: Graph, inputs: tuple[Any, ...]) -> dict[str, Any]:
     """Float values of every node for one input tuple."""
     env: dict[str, Any] = dict(graph.consts)
     for p, x in zip(graph.inputs, inputs, strict=True):
-        env[p.name] = x
+        if p.name not in graph.fixed:
+            env[p.name] = x
     for n in graph.nodes:
         if n.name not in env:
             env[n.name] = _call(n, env)
@@ -196,7 +205,8 @@ def calibrate(graph: Graph, samples: Iterable[tuple[Any, ...]],
         if first is None:
             first = env
         for p in graph.inputs:
-            _upd(ranges, p.name, env[p.name])
+            if p.name not in graph.fixed:
+                _upd(ranges, p.name, env[p.name])
         for n in graph.nodes:
             if n.name in graph.const_nodes:
                 continue

@@ -98,6 +98,7 @@ module nmx_load_engine #(
   localparam int unsigned MAX3 = (MAX2 > VEC_W) ? MAX2 : VEC_W;
   localparam int unsigned RB   = ((MAX3 > ROW_W) ? MAX3 : ROW_W) / 8;   // row assembly bytes
   localparam int unsigned SB   = (RB > BB) ? RB : BB;                   // shifter bytes
+  localparam int unsigned SBW  = SB * 8;                                // shifter bits
   localparam int unsigned LW   = 16;             // byte counts and offsets (all < 2**15)
   localparam int unsigned AW   = AXI_ADDR_BITS;
   localparam int unsigned PGW  = nmx_cfg_pkg::AXI_4K_BITS;
@@ -317,7 +318,7 @@ module nmx_load_engine #(
     if (c_rem < c_n) c_n = c_rem;
     c_last = (c_n == c_rem);
     // payload bytes of the beat, moved to their row position
-    beat_bytes = SB'(m_axi_rdata >> (c_lo * 8));
+    beat_bytes = SBW'(m_axi_rdata >> (c_lo * 8));
     for (int b = 0; b < int'(SB); b++) begin
       if (LW'(b) >= c_n) beat_bytes[b*8 +: 8] = '0;
     end

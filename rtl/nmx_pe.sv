@@ -26,24 +26,24 @@ module nmx_pe #(
   // weight load chain (column-wise shift from above)
   input  logic                     wl_en,
   input  logic                     wl_bank,
-  input  logic        [DATA_W-1:0] w_in  [NUM_BANKS],
-  output logic        [DATA_W-1:0] w_out [NUM_BANKS]
+  input  logic [NUM_BANKS*DATA_W-1:0] w_in,     // bank b at [b*DATA_W +: DATA_W]
+  output logic [NUM_BANKS*DATA_W-1:0] w_out
 );
 
   localparam int unsigned PROD_W = 2 * DATA_W;
 
-  logic        [DATA_W-1:0] w_q [NUM_BANKS];
-  logic signed [DATA_W-1:0] w_sel;
-  logic signed [PROD_W-1:0] prod;
+  logic [NUM_BANKS*DATA_W-1:0] w_q;
+  logic signed [DATA_W-1:0]    w_sel;
+  logic signed [PROD_W-1:0]    prod;
 
   always_ff @(posedge clk) begin
     for (int b = 0; b < NUM_BANKS; b++) begin
-      if (wl_en && (wl_bank == 1'(b))) w_q[b] <= w_in[b];
+      if (wl_en && (wl_bank == 1'(b))) w_q[b*DATA_W +: DATA_W] <= w_in[b*DATA_W +: DATA_W];
     end
   end
 
   assign w_out = w_q;
-  assign w_sel = signed'(w_q[bank_in]);
+  assign w_sel = signed'(w_q[bank_in*DATA_W +: DATA_W]);
   assign prod  = act_in * w_sel;
 
   always_ff @(posedge clk) begin

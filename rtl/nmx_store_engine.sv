@@ -513,7 +513,7 @@ module nmx_store_engine
       w2_baddr      <= w2_baddr + ADDR_BITS'(BUS_BYTES);
       w2_beats      <= w2_beats - BEAT_BITS'(1);
       w2_burst_left <= (burst_start ? blen : w2_burst_left) - BLEN_BITS'(1);
-    end else if (stop && burst_start) begin
+    end else if (stop) begin
       w2_valid      <= 1'b0;   // not on the bus yet: drop
     end
   end

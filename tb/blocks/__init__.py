@@ -64,5 +64,11 @@ def run_block(which: str, cfg: BlockConfig, testcase: str | None = None, seed: i
         sim_env.run_cocotb(toplevel="nmx_gemm_tb", test_module="tb.blocks.test_gemm_engine",
                            parameters=params, sources=ENGINE_SOURCES, extra_env=cfg.env(),
                            build_args=BUILD_ARGS, testcase=testcase, seed=seed)
+    elif which == "fifo":
+        for depth in (1, 3, 4):
+            sim_env.run_cocotb(toplevel="nmx_fifo", test_module="tb.blocks.test_fifo",
+                               parameters={"WIDTH": 16, "DEPTH": depth}, sources=[RTL / "nmx_fifo.sv"],
+                               extra_env={"NMX_FIFO_DEPTH": str(depth), "NMX_FIFO_WIDTH": "16"},
+                               build_args=BUILD_ARGS, testcase=testcase, seed=seed)
     else:
         raise ValueError(f"unknown block test {which!r}")

@@ -24,9 +24,18 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
-from golden.arith import I32_MAX, I32_MIN, PpuConfig, ppu, sat
-from golden.isa import (PWL_BREAKPOINTS, PWL_ICPT_WORD, PWL_SEGMENTS, PWL_SHIFT_WORD, PWL_SLOPE_WORD,
-                        PWL_WORDS, ErrorCode, Opcode, encode)
+from golden.arith import I32_MAX, I32_MIN, PpuConfig, ppu
+from golden.isa import (
+    PWL_BREAKPOINTS,
+    PWL_ICPT_WORD,
+    PWL_SEGMENTS,
+    PWL_SHIFT_WORD,
+    PWL_SLOPE_WORD,
+    PWL_WORDS,
+    ErrorCode,
+    Opcode,
+    encode,
+)
 from tb.blocks.axi_write_sink import AxiWriteSink
 
 COLS = int(os.environ.get("NMX_COLS", "16"))

@@ -169,6 +169,9 @@ module nmx_axi_mem #(
   endfunction
 
   // ---------------------------------------------------------------- read path
+  // Accepted ARs queue up; the R output register is loaded with the next beat of the head burst
+  // whenever it is free (or being taken) and the burst's latency has elapsed; the burst leaves
+  // the queue when its last beat is loaded. The log line is written when RLAST is taken.
   localparam int unsigned RQW = $clog2(MAX_RD);
   logic [ID_BITS-1:0]   rq_id   [MAX_RD];
   logic [ADDR_BITS-1:0] rq_addr [MAX_RD];
@@ -176,17 +179,25 @@ module nmx_axi_mem #(
   logic [63:0]          rq_t    [MAX_RD];   // cycle the AR was accepted
   logic [RQW-1:0]       rq_head, rq_tail;
   logic [RQW:0]         rq_count;
-  logic [7:0]           r_beat;              // beat of the head burst presented next
+  logic [7:0]           r_beat;              // next beat of the head burst
   logic [1:0]           r_worst;             // worst response of the head burst so far
+  // side information of the presented beat, for the log
+  logic [ADDR_BITS-1:0] ro_addr;
+  logic [7:0]           ro_len;
+  logic [63:0]          ro_t;
+  logic [1:0]           ro_worst;
 
+  logic ar_fire, r_fire, r_load, ar_bad;
   assign s_axi_arready = (rq_count != (RQW+1)'(MAX_RD)) && !st_ar;
-
-  logic r_can;
-  assign r_can = (rq_count != '0) && (cycle >= rq_t[rq_head] + 64'(rd_latency)) && !st_r;
+  assign ar_fire = s_axi_arvalid && s_axi_arready;
+  assign r_fire  = s_axi_rvalid && s_axi_rready;
+  assign r_load  = (!s_axi_rvalid || s_axi_rready) && (rq_count != '0) && !st_r &&
+                   (cycle >= rq_t[rq_head] + 64'(rd_latency));
+  assign ar_bad  = ar_fire && burst_bad(s_axi_araddr, s_axi_arlen, s_axi_arsize, s_axi_arburst);
 
   always_ff @(posedge clk) begin
     logic [ADDR_BITS-1:0] a;
-    logic [1:0]           resp;
+    logic [1:0]           resp, worst;
     if (!rst_n) begin
       rq_head      <= '0;
       rq_tail      <= '0;
@@ -195,67 +206,56 @@ module nmx_axi_mem #(
       r_worst      <= RESP_OKAY;
       s_axi_rvalid <= 1'b0;
       rd_bursts    <= '0;
-      proto_errors <= '0;
     end else begin
-      // accept AR
-      if (s_axi_arvalid && s_axi_arready) begin
+      if (ar_fire) begin
         rq_id[rq_tail]   <= s_axi_arid;
         rq_addr[rq_tail] <= s_axi_araddr;
         rq_len[rq_tail]  <= s_axi_arlen;
         rq_t[rq_tail]    <= cycle;
         rq_tail          <= rq_tail + 1'b1;
-        if (burst_bad(s_axi_araddr, s_axi_arlen, s_axi_arsize, s_axi_arburst)) begin
-          proto_errors <= proto_errors + 32'd1;
-          if (log_fd != 0)
-            $fwrite(log_fd, "PROTO AR id=%0d addr=%08x len=%0d size=%0d burst=%0d cycle=%0d\n",
-                    s_axi_arid, s_axi_araddr, s_axi_arlen, s_axi_arsize, s_axi_arburst, cycle);
-        end
+        if (ar_bad && (log_fd != 0))
+          $fwrite(log_fd, "PROTO AR id=%0d addr=%08x len=%0d size=%0d burst=%0d cycle=%0d\n",
+                  s_axi_arid, s_axi_araddr, s_axi_arlen, s_axi_arsize, s_axi_arburst, cycle);
       end
-      // present the next beat once the previous one was taken
-      if (s_axi_rvalid && s_axi_rready) begin
+      if (r_fire) begin
         s_axi_rvalid <= 1'b0;
         if (s_axi_rlast) begin
-          if (log_fd != 0)
-            $fwrite(log_fd, "R %0d %08x %0d %0d %0d %0d\n", rq_id[rq_head], rq_addr[rq_head],
-                    rq_len[rq_head], (s_axi_rresp > r_worst) ? s_axi_rresp : r_worst,
-                    rq_t[rq_head], cycle);
-          rq_head   <= rq_head + 1'b1;
-          r_beat    <= '0;
-          r_worst   <= RESP_OKAY;
           rd_bursts <= rd_bursts + 32'd1;
+          if (log_fd != 0)
+            $fwrite(log_fd, "R %0d %08x %0d %0d %0d %0d\n", s_axi_rid, ro_addr, ro_len, ro_worst,
+                    ro_t, cycle);
+        end
+      end
+      if (r_load) begin
+        a     = {rq_addr[rq_head][ADDR_BITS-1:BBW], BBW'(0)} + ADDR_BITS'(32'(r_beat) * BB);
+        resp  = read_resp(a);
+        worst = (r_beat == 8'd0) ? resp : ((resp > r_worst) ? resp : r_worst);
+        s_axi_rvalid <= 1'b1;
+        s_axi_rid    <= rq_id[rq_head];
+        s_axi_rresp  <= resp;
+        s_axi_rlast  <= (r_beat == rq_len[rq_head]);
+        s_axi_rdata  <= (resp == RESP_OKAY) ? mem[a[ADDR_BITS-1:BBW]] : '0;
+        ro_addr      <= rq_addr[rq_head];
+        ro_len       <= rq_len[rq_head];
+        ro_t         <= rq_t[rq_head];
+        ro_worst     <= worst;
+        r_worst      <= worst;
+        if (r_beat == rq_len[rq_head]) begin
+          r_beat  <= '0;
+          rq_head <= rq_head + 1'b1;
         end else begin
-          r_beat  <= r_beat + 8'd1;
-          if (s_axi_rresp > r_worst) r_worst <= s_axi_rresp;
+          r_beat <= r_beat + 8'd1;
         end
       end
-      if ((!s_axi_rvalid || s_axi_rready) && r_can &&
-          !(s_axi_rvalid && s_axi_rready && s_axi_rlast && (rq_count == (RQW+1)'(1)))) begin
-        // the head burst (or the next one if the head just finished)
-        logic [RQW-1:0] h;
-        logic [7:0]     bt;
-        h  = (s_axi_rvalid && s_axi_rready && s_axi_rlast) ? rq_head + 1'b1 : rq_head;
-        bt = (s_axi_rvalid && s_axi_rready && s_axi_rlast) ? 8'd0
-           : ((s_axi_rvalid && s_axi_rready) ? r_beat + 8'd1 : r_beat);
-        if (cycle >= rq_t[h] + 64'(rd_latency)) begin
-          a    = {rq_addr[h][ADDR_BITS-1:BBW], BBW'(0)} + ADDR_BITS'(32'(bt) * BB);
-          resp = read_resp(a);
-          s_axi_rvalid <= 1'b1;
-          s_axi_rid    <= rq_id[h];
-          s_axi_rresp  <= resp;
-          s_axi_rlast  <= (bt == rq_len[h]);
-          s_axi_rdata  <= (resp == RESP_OKAY) ? mem[a[ADDR_BITS-1:BBW]] : '0;
-        end
-      end
-      rq_count <= rq_count + ((s_axi_arvalid && s_axi_arready) ? 1 : 0)
-                           - ((s_axi_rvalid && s_axi_rready && s_axi_rlast) ? 1 : 0);
-      // write-side protocol errors are counted in the write block
-      if (wr_proto) proto_errors <= proto_errors + 32'd1 +
-          ((s_axi_arvalid && s_axi_arready &&
-            burst_bad(s_axi_araddr, s_axi_arlen, s_axi_arsize, s_axi_arburst)) ? 32'd1 : 32'd0);
+      rq_count <= rq_count + (ar_fire ? 1 : 0)
+                           - ((r_load && (r_beat == rq_len[rq_head])) ? 1 : 0);
     end
   end
 
   // ---------------------------------------------------------------- write path
+  // AWs and W beats queue up independently; a W beat is consumed (written with its strobes)
+  // when its burst's AW is known; the last beat queues the B response, which is presented
+  // wr_latency cycles later at the earliest.
   localparam int unsigned WQW = $clog2(MAX_WR);
   localparam int unsigned WFW = $clog2(W_FIFO_DEPTH);
   logic [ID_BITS-1:0]   wq_id   [MAX_WR];
@@ -271,26 +271,29 @@ module nmx_axi_mem #(
   logic [WFW:0]         wf_count;
   logic [7:0]           w_beat;
   logic [1:0]           w_worst;
-  // B queue
   logic [ID_BITS-1:0]   bq_id   [MAX_WR];
   logic [1:0]           bq_resp [MAX_WR];
   logic [63:0]          bq_t    [MAX_WR];
   logic [WQW-1:0]       bq_head, bq_tail;
   logic [WQW:0]         bq_count;
-  logic                 wr_proto;
 
+  logic aw_fire, w_fire, w_go, w_end, b_load, aw_bad, w_bad;
   assign s_axi_awready = (wq_count != (WQW+1)'(MAX_WR)) && !st_aw;
   assign s_axi_wready  = (wf_count != (WFW+1)'(W_FIFO_DEPTH)) && !st_w;
-
-  logic w_go;      // consume one buffered W beat this cycle
-  assign w_go = (wq_count != '0) && (wf_count != '0) && (bq_count != (WQW+1)'(MAX_WR));
+  assign aw_fire = s_axi_awvalid && s_axi_awready;
+  assign w_fire  = s_axi_wvalid && s_axi_wready;
+  assign w_go    = (wq_count != '0) && (wf_count != '0) && (bq_count != (WQW+1)'(MAX_WR));
+  assign w_end   = w_go && (w_beat == wq_len[wq_head]);
+  assign b_load  = (!s_axi_bvalid || s_axi_bready) && (bq_count != '0) && !st_b &&
+                   (cycle >= bq_t[bq_head] + 64'(wr_latency));
+  assign aw_bad  = aw_fire && burst_bad(s_axi_awaddr, s_axi_awlen, s_axi_awsize, s_axi_awburst);
+  assign w_bad   = w_go && (wf_last[wf_head] != (w_beat == wq_len[wq_head]));
 
   always_ff @(posedge clk) begin
     logic [ADDR_BITS-1:0] a;
     logic [1:0]           resp, worst;
-    logic [DATA_BITS-1:0] d, mask;
+    logic [DATA_BITS-1:0] mask;
     logic [BB-1:0]        s;
-    logic                 last_ok;
     if (!rst_n) begin
       wq_head      <= '0;
       wq_tail      <= '0;
@@ -305,23 +308,18 @@ module nmx_axi_mem #(
       w_worst      <= RESP_OKAY;
       s_axi_bvalid <= 1'b0;
       wr_bursts    <= '0;
-      wr_proto     <= 1'b0;
     end else begin
-      wr_proto <= 1'b0;
-      if (s_axi_awvalid && s_axi_awready) begin
+      if (aw_fire) begin
         wq_id[wq_tail]   <= s_axi_awid;
         wq_addr[wq_tail] <= s_axi_awaddr;
         wq_len[wq_tail]  <= s_axi_awlen;
         wq_t[wq_tail]    <= cycle;
         wq_tail          <= wq_tail + 1'b1;
-        if (burst_bad(s_axi_awaddr, s_axi_awlen, s_axi_awsize, s_axi_awburst)) begin
-          wr_proto <= 1'b1;
-          if (log_fd != 0)
-            $fwrite(log_fd, "PROTO AW id=%0d addr=%08x len=%0d size=%0d burst=%0d cycle=%0d\n",
-                    s_axi_awid, s_axi_awaddr, s_axi_awlen, s_axi_awsize, s_axi_awburst, cycle);
-        end
+        if (aw_bad && (log_fd != 0))
+          $fwrite(log_fd, "PROTO AW id=%0d addr=%08x len=%0d size=%0d burst=%0d cycle=%0d\n",
+                  s_axi_awid, s_axi_awaddr, s_axi_awlen, s_axi_awsize, s_axi_awburst, cycle);
       end
-      if (s_axi_wvalid && s_axi_wready) begin
+      if (w_fire) begin
         wf_data[wf_tail] <= s_axi_wdata;
         wf_strb[wf_tail] <= s_axi_wstrb;
         wf_last[wf_tail] <= s_axi_wlast;
@@ -329,7 +327,6 @@ module nmx_axi_mem #(
       end
       if (w_go) begin
         a    = {wq_addr[wq_head][ADDR_BITS-1:BBW], BBW'(0)} + ADDR_BITS'(32'(w_beat) * BB);
-        d    = wf_data[wf_head];
         s    = wf_strb[wf_head];
         resp = RESP_OKAY;
         mask = '0;
@@ -337,25 +334,20 @@ module nmx_axi_mem #(
           if (s[b]) begin
             if ((64'(a) + 64'(b) >= 64'(mem_size)) || (64'(a) + 64'(b) >= 64'(MEM_BYTES)))
               resp = RESP_DECERR;
-            else if (in_window(32'(a) + 32'(b), 32'(a) + 32'(b) + 32'd1) && (resp != RESP_DECERR))
-              resp = RESP_SLVERR;
-            else
+            else if (in_window(32'(a) + 32'(b), 32'(a) + 32'(b) + 32'd1)) begin
+              if (resp != RESP_DECERR) resp = RESP_SLVERR;
+            end else
               mask[b*8 +: 8] = 8'hFF;
           end
         end
-        if (64'(a) < 64'(MEM_BYTES))
-          mem[a[ADDR_BITS-1:BBW]] <= (mem[a[ADDR_BITS-1:BBW]] & ~mask) | (d & mask);
-        worst   = (resp > w_worst) ? resp : w_worst;
-        last_ok = (wf_last[wf_head] == (w_beat == wq_len[wq_head]));
-        if (!last_ok) begin
-          wr_proto <= 1'b1;
-          if (log_fd != 0)
-            $fwrite(log_fd, "PROTO W id=%0d addr=%08x beat=%0d wlast=%0d len=%0d cycle=%0d\n",
-                    wq_id[wq_head], wq_addr[wq_head], w_beat, wf_last[wf_head], wq_len[wq_head],
-                    cycle);
-        end
+        if ((64'(a) < 64'(MEM_BYTES)) && (mask != '0))
+          mem[a[ADDR_BITS-1:BBW]] <= (mem[a[ADDR_BITS-1:BBW]] & ~mask) | (wf_data[wf_head] & mask);
+        worst = (resp > w_worst) ? resp : w_worst;
+        if (w_bad && (log_fd != 0))
+          $fwrite(log_fd, "PROTO W id=%0d addr=%08x beat=%0d wlast=%0d len=%0d cycle=%0d\n",
+                  wq_id[wq_head], wq_addr[wq_head], w_beat, wf_last[wf_head], wq_len[wq_head], cycle);
         wf_head <= wf_head + 1'b1;
-        if (w_beat == wq_len[wq_head]) begin
+        if (w_end) begin
           bq_id[bq_tail]   <= wq_id[wq_head];
           bq_resp[bq_tail] <= worst;
           bq_t[bq_tail]    <= cycle;
@@ -372,28 +364,22 @@ module nmx_axi_mem #(
           w_worst <= worst;
         end
       end
-      wq_count <= wq_count + ((s_axi_awvalid && s_axi_awready) ? 1 : 0)
-                           - ((w_go && (w_beat == wq_len[wq_head])) ? 1 : 0);
-      wf_count <= wf_count + ((s_axi_wvalid && s_axi_wready) ? 1 : 0) - (w_go ? 1 : 0);
-      // B channel
-      if (s_axi_bvalid && s_axi_bready) begin
-        s_axi_bvalid <= 1'b0;
+      if (s_axi_bvalid && s_axi_bready) s_axi_bvalid <= 1'b0;
+      if (b_load) begin
+        s_axi_bvalid <= 1'b1;
+        s_axi_bid    <= bq_id[bq_head];
+        s_axi_bresp  <= bq_resp[bq_head];
         bq_head      <= bq_head + 1'b1;
       end
-      if ((!s_axi_bvalid || s_axi_bready) && !st_b) begin
-        logic [WQW-1:0] h;
-        logic [WQW:0]   n;
-        h = (s_axi_bvalid && s_axi_bready) ? bq_head + 1'b1 : bq_head;
-        n = (s_axi_bvalid && s_axi_bready) ? bq_count - 1'b1 : bq_count;
-        if ((n != '0) && (cycle >= bq_t[h] + 64'(wr_latency))) begin
-          s_axi_bvalid <= 1'b1;
-          s_axi_bid    <= bq_id[h];
-          s_axi_bresp  <= bq_resp[h];
-        end
-      end
-      bq_count <= bq_count + ((w_go && (w_beat == wq_len[wq_head])) ? 1 : 0)
-                           - ((s_axi_bvalid && s_axi_bready) ? 1 : 0);
+      wq_count <= wq_count + (aw_fire ? 1 : 0) - (w_end ? 1 : 0);
+      wf_count <= wf_count + (w_fire ? 1 : 0) - (w_go ? 1 : 0);
+      bq_count <= bq_count + (w_end ? 1 : 0) - (b_load ? 1 : 0);
     end
+  end
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) proto_errors <= '0;
+    else proto_errors <= proto_errors + 32'(ar_bad) + 32'(aw_bad) + 32'(w_bad);
   end
 
   // ---------------------------------------------------------------- backdoor

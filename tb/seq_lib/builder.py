@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from golden.isa import HwConfig, Insn, Opcode, make
+from golden.isa import HwConfig, Insn, Opcode, Queue, make
 from golden.program import DTYPES, Program
 from tb.seq_lib.hazards import Tokeniser
 
@@ -130,8 +130,9 @@ class ProgramBuilder:
             self.ppu_row_en = bool(fields.get("row_en", 0))
         return self.tok.append(ins)
 
-    def emit_insn(self, ins: Insn) -> int:
-        return self.tok.append(ins)
+    def emit_insn(self, ins: Insn, force: set[Queue] | frozenset[Queue] = frozenset()) -> int:
+        """Append a prepared instruction; ``force`` adds a token wait on those engines' last work."""
+        return self.tok.append(ins, force=force)
 
     @property
     def n_insns(self) -> int:

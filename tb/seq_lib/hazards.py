@@ -364,8 +364,12 @@ class Tokeniser:
         self.tokens_added += 1
         return target
 
-    def append(self, ins: Insn) -> int:
-        """Append ``ins`` (its token bits are ignored and recomputed); return its final index."""
+    def append(self, ins: Insn, force: set[Queue] | frozenset[Queue] = frozenset()) -> int:
+        """Append ``ins`` (its token bits are ignored and recomputed); return its final index.
+
+        ``force`` names engines whose latest instruction must complete first even without a
+        conflict (used to build SYNC token chains).
+        """
         self._pending: dict[tuple[Queue, Queue], int] = {}
         q = ins.queue
         fields = dict(ins.fields)
@@ -385,7 +389,7 @@ class Tokeniser:
             j = need[p][0] if p in need else -1
             required = j > have[p]
             extra = (not required and self.last_of[p] > have[p]
-                     and self.rng.random() < self.extra_token_prob)
+                     and (p in force or self.rng.random() < self.extra_token_prob))
             if required or extra:
                 style = str(self.rng.choice(self.styles, p=self.style_p))
                 target = self._link(p, q, fields, j if required else self.last_of[p], style, pre)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from golden import arith
-from golden.isa import PWL_BREAKPOINTS, PWL_ICPT_WORD, PWL_SLOPE_WORD, PWL_WORDS, Buffer, Opcode, Queue
+from golden.isa import PWL_BREAKPOINTS, PWL_ICPT_WORD, PWL_SLOPE_WORD, PWL_WORDS, Buffer, Opcode, Queue, make
 from tb.seq_lib import data
 from tb.seq_lib.builder import ProgramBuilder, TensorRef
 
@@ -86,7 +86,7 @@ def _requant(rng: np.random.Generator, v: np.ndarray, n: int) -> tuple[np.ndarra
     mult = rng.integers(1, 1 << 14, size=n).astype(np.int64)
     mult = np.where(rng.random(n) < 0.1, -mult, mult)
     peak = np.abs(v).max(axis=0) if v.size else np.zeros(n)
-    target = rng.integers(3, 11, size=n)
+    target = np.where(rng.random(n) < 0.1, 34, rng.integers(3, 11, size=n))  # 34: int32 saturation
     need = np.log2(np.maximum(peak * np.abs(mult), 1)) - target
     shift = np.clip(np.ceil(need), 0, 62).astype(np.int64)
     shift = np.where(rng.random(n) < 0.03, 63, shift)  # clamped to SHIFT_MAX
@@ -244,7 +244,10 @@ def gemm_layer(b: ProgramBuilder, name: str, kn: LayerKnobs, *,
 
 def _stride_pattern(rng: np.random.Generator, x: int, e: int) -> tuple[int, int, str]:
     """(x_stride, y_stride, kind) of a random 2-D access of x elements of e bytes per row."""
-    kind = str(rng.choice(["contig", "contig", "gather", "broadcast", "transposed", "overlap", "repeat"]))
+    kinds = ["contig", "contig", "gather", "broadcast", "transposed", "overlap", "repeat"]
+    kind = str(rng.choice(kinds + (["sub_element"] if e > 1 else [])))
+    if kind == "sub_element":  # int32 elements overlapping in memory
+        return _pick(rng, 1, e - 1), x * e, kind
     if kind == "contig":
         return e, x * e + _pick(rng, 0, 3) * e, kind
     if kind == "gather":
@@ -291,10 +294,12 @@ def mix_block(b: ProgramBuilder, name: str, n_ops: int, *, max_rows: int = 24) -
                    y_stride=ys, ext_addr=addr)
         elif op == "GEMM":
             m = _pick(rng, 1, min(max_rows, hw.acc_depth))
-            b.emit(Opcode.GEMM, inp_addr=int(rng.choice([0, hw.inp_depth - m, _pick(rng, 0, hw.inp_depth - m)])),
-                   wgt_addr=int(rng.choice([0, hw.wgt_depth - hw.rows, _pick(rng, 0, hw.wgt_depth - hw.rows)])),
-                   acc_addr=int(rng.choice([0, hw.acc_depth - m, _pick(rng, 0, hw.acc_depth - m)])), m=m,
-                   accumulate=int(rng.random() < 0.5))
+
+            def corner(top: int) -> int:
+                return int(rng.choice([0, top, _pick(rng, 0, top)]))
+
+            b.emit(Opcode.GEMM, inp_addr=corner(hw.inp_depth - m), wgt_addr=corner(hw.wgt_depth - hw.rows),
+                   acc_addr=corner(hw.acc_depth - m), m=m, accumulate=int(rng.random() < 0.5))
         elif op == "STORE":
             e = 4 if b.ppu_out_int32 else 1
             x = int(rng.choice([1, hw.cols, _pick(rng, 1, hw.cols)]))
@@ -314,6 +319,9 @@ def mix_block(b: ProgramBuilder, name: str, n_ops: int, *, max_rows: int = 24) -
                    out_int32=int(rng.random() < 0.4), row_shift=_pick(rng, 0, 63),
                    bias_row=_pick(rng, 0, vd - 1), mult_row=_pick(rng, 0, vd - 1),
                    shift_row=_pick(rng, 0, vd - 1), pwl_row=_pick(rng, 0, vd - hw.pwl_rows))
-        else:
-            b.emit(Opcode.SYNC, queue=int(rng.choice(list(Queue))))
+        else:  # a SYNC that also waits for another engine (token ping-pong through a SYNC)
+            q = Queue(int(rng.choice(list(Queue))))
+            others = [p for p in Queue if p != q]
+            force = {others[int(rng.integers(0, 2))]} if rng.random() < 0.6 else set()
+            b.emit_insn(make(Opcode.SYNC, queue=int(q)), force=force)
     b.end_layer(n_ops=n_ops)

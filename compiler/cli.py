@@ -1,0 +1,72 @@
+"""``python -m compiler MODEL -o out.nmxp``: compile a zoo model or ``module.path:factory``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+from typing import Any
+
+import torch
+
+from golden.isa import HwConfig
+
+
+def load_model(spec: str, n_calib: int) -> tuple[torch.nn.Module, tuple[Any, ...], list[tuple[Any, ...]] | None,
+                                                 Any]:
+    """(model, example inputs, calibration set or None, zoo spec or None)."""
+    if ":" in spec:
+        mod, fn = spec.split(":", 1)
+        out = getattr(importlib.import_module(mod), fn)()
+        model, example = out[0], out[1]
+        calib = out[2] if len(out) > 2 else None
+        return model, tuple(example) if isinstance(example, (tuple, list)) else (example,), calib, None
+    from golden.models import ZOO
+
+    if spec not in ZOO:
+        raise SystemExit(f"unknown model {spec!r}: not a zoo name ({', '.join(ZOO)}) nor module:factory")
+    z = ZOO[spec]
+    model, example = z.build()
+    return model, example, z.calibration(n_calib), z
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m compiler", description=__doc__.splitlines()[0])
+    p.add_argument("model", help="zoo name (golden.models.ZOO) or module.path:factory")
+    p.add_argument("-o", "--output", help="write the Program here (.nmxp)")
+    p.add_argument("--calib", type=int, default=32, help="calibration samples for zoo models")
+    p.add_argument("--no-sim", action="store_true", help="skip the golden-simulator error columns")
+    p.add_argument("--fidelity", type=int, default=0, metavar="N",
+                   help="also run fidelity over N held-out samples (zoo models)")
+    for f in ("rows", "cols", "inp_depth", "wgt_depth", "acc_depth", "vec_depth"):
+        p.add_argument(f"--{f.replace('_', '-')}", type=int, default=None)
+    a = p.parse_args(argv)
+    hw_kw = {f: getattr(a, f) for f in ("rows", "cols", "inp_depth", "wgt_depth", "acc_depth", "vec_depth")
+             if getattr(a, f) is not None}
+    hw = HwConfig(**hw_kw)
+    from compiler import compile_model
+    from compiler.report import format_table, layer_table
+
+    model, example, calib, zspec = load_model(a.model, a.calib)
+    t0 = time.perf_counter()
+    prog = compile_model(model, example, calibration=calib, hw=hw, name=a.model.split(":")[-1])
+    dt = time.perf_counter() - t0
+    info = prog.compile_info  # type: ignore[attr-defined]
+    print(f"compiled {a.model} in {dt:.2f} s: {len(prog.insns)} instructions, {len(prog.memory):,} bytes "
+          f"of memory image", file=sys.stderr)
+    rows = layer_table(prog, None if a.no_sim else example)
+    print(format_table(rows))
+    skipped = [(s["op"], s["tiles_skipped"], s["tiles_total"]) for s in info["layer_stats"]
+               if s.get("tiles_skipped")]
+    if skipped:
+        tot = sum(t for _, _, t in skipped)
+        sk = sum(k for _, k, _ in skipped)
+        print(f"zero-tile skipping: {sk}/{tot} (K-block, N-block) tiles skipped in {len(skipped)} GEMMs")
+    if a.fidelity and zspec is not None:
+        from compiler.fidelity import fidelity
+        print("fidelity:", fidelity(model, zspec.batch(a.fidelity, 0), program=prog))
+    if a.output:
+        prog.save(a.output)
+        print(f"wrote {a.output}", file=sys.stderr)
+    return 0

@@ -1,0 +1,285 @@
+"""Bus-functional layer of the NMX top-level testbench: the only Python code that touches pins.
+
+:class:`NmxTb` wraps a ``tb/hdl/nmx_tb_top.sv`` instance (cocotb ``dut``):
+
+* clock and reset;
+* memory-model configuration (:class:`MemConfig`: mem_size, latencies, back-pressure
+  probabilities, seed, SLVERR windows);
+* the backdoor: whole-memory preload / readout and instruction-memory load through hex files
+  ($readmemh / $writememh executed inside the simulator), transfer-log open/close;
+* instruction feeding, either from Python pin by pin (:meth:`NmxTb.send`, two wakeups per
+  instruction, none per stalled cycle) or by the built-in streamer (:meth:`NmxTb.stream`, zero
+  wakeups per instruction);
+* status and counters (:meth:`NmxTb.status`, :meth:`NmxTb.read_counters`), and
+  :meth:`NmxTb.wait_done` with a watchdog in clock cycles.
+
+Nothing here waits per clock cycle in the common path. See docs/rtl_top.md.
+"""
+
+from __future__ import annotations
+
+import itertools
+import pathlib
+from dataclasses import dataclass, field
+
+from cocotb.clock import Clock
+from cocotb.triggers import FallingEdge, First, ReadOnly, RisingEdge, Timer
+
+from golden.isa import Counter, ErrorCode, HwConfig
+from tb.bfm import memfile
+
+NUM_WIN = 4
+"""SLVERR injection windows of the memory model (tb top parameter NUM_WIN)."""
+FILE_CHARS = 256
+"""Longest backdoor file path (tb top parameter FILE_CHARS)."""
+
+BD_LOAD, BD_DUMP, BD_LOG_OPEN, BD_LOG_CLOSE = 1, 2, 3, 4
+_uid = itertools.count()
+
+
+def _prob(p: float) -> int:
+    """Probability 0..1 -> the model's 8-bit threshold (stall when rand8 < threshold)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"probability {p} outside 0..1")
+    return min(255, round(p * 256))
+
+
+@dataclass
+class MemConfig:
+    """Memory-model knobs, applied by :meth:`NmxTb.configure` (static during a run)."""
+
+    mem_size: int
+    rd_latency: int = 2
+    wr_latency: int = 2
+    p_ar: float = 0.0
+    p_r: float = 0.0
+    p_aw: float = 0.0
+    p_w: float = 0.0
+    p_b: float = 0.0
+    seed: int = 1
+    slverr: list[tuple[int, int]] = field(default_factory=list)
+    """Half-open byte ranges [lo, hi) answering SLVERR (at most NUM_WIN)."""
+
+    @classmethod
+    def backpressure(cls, mem_size: int, p: float, seed: int = 1, **kw) -> MemConfig:
+        """The same stall probability on every channel."""
+        return cls(mem_size=mem_size, p_ar=p, p_r=p, p_aw=p, p_w=p, p_b=p, seed=seed, **kw)
+
+
+@dataclass(frozen=True)
+class Status:
+    done: bool
+    error: bool
+    error_code: ErrorCode
+    error_index: int
+    busy: bool
+
+
+class NmxTb:
+    """Pin-level access to ``nmx_tb_top``; ``hw`` must match the build parameters."""
+
+    def __init__(self, dut, hw: HwConfig, workdir: str | pathlib.Path, clock_period_ns: int = 10) -> None:
+        self.dut = dut
+        self.hw = hw
+        self.bus_bytes = hw.axi_data_bits // 8
+        self.period_ns = clock_period_ns
+        self.workdir = pathlib.Path(workdir).resolve()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._bd_seq = 0
+        self._im_seq = 0
+        self._clock: Clock | None = None
+
+    # ------------------------------------------------------------------ clock, reset, config
+    async def start(self) -> None:
+        """Start the clock and drive every input to its idle value."""
+        d = self.dut
+        if self._clock is None:
+            self._clock = Clock(d.clk, self.period_ns, unit="ns")
+            self._clock.start()
+        d.rst_n.value = 0
+        d.insn_src.value = 0
+        d.py_insn_valid.value = 0
+        d.py_insn_data.value = 0
+        d.im_seq.value = self._im_seq
+        d.im_count.value = 0
+        d.im_go.value = 0
+        d.cnt_sel.value = 0
+        d.bd_seq.value = self._bd_seq
+        d.bd_cmd.value = 0
+        d.bd_words.value = 0
+        d.bd_file.value = 0
+        self.configure(MemConfig(mem_size=0))
+        await RisingEdge(d.clk)
+
+    def configure(self, cfg: MemConfig) -> None:
+        """Apply memory-model knobs; takes effect at the next reset for the seed."""
+        d = self.dut
+        if len(cfg.slverr) > NUM_WIN:
+            raise ValueError(f"at most {NUM_WIN} SLVERR windows")
+        d.mem_size.value = cfg.mem_size
+        d.rd_latency.value = cfg.rd_latency
+        d.wr_latency.value = cfg.wr_latency
+        d.p_ar.value = _prob(cfg.p_ar)
+        d.p_r.value = _prob(cfg.p_r)
+        d.p_aw.value = _prob(cfg.p_aw)
+        d.p_w.value = _prob(cfg.p_w)
+        d.p_b.value = _prob(cfg.p_b)
+        d.seed.value = cfg.seed & 0xFFFFFFFF
+        lo = hi = 0
+        for i, (a, b) in enumerate(cfg.slverr):
+            lo |= (a & 0xFFFFFFFF) << (32 * i)
+            hi |= (min(b, 0xFFFFFFFF) & 0xFFFFFFFF) << (32 * i)
+        d.err_lo.value = lo
+        d.err_hi.value = hi
+
+    async def reset(self, cycles: int = 4) -> None:
+        """Synchronous active-low reset of the DUT and the memory model (not the memory array)."""
+        d = self.dut
+        d.rst_n.value = 0
+        d.im_go.value = 0
+        d.py_insn_valid.value = 0
+        for _ in range(cycles):
+            await RisingEdge(d.clk)
+        d.rst_n.value = 1
+        await RisingEdge(d.clk)
+
+    @property
+    def cycle(self) -> int:
+        """Clock cycles since the last reset (memory model's counter)."""
+        return int(self.dut.cycle.value)
+
+    # ------------------------------------------------------------------ backdoor
+    def _set_file(self, path: pathlib.Path) -> None:
+        s = str(path).encode()
+        if len(s) > FILE_CHARS:
+            raise ValueError(f"backdoor path longer than {FILE_CHARS} characters: {path}")
+        self.dut.bd_file.value = int.from_bytes(s, "big")
+
+    async def _backdoor(self, cmd: int, path: pathlib.Path, words: int = 0) -> None:
+        d = self.dut
+        self._set_file(path)
+        d.bd_cmd.value = cmd
+        d.bd_words.value = words
+        self._bd_seq = (self._bd_seq + 1) & 0xFF
+        d.bd_seq.value = self._bd_seq
+        while True:
+            await RisingEdge(d.clk)
+            await ReadOnly()
+            if int(d.bd_ack.value) == self._bd_seq:
+                break
+        await FallingEdge(d.clk)
+
+    def _tmp(self, stem: str) -> pathlib.Path:
+        return self.workdir / f"{stem}_{next(_uid)}.hex"
+
+    async def mem_write_image(self, data: bytes | bytearray, keep_file: bool = False) -> None:
+        """Preload external memory bytes [0, len(data)) (rounded up to whole bus words)."""
+        path = self._tmp("mem_in")
+        memfile.write_text(path, memfile.bytes_to_hex(data, self.bus_bytes))
+        await self._backdoor(BD_LOAD, path, memfile.words_of(len(data), self.bus_bytes))
+        if not keep_file:
+            path.unlink()
+
+    async def mem_read_image(self, nbytes: int, keep_file: bool = False) -> bytearray:
+        """Read external memory bytes [0, nbytes)."""
+        path = self._tmp("mem_out")
+        words = memfile.words_of(nbytes, self.bus_bytes)
+        await self._backdoor(BD_DUMP, path, words)
+        data = memfile.hex_to_bytes(path.read_text(), self.bus_bytes, words)
+        if not keep_file:
+            path.unlink()
+        return data[:nbytes]
+
+    async def log_open(self, path: str | pathlib.Path) -> None:
+        """Start writing the transfer log (tb.bfm.translog) to ``path``."""
+        await self._backdoor(BD_LOG_OPEN, pathlib.Path(path).resolve())
+
+    async def log_close(self) -> None:
+        await self._backdoor(BD_LOG_CLOSE, self.workdir / "none")
+
+    async def imem_load(self, words: list[int]) -> None:
+        """Load the streamer's instruction memory (then :meth:`stream` runs it)."""
+        d = self.dut
+        path = self._tmp("imem")
+        memfile.write_text(path, memfile.insns_to_hex(words))
+        self._set_file(path)
+        d.im_count.value = len(words)
+        self._im_seq = (self._im_seq + 1) & 0xFF
+        d.im_seq.value = self._im_seq
+        while True:
+            await RisingEdge(d.clk)
+            await ReadOnly()
+            if int(d.im_ack.value) == self._im_seq:
+                break
+        await FallingEdge(d.clk)
+        path.unlink()
+
+    # ------------------------------------------------------------------ instruction feeding
+    def stream(self) -> None:
+        """Let the built-in streamer feed the loaded instruction memory (no Python wakeups)."""
+        self.dut.insn_src.value = 1
+        self.dut.im_go.value = 1
+
+    async def send(self, word: int) -> bool:
+        """Drive one instruction on the port until it is accepted; False if done rose first.
+
+        Leaves ``insn_valid`` high (the next :meth:`send` follows without a bubble); call
+        :meth:`idle` after the last instruction.
+        """
+        d = self.dut
+        d.insn_src.value = 0
+        d.py_insn_data.value = word
+        d.py_insn_valid.value = 1
+        while True:
+            await ReadOnly()
+            if int(d.done.value):
+                return False
+            ready = int(d.insn_ready.value)
+            if ready:
+                await RisingEdge(d.clk)
+                return True
+            # wait for a change instead of polling every cycle
+            await First(RisingEdge(d.insn_ready), RisingEdge(d.done))
+
+    async def send_all(self, words: list[int]) -> int:
+        """Feed a stream pin by pin; returns how many instructions were accepted."""
+        n = 0
+        for w in words:
+            if not await self.send(w):
+                break
+            n += 1
+        self.idle()
+        return n
+
+    def idle(self) -> None:
+        self.dut.py_insn_valid.value = 0
+
+    # ------------------------------------------------------------------ status
+    async def wait_done(self, watchdog_cycles: int) -> bool:
+        """Wait for done; False if the watchdog (in clock cycles) expired first."""
+        d = self.dut
+        if int(d.done.value):
+            return True
+        t = await First(RisingEdge(d.done), Timer(watchdog_cycles * self.period_ns, unit="ns"))
+        return isinstance(t, RisingEdge) or bool(int(d.done.value))
+
+    def status(self) -> Status:
+        d = self.dut
+        return Status(done=bool(int(d.done.value)), error=bool(int(d.error.value)),
+                      error_code=ErrorCode(int(d.error_code.value)),
+                      error_index=int(d.error_index.value), busy=bool(int(d.busy.value)))
+
+    async def read_counters(self) -> dict[Counter, int]:
+        """All performance counters through the cnt_sel/cnt_value status port."""
+        d = self.dut
+        out: dict[Counter, int] = {}
+        for c in Counter:
+            d.cnt_sel.value = int(c)
+            await FallingEdge(d.clk)
+            out[c] = int(d.cnt_value.value)
+        return out
+
+    def bus_stats(self) -> dict[str, int]:
+        d = self.dut
+        return {"proto_errors": int(d.proto_errors.value), "rd_bursts": int(d.rd_bursts.value),
+                "wr_bursts": int(d.wr_bursts.value)}

@@ -1,0 +1,150 @@
+"""Configuration objects of the environment: per-run knobs and the env-wide config.
+
+``RunKnobs`` says *how* one Program is run (memory latency/back-pressure/error windows, instruction
+gaps, watchdog); ``EnvCfg`` says what the environment does around every run (coverage, transfer
+log, where results go, how to rerun).  Both are plain dataclasses serialisable to JSON, because
+they cross the process boundary: ``tb/run.py`` (parent) writes them, the cocotb test (simulator
+process) reads them.  Every random choice is drawn from the run's seed, so a failing run is
+reproduced exactly by its seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from golden.isa import Counter, HwConfig
+
+CHANNELS = ("ar", "r", "aw", "w", "b")
+
+MEM_PROFILES: dict[str, dict[str, Any]] = {
+    "fast": {"rd_latency": 2, "wr_latency": 2, "backpressure": 0.0},
+    "nominal": {"rd_latency": 20, "wr_latency": 20, "backpressure": 0.0},
+    "stress": {"rd_latency": 30, "wr_latency": 10, "backpressure": 0.3},
+}
+"""Named memory-model settings; "random" (see :meth:`RunKnobs.randomised`) draws one per seed."""
+
+
+@dataclass
+class RunKnobs:
+    """How one Program is run on the RTL (all JSON-serialisable)."""
+
+    rd_latency: int = 2
+    wr_latency: int = 2
+    backpressure: dict[str, float] = field(default_factory=lambda: dict.fromkeys(CHANNELS, 0.0))
+    slverr: list[tuple[int, int]] = field(default_factory=list)
+    """SLVERR windows [lo, hi) of the memory model; the golden simulator gets the same set."""
+    feed: str = "pins"
+    """"pins": the pyuvm instruction driver (random gaps, per-instruction items); "stream": the
+    testbench top's built-in streamer (fastest, no gaps)."""
+    gap_prob: float = 0.0
+    """Probability of idle cycles before an instruction (pins feed)."""
+    gap_max: int = 0
+    watchdog_cycles: int | None = None
+    """None: derived from the golden cycle estimate (:func:`watchdog_for`)."""
+
+    @property
+    def stalls(self) -> bool:
+        return any(v > 0 for v in self.backpressure.values())
+
+    @classmethod
+    def profile(cls, name: str, **kw: Any) -> RunKnobs:
+        p = dict(MEM_PROFILES[name])
+        bp = p.pop("backpressure")
+        return cls(backpressure=dict.fromkeys(CHANNELS, bp), **p, **kw)
+
+    @classmethod
+    def randomised(cls, seed: int, **kw: Any) -> RunKnobs:
+        """Timing knobs drawn from ``seed``: latencies, per-channel back-pressure, gaps."""
+        r = random.Random(f"knobs-{seed}")
+        kind = r.choice(["fast", "nominal", "stress", "mixed", "mixed"])
+        if kind == "mixed":
+            bp = {ch: r.choice([0.0, 0.0, 0.1, 0.3, 0.6]) for ch in CHANNELS}
+            k = cls(rd_latency=r.choice([1, 2, 8, 30]), wr_latency=r.choice([1, 2, 8, 30]), backpressure=bp)
+        else:
+            k = cls.profile(kind)
+        k.gap_prob = r.choice([0.0, 0.0, 0.1, 0.5])
+        k.gap_max = r.choice([1, 3, 10]) if k.gap_prob else 0
+        for key, v in kw.items():
+            setattr(k, key, v)
+        return k
+
+    def to_json(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["slverr"] = [list(w) for w in self.slverr]
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> RunKnobs:
+        d = dict(d)
+        d["slverr"] = [tuple(w) for w in d.get("slverr", [])]
+        bp = d.get("backpressure", 0.0)
+        d["backpressure"] = bp if isinstance(bp, dict) else dict.fromkeys(CHANNELS, float(bp))
+        return cls(**d)
+
+
+def watchdog_for(golden_cycles: int, knobs: RunKnobs) -> int:
+    """Watchdog (cycles) of a run: generous multiple of the golden estimate, stretched by stalls.
+
+    A hang must become a failure quickly, but a slow-but-correct run must never be killed: the
+    analytic model is within 2x on nominal memory, back-pressure p slows every beat by 1/(1-p), and
+    the gaps between instructions add up to gap_max per instruction.
+    """
+    p = max(knobs.backpressure.values(), default=0.0)
+    slow = 1.0 / max(1e-3, (1.0 - p)) ** 2
+    lat = max(knobs.rd_latency, knobs.wr_latency, 20) / 20.0
+    return int(20_000 + 8 * golden_cycles * slow * lat)
+
+
+@dataclass
+class EnvCfg:
+    """Env-wide settings (one per simulator process)."""
+
+    hw: HwConfig = field(default_factory=HwConfig)
+    out_dir: str = "build/tb/run"
+    coverage: bool = True
+    transfer_log: bool = True
+    compare_untracked: bool = True
+    """Also diff memory bytes outside the checked tensors (wrong-address writes)."""
+    cfg_name: str = ""
+    """e.g. "16x16" for rerun commands."""
+
+    def to_json(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["hw"] = self.hw.to_dict()
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> EnvCfg:
+        d = dict(d)
+        d["hw"] = HwConfig.from_dict(d["hw"])
+        return cls(**d)
+
+
+def parse_cfg(name: str) -> HwConfig:
+    """``"16x16"`` -> HwConfig(rows=16, cols=16); ``"8x16:acc_depth=256"`` sets extra fields."""
+    base, _, extra = name.partition(":")
+    r, c = (int(v) for v in base.lower().split("x"))
+    kw: dict[str, int] = {"rows": r, "cols": c}
+    for item in filter(None, extra.split(",")):
+        k, v = item.split("=")
+        kw[k.strip()] = int(v)
+    return HwConfig(**kw)
+
+
+def cfg_name(hw: HwConfig) -> str:
+    base = f"{hw.rows}x{hw.cols}"
+    default = HwConfig(rows=hw.rows, cols=hw.cols)
+    extra = [f"{k}={v}" for k, v in hw.to_dict().items() if getattr(default, k) != v]
+    return base + (":" + ",".join(extra) if extra else "")
+
+
+def load_json(path: str | pathlib.Path) -> dict[str, Any]:
+    return json.loads(pathlib.Path(path).read_text())
+
+
+COUNTER_NAMES = [c.name for c in Counter]

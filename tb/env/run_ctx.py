@@ -1,0 +1,63 @@
+"""RunContext: everything the env's components need to know about the Program being run.
+
+One context per run (a run = one Program with one seed and one set of knobs, started from reset).
+The virtual sequence creates it and hands it to every component at the start of the run, so the
+components stay free of test-specific logic.  The golden result is computed here, once, with the
+same SLVERR windows and memory latencies as the memory model.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+from golden.isa import ErrorCode
+from golden.program import Program
+from golden.sim import SimResult, simulate
+from golden.timing import TimingParams
+from tb.env.cfg import RunKnobs, watchdog_for
+
+
+@dataclass
+class RunContext:
+    name: str
+    program: Program
+    seed: int
+    knobs: RunKnobs
+    out_dir: pathlib.Path
+    rerun: str = ""
+    """One-line shell command that reruns exactly this run with an FST waveform."""
+    expect_error: ErrorCode | None = None
+    """What the sequence intends to provoke (None: whatever golden says); a mismatch between
+    intention and golden is a testbench bug and fails the run too."""
+    tags: dict[str, Any] = field(default_factory=dict)
+    """Free-form labels from the sequence (e.g. the ILLEGAL_FIELD cause, for coverage)."""
+    golden: SimResult | None = None
+
+    def compute_golden(self) -> SimResult:
+        tp = TimingParams(rd_latency=max(1, self.knobs.rd_latency), wr_latency=max(1, self.knobs.wr_latency))
+        self.golden = simulate(self.program, bad_addresses=list(self.knobs.slverr) or None, timing_params=tp)
+        return self.golden
+
+    @property
+    def watchdog_cycles(self) -> int:
+        if self.knobs.watchdog_cycles:
+            return self.knobs.watchdog_cycles
+        assert self.golden is not None
+        from golden.isa import Counter
+        return watchdog_for(self.golden.counters.get(Counter.CYCLES, 0), self.knobs)
+
+
+def rerun_command(*, program_file: str | None = None, test: str | None = None, seed: int, cfg: str,
+                  extra: str = "") -> str:
+    """The command line that reproduces a run with waves (printed on every failure)."""
+    parts = [".venv/bin/python", "-m", "tb.run"]
+    if program_file:
+        parts.append(str(program_file))
+    if test:
+        parts += ["--test", test]
+    parts += ["--seed" if program_file else "--seeds", str(seed), "--cfg", cfg, "--waves"]
+    cmd = " ".join(shlex.quote(p) for p in parts)
+    return f"{cmd} {extra}".strip()

@@ -1,0 +1,73 @@
+"""RunVerdict: the judgement of one run, as written to ``result.json`` and returned by tb.run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tb.env.compare import Mismatch
+
+
+@dataclass
+class RunVerdict:
+    name: str
+    seed: int
+    passed: bool
+    failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    mismatches: list[Mismatch] = field(default_factory=list)
+    error: str = "NONE"
+    error_index: int = -1
+    golden_error: str = "NONE"
+    golden_error_index: int = -1
+    counters: dict[str, int] = field(default_factory=dict)
+    golden_counters: dict[str, int] = field(default_factory=dict)
+    cycle_ratio: float | None = None
+    cycles: int = 0
+    wall_time: float = 0.0
+    accepted: int = 0
+    rerun: str = ""
+    coverage_file: str = ""
+    memory_file: str = ""
+    diagnosis: str = ""
+    tags: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> str:
+        return "PASS" if self.passed else "FAIL"
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["verdict"] = self.verdict
+        d["mismatches"] = [dict(asdict(m), describe=m.describe()) for m in self.mismatches]
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> RunVerdict:
+        d = dict(d)
+        d.pop("verdict", None)
+        mm = []
+        for m in d.get("mismatches", []):
+            m = dict(m)
+            m.pop("describe", None)
+            m["index"] = tuple(m["index"])
+            m["insn_range"] = tuple(m["insn_range"]) if m.get("insn_range") else None
+            mm.append(Mismatch(**m))
+        d["mismatches"] = mm
+        return cls(**d)
+
+    def report(self) -> str:
+        """Multi-line failure report: what diverged first, and how to rerun it with waves."""
+        lines = [f"[{self.verdict}] {self.name} (seed {self.seed})"]
+        lines += [f"  - {f}" for f in self.failures]
+        if self.mismatches:
+            lines.append(f"  first diverging tensor: {self.mismatches[0].describe()}")
+            if len(self.mismatches) > 1:
+                lines.append(f"  ({len(self.mismatches) - 1} later tensors differ too: "
+                             + ", ".join(m.tensor for m in self.mismatches[1:6]) + ")")
+        if self.diagnosis:
+            lines += ["  diagnosis:"] + [f"    {ln}" for ln in self.diagnosis.splitlines()]
+        lines += [f"  warning: {w}" for w in self.warnings]
+        if not self.passed and self.rerun:
+            lines.append(f"  rerun with waves: {self.rerun}")
+        return "\n".join(lines)

@@ -1,0 +1,148 @@
+// nmx_tb_top: simulation top of the NMX testbench (docs/rtl_top.md, "Testbench top").
+//
+// nmx_top (the DUT) + nmx_axi_mem (AXI4 slave memory model) + an instruction source:
+//   * insn_src = 0: the instruction port is driven from Python through py_insn_valid /
+//     py_insn_data (tb/bfm InsnDriver), insn_ready is visible as a port;
+//   * insn_src = 1: a built-in streamer feeds im_count instructions from an instruction memory
+//     loaded by $readmemh (backdoor, im_seq/im_ack, file name in bd_file) while im_go is high,
+//     so a whole program runs without any Python wakeup.
+// Every Python-visible signal is a port of this module; the clock is driven by cocotb.
+module nmx_tb_top #(
+  parameter int unsigned ROWS          = 16,
+  parameter int unsigned COLS          = 16,
+  parameter int unsigned INP_DEPTH     = 4096,
+  parameter int unsigned WGT_DEPTH     = 4096,
+  parameter int unsigned ACC_DEPTH     = 1024,
+  parameter int unsigned VEC_DEPTH     = 512,
+  parameter int unsigned QUEUE_DEPTH   = 8,
+  parameter int unsigned TOKEN_BITS    = 16,
+  parameter int unsigned AXI_DATA_BITS = 128,
+  parameter int unsigned AXI_ID_BITS   = 4,
+  parameter int unsigned MEM_BYTES     = 1 << 24,
+  parameter int unsigned IMEM_DEPTH    = 1 << 18,
+  parameter int unsigned NUM_WIN       = 4,
+  parameter int unsigned FILE_CHARS    = 256,
+  localparam int unsigned IB           = 128,
+  localparam int unsigned AXI_ADDR_BITS = 32,
+  localparam int unsigned STRB_BITS    = AXI_DATA_BITS / 8
+) (
+  input  logic                    clk,
+  input  logic                    rst_n,
+  // instruction source
+  input  logic                    insn_src,
+  input  logic                    py_insn_valid,
+  input  logic [IB-1:0]           py_insn_data,
+  output logic                    insn_ready,
+  output logic                    insn_fire,      // an instruction was taken this cycle
+  input  logic [7:0]              im_seq,
+  output logic [7:0]              im_ack,
+  input  logic [31:0]             im_count,
+  input  logic                    im_go,
+  output logic [31:0]             im_sent,
+  // DUT status
+  output logic                    busy,
+  output logic                    done,
+  output logic                    error,
+  output logic [3:0]              error_code,
+  output logic [31:0]             error_index,
+  input  logic [3:0]              cnt_sel,
+  output logic [63:0]             cnt_value,
+  // memory model configuration and backdoor (see nmx_axi_mem)
+  input  logic [31:0]             mem_size,
+  input  logic [15:0]             rd_latency,
+  input  logic [15:0]             wr_latency,
+  input  logic [7:0]              p_ar, p_r, p_aw, p_w, p_b,
+  input  logic [31:0]             seed,
+  input  logic [NUM_WIN*32-1:0]   err_lo,
+  input  logic [NUM_WIN*32-1:0]   err_hi,
+  input  logic [7:0]              bd_seq,
+  output logic [7:0]              bd_ack,
+  input  logic [3:0]              bd_cmd,
+  input  logic [31:0]             bd_words,
+  input  logic [8*FILE_CHARS-1:0] bd_file,
+  output logic [31:0]             proto_errors,
+  output logic [31:0]             rd_bursts,
+  output logic [31:0]             wr_bursts,
+  output logic [63:0]             cycle
+);
+
+  // ---------------------------------------------------------------- AXI wires
+  logic [AXI_ID_BITS-1:0]   awid, bid, arid, rid;
+  logic [AXI_ADDR_BITS-1:0] awaddr, araddr;
+  logic [7:0]               awlen, arlen;
+  logic [2:0]               awsize, arsize;
+  logic [1:0]               awburst, arburst, bresp, rresp;
+  logic                     awvalid, awready, wlast, wvalid, wready, bvalid, bready;
+  logic                     arvalid, arready, rlast, rvalid, rready;
+  logic [AXI_DATA_BITS-1:0] wdata, rdata;
+  logic [STRB_BITS-1:0]     wstrb;
+
+  // ---------------------------------------------------------------- instruction streamer
+  logic [IB-1:0] imem [IMEM_DEPTH];
+  logic [31:0]   im_ptr;
+  logic          im_valid, insn_valid;
+  logic [IB-1:0] insn_data;
+
+  assign im_valid   = im_go && (im_ptr < im_count) && !done;
+  assign insn_valid = insn_src ? im_valid : py_insn_valid;
+  assign insn_data  = insn_src ? imem[im_ptr[$clog2(IMEM_DEPTH)-1:0]] : py_insn_data;
+  assign insn_fire  = insn_valid && insn_ready;
+  assign im_sent    = im_ptr;
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) im_ptr <= '0;
+    else if (insn_src && insn_fire) im_ptr <= im_ptr + 32'd1;
+  end
+
+  always_ff @(posedge clk) begin
+    if (im_seq != im_ack) begin
+      if (im_count != 0) $readmemh(bd_file, imem, 0, im_count - 1);
+      im_ack <= im_seq;
+    end
+  end
+  initial im_ack = '0;
+
+  // ---------------------------------------------------------------- DUT
+  nmx_top #(
+    .ROWS(ROWS), .COLS(COLS), .INP_DEPTH(INP_DEPTH), .WGT_DEPTH(WGT_DEPTH), .ACC_DEPTH(ACC_DEPTH),
+    .VEC_DEPTH(VEC_DEPTH), .QUEUE_DEPTH(QUEUE_DEPTH), .TOKEN_BITS(TOKEN_BITS),
+    .AXI_DATA_BITS(AXI_DATA_BITS), .AXI_ADDR_BITS(AXI_ADDR_BITS), .AXI_ID_BITS(AXI_ID_BITS)
+  ) u_dut (
+    .clk(clk), .rst_n(rst_n),
+    .insn_valid(insn_valid), .insn_ready(insn_ready), .insn_data(insn_data),
+    .m_axi_awid(awid), .m_axi_awaddr(awaddr), .m_axi_awlen(awlen), .m_axi_awsize(awsize),
+    .m_axi_awburst(awburst), .m_axi_awvalid(awvalid), .m_axi_awready(awready),
+    .m_axi_wdata(wdata), .m_axi_wstrb(wstrb), .m_axi_wlast(wlast), .m_axi_wvalid(wvalid),
+    .m_axi_wready(wready),
+    .m_axi_bid(bid), .m_axi_bresp(bresp), .m_axi_bvalid(bvalid), .m_axi_bready(bready),
+    .m_axi_arid(arid), .m_axi_araddr(araddr), .m_axi_arlen(arlen), .m_axi_arsize(arsize),
+    .m_axi_arburst(arburst), .m_axi_arvalid(arvalid), .m_axi_arready(arready),
+    .m_axi_rid(rid), .m_axi_rdata(rdata), .m_axi_rresp(rresp), .m_axi_rlast(rlast),
+    .m_axi_rvalid(rvalid), .m_axi_rready(rready),
+    .busy(busy), .done(done), .error(error), .error_code(error_code), .error_index(error_index),
+    .cnt_sel(cnt_sel), .cnt_value(cnt_value)
+  );
+
+  // ---------------------------------------------------------------- memory model
+  nmx_axi_mem #(
+    .DATA_BITS(AXI_DATA_BITS), .ADDR_BITS(AXI_ADDR_BITS), .ID_BITS(AXI_ID_BITS),
+    .MEM_BYTES(MEM_BYTES), .NUM_WIN(NUM_WIN), .FILE_CHARS(FILE_CHARS)
+  ) u_mem (
+    .clk(clk), .rst_n(rst_n),
+    .s_axi_awid(awid), .s_axi_awaddr(awaddr), .s_axi_awlen(awlen), .s_axi_awsize(awsize),
+    .s_axi_awburst(awburst), .s_axi_awvalid(awvalid), .s_axi_awready(awready),
+    .s_axi_wdata(wdata), .s_axi_wstrb(wstrb), .s_axi_wlast(wlast), .s_axi_wvalid(wvalid),
+    .s_axi_wready(wready),
+    .s_axi_bid(bid), .s_axi_bresp(bresp), .s_axi_bvalid(bvalid), .s_axi_bready(bready),
+    .s_axi_arid(arid), .s_axi_araddr(araddr), .s_axi_arlen(arlen), .s_axi_arsize(arsize),
+    .s_axi_arburst(arburst), .s_axi_arvalid(arvalid), .s_axi_arready(arready),
+    .s_axi_rid(rid), .s_axi_rdata(rdata), .s_axi_rresp(rresp), .s_axi_rlast(rlast),
+    .s_axi_rvalid(rvalid), .s_axi_rready(rready),
+    .mem_size(mem_size), .rd_latency(rd_latency), .wr_latency(wr_latency),
+    .p_ar(p_ar), .p_r(p_r), .p_aw(p_aw), .p_w(p_w), .p_b(p_b), .seed(seed),
+    .err_lo(err_lo), .err_hi(err_hi),
+    .bd_seq(bd_seq), .bd_ack(bd_ack), .bd_cmd(bd_cmd), .bd_words(bd_words), .bd_file(bd_file),
+    .proto_errors(proto_errors), .rd_bursts(rd_bursts), .wr_bursts(wr_bursts), .cycle(cycle)
+  );
+
+endmodule : nmx_tb_top

@@ -1,0 +1,299 @@
+"""Entry point of the pyuvm testbench: Python API and command line.
+
+API (used by regressions and pytest)::
+
+    from tb.run import run_program, run_test
+    res = run_program(program, hw=HwConfig(), seed=1)          # one Program file run -> RunResult
+    results = run_test("random", seeds="0-99", cfg="16x16")     # a pyuvm test over many seeds
+
+Command line::
+
+    python -m tb.run PROGRAM_FILE --seed N [--waves] [--cfg 16x16]
+    python -m tb.run --test random --seeds 0-99 --cfg 16x16
+    python -m tb.run --test directed|errors [--only NAME] --seeds 1 --cfg 4x4
+
+Every call builds (cached per RTL configuration, shared with ``tb/harness.py``) the testbench top
+and runs all requested runs in ONE simulator process.  Results (``result.json``, ``coverage.json``,
+``transfers.log`` per run, ``summary.json`` and a merged coverage report per call) are written under
+``build/tb/<test>_<cfg>_<stamp>/``.  The command exits non-zero if any run failed and prints every
+failure with the one-line command that reproduces it with an FST waveform.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import pathlib
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from golden.isa import Counter, HwConfig
+from golden.program import Program
+from tb import harness, sim_env
+from tb.cov import report
+from tb.env.cfg import EnvCfg, RunKnobs, cfg_name, parse_cfg
+from tb.env.compare import Mismatch
+from tb.env.run_ctx import rerun_command
+from tb.env.verdict import RunVerdict
+
+TESTS = {
+    "program": ("tb.tests.program_file", "ProgramFileTest"),
+    "random": ("tb.tests.random_progs", "RandomTest"),
+    "directed": ("tb.tests.directed", "DirectedTest"),
+    "errors": ("tb.tests.errors", "ErrorTest"),
+}
+_seq = itertools.count()
+
+
+@dataclass
+class RunResult:
+    """Outcome of one run (one Program, one seed) on the RTL, judged against the golden model."""
+
+    name: str
+    seed: int
+    verdict: str
+    passed: bool
+    outputs: dict[str, np.ndarray]
+    counters: dict[Counter, int]
+    golden_counters: dict[Counter, int]
+    cycle_ratio: float | None
+    mismatches: list[Mismatch]
+    failures: list[str]
+    warnings: list[str]
+    error: str
+    error_index: int
+    coverage: dict[str, Any]
+    cycles: int
+    wall_time: float
+    rerun: str
+    result_dir: str
+    tags: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cycles_per_s(self) -> float:
+        return self.cycles / self.wall_time if self.wall_time else 0.0
+
+    def report(self) -> str:
+        return RunVerdict(name=self.name, seed=self.seed, passed=self.passed, failures=self.failures,
+                          warnings=self.warnings, mismatches=self.mismatches, rerun=self.rerun).report()
+
+
+@dataclass
+class TestResult:
+    """All runs of one simulator invocation plus the merged coverage."""
+
+    test: str
+    runs: list[RunResult]
+    coverage: dict[str, Any]
+    out_dir: str
+    sim_wall_time: float
+    sim_error: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.runs) and all(r.passed for r in self.runs) and not self.sim_error
+
+
+def _out_dir(test: str, hw: HwConfig, out: str | pathlib.Path | None) -> pathlib.Path:
+    if out is not None:
+        return pathlib.Path(out).resolve()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return (sim_env.BUILD / "tb" / f"{test}_{cfg_name(hw).replace(':', '_')}_{stamp}_{os.getpid()}_"
+            f"{next(_seq)}").resolve()
+
+
+def run_job(test: str, hw: HwConfig, *, args: dict[str, Any] | None = None,
+            runs: list[dict[str, Any]] | None = None, programs: dict[str, Program] | None = None,
+            seed: int = 1, waves: bool = False, out: str | pathlib.Path | None = None,
+            coverage: bool = True, mem_bytes: int | None = None) -> TestResult:
+    """Run pyuvm test ``test`` in one simulator process and collect its per-run results."""
+    module, testcase = TESTS[test]
+    out_dir = _out_dir(test, hw, out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = EnvCfg(hw=hw, out_dir=str(out_dir), coverage=coverage, cfg_name=cfg_name(hw))
+    sizes = [p.mem_size for p in (programs or {}).values()]
+    params = harness.build_parameters(hw, mem_bytes or _mem_bytes(sizes))
+    job = {"env": env.to_json(), "args": dict(args or {}), "runs": list(runs or [])}
+    job_path = out_dir / "job.json"
+    job_path.write_text(json.dumps(job, indent=1))
+    t0 = time.perf_counter()
+    sim_error = ""
+    try:
+        sim_env.run_cocotb(toplevel=harness.TOPLEVEL, test_module=module, testcase=testcase, parameters=params,
+                           sources=harness.tb_sources(), extra_env={"NMX_TB_JOB": str(job_path)},
+                           seed=seed, waves=waves, test_dir=out_dir)
+    except sim_env.SimFailure as e:
+        sim_error = str(e)
+    wall = time.perf_counter() - t0
+    results = _collect(out_dir, programs or {})
+    docs = [report.read(r.coverage["file"]) for r in results if r.coverage.get("file")]
+    merged = report.merge(docs) if docs else {"summary": report.summarise({}), "points": {}}
+    (out_dir / "coverage_merged.json").write_text(json.dumps(merged, indent=1, sort_keys=True))
+    if sim_error and all(r.passed for r in results):
+        sim_error += " (the simulator failed outside any run: see the log above)"
+    return TestResult(test, results, merged, str(out_dir), wall, sim_error)
+
+
+def _mem_bytes(sizes: list[int]) -> int:
+    m = harness.DEFAULT_MEM_BYTES
+    while m < max(sizes + [1]):
+        m *= 4
+    return m
+
+
+def _collect(out_dir: pathlib.Path, programs: dict[str, Program]) -> list[RunResult]:
+    summary_path = out_dir / "summary.json"
+    paths = (json.loads(summary_path.read_text())["results"] if summary_path.exists()
+             else sorted(str(p) for p in out_dir.glob("*/result.json")))
+    out = []
+    for p in paths:
+        rp = pathlib.Path(p)
+        if not rp.exists():
+            continue
+        v = RunVerdict.from_json(json.loads(rp.read_text()))
+        outputs: dict[str, np.ndarray] = {}
+        prog = programs.get(v.name)
+        if prog is not None and v.memory_file and pathlib.Path(v.memory_file).exists():
+            mem = pathlib.Path(v.memory_file).read_bytes()
+            for t in prog.manifest["tensors"]:
+                if t.get("check") or t["role"] == "output":
+                    outputs[t["name"]] = prog.read_tensor(mem, t["name"])
+        cov: dict[str, Any] = {}
+        if v.coverage_file and pathlib.Path(v.coverage_file).exists():
+            cov = dict(report.read(v.coverage_file)["summary"], file=v.coverage_file)
+        out.append(RunResult(
+            name=v.name, seed=v.seed, verdict=v.verdict, passed=v.passed, outputs=outputs,
+            counters={Counter[k]: n for k, n in v.counters.items()},
+            golden_counters={Counter[k]: n for k, n in v.golden_counters.items()},
+            cycle_ratio=v.cycle_ratio, mismatches=v.mismatches, failures=v.failures, warnings=v.warnings,
+            error=v.error, error_index=v.error_index, coverage=cov, cycles=v.cycles, wall_time=v.wall_time,
+            rerun=v.rerun, result_dir=str(rp.parent), tags=v.tags))
+    return out
+
+
+def run_program(program: Program, *, hw: HwConfig | None = None, seed: int = 1, waves: bool = False,
+                knobs: RunKnobs | dict[str, Any] | None = None, name: str | None = None,
+                program_file: str | pathlib.Path | None = None,
+                out: str | pathlib.Path | None = None, coverage: bool = True) -> RunResult:
+    """Run one Program on the RTL in the full env and judge it against the golden simulator."""
+    return run_programs([(program, knobs)], hw=hw, seed=seed, waves=waves, names=[name] if name else None,
+                        program_files=[program_file] if program_file else None, out=out,
+                        coverage=coverage).runs[0]
+
+
+def run_programs(items: list[tuple[Program, RunKnobs | dict[str, Any] | None]], *, hw: HwConfig | None = None,
+                 seed: int = 1, waves: bool = False, names: list[str] | None = None,
+                 program_files: list[str | pathlib.Path] | None = None, out: str | pathlib.Path | None = None,
+                 coverage: bool = True) -> TestResult:
+    """Run several Programs (seed, seed+1, ...) in one simulator process."""
+    hw = hw or items[0][0].hw
+    out_dir = _out_dir("program", hw, out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runs, progs = [], {}
+    for i, (prog, k) in enumerate(items):
+        if prog.hw != hw:
+            raise ValueError(f"program {prog.manifest.get('name')!r} is for {prog.hw}, not {hw}")
+        knobs = k if isinstance(k, RunKnobs) else RunKnobs.from_json(k) if k else RunKnobs()
+        name = (names[i] if names else None) or f"{prog.manifest.get('name', 'program')}_{i}"
+        src = program_files[i] if program_files else None
+        path = pathlib.Path(src).resolve() if src else out_dir / f"{name}.nmxp"
+        if not src:
+            prog.save(path)
+        extra = "" if knobs == RunKnobs() else f"--knobs '{json.dumps(knobs.to_json(), separators=(',', ':'))}'"
+        runs.append({"name": name, "program": str(path), "seed": seed + i, "knobs": knobs.to_json(),
+                     "rerun": rerun_command(program_file=str(path), seed=seed + i, cfg=cfg_name(hw), extra=extra)})
+        progs[name] = prog
+    return run_job("program", hw, runs=runs, programs=progs, seed=seed, waves=waves, out=out_dir,
+                   coverage=coverage, mem_bytes=_mem_bytes([p.mem_size for p, _ in items]))
+
+
+def run_test(test: str, *, cfg: str | HwConfig = "16x16", seeds: str = "0", waves: bool = False,
+             only: list[str] | None = None, knobs: str = "random", feed: str = "pins",
+             out: str | pathlib.Path | None = None, coverage: bool = True, gen: dict[str, Any] | None = None
+             ) -> TestResult:
+    """Run one of the generated-stimulus tests (random, directed, errors) over ``seeds``."""
+    hw = cfg if isinstance(cfg, HwConfig) else parse_cfg(cfg)
+    args: dict[str, Any] = {"seeds": seeds, "knobs": knobs, "feed": feed}
+    if only:
+        args["only"] = list(only)
+    if gen:
+        args["gen"] = dict(gen)
+    first = int(str(seeds).split(",")[0].split("-")[0] or 0)
+    return run_job(test, hw, args=args, seed=first + 1, waves=waves, out=out, coverage=coverage)
+
+
+# --------------------------------------------------------------------------- CLI
+
+def _print(res: TestResult) -> None:
+    for r in res.runs:
+        if r.passed:
+            ratio = f"{r.cycle_ratio:.2f}" if r.cycle_ratio is not None else "-"
+            print(f"[PASS] {r.name} seed={r.seed} cycles={r.cycles} golden-ratio={ratio} "
+                  f"err={r.error} {r.cycles_per_s:,.0f} cyc/s")
+        else:
+            print(r.report())
+    s = res.coverage.get("summary", {})
+    if s:
+        print(report.format_text(s, holes=20))
+    n_pass = sum(r.passed for r in res.runs)
+    print(f"{res.test}: {n_pass}/{len(res.runs)} runs passed in {res.sim_wall_time:.1f} s; results in {res.out_dir}")
+    if res.sim_error:
+        print(f"simulator: {res.sim_error}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m tb.run", description=__doc__.splitlines()[0])
+    ap.add_argument("program", nargs="?", help="Program file to run (ProgramFileTest)")
+    ap.add_argument("--test", choices=sorted(TESTS), help="generated-stimulus test instead of a file")
+    ap.add_argument("--seed", type=int, default=1, help="seed of a Program-file run (timing knobs)")
+    ap.add_argument("--seeds", default="0", help="seeds of --test runs: 0-99, 3, 1,5,7-9")
+    ap.add_argument("--cfg", default=None, help="array configuration, e.g. 16x16 or 8x16:acc_depth=256")
+    ap.add_argument("--waves", action="store_true", help="dump an FST waveform (separate cached build)")
+    ap.add_argument("--only", action="append", default=[], help="directed/error cases to run (repeatable)")
+    ap.add_argument("--knobs", default=None,
+                    help="timing knobs: 'random' (from the seed), a profile (fast|nominal|stress) or JSON")
+    ap.add_argument("--feed", choices=["pins", "stream"], default="pins")
+    ap.add_argument("--out", default=None, help="result directory (default build/tb/...)")
+    ap.add_argument("--no-coverage", action="store_true")
+    a = ap.parse_args(argv)
+    if bool(a.program) == bool(a.test):
+        ap.error("give either a PROGRAM_FILE or --test")
+    if a.program:
+        prog = Program.load(a.program)
+        hw = parse_cfg(a.cfg) if a.cfg else prog.hw
+        if hw != prog.hw:
+            ap.error(f"--cfg {a.cfg} does not match the program's configuration {cfg_name(prog.hw)}")
+        if a.knobs and a.knobs.startswith("{"):
+            knobs = RunKnobs.from_json(json.loads(a.knobs))
+        elif a.knobs and a.knobs != "random":
+            knobs = RunKnobs.profile(a.knobs)
+        elif a.knobs == "random":
+            knobs = RunKnobs.randomised(a.seed)
+        else:
+            knobs = RunKnobs()
+        knobs.feed = a.feed
+        res = run_programs([(prog, knobs)], hw=hw, seed=a.seed, waves=a.waves,
+                           names=[pathlib.Path(a.program).stem], program_files=[a.program], out=a.out,
+                           coverage=not a.no_coverage)
+    else:
+        res = run_test(a.test, cfg=a.cfg or "16x16", seeds=a.seeds, waves=a.waves, only=a.only or None,
+                       knobs=a.knobs or "random", feed=a.feed, out=a.out, coverage=not a.no_coverage)
+    _print(res)
+    if a.waves:
+        fst = sorted(pathlib.Path(res.out_dir).glob("*.fst"))
+        print("waveform: " + (", ".join(str(f) for f in fst) if fst else f"(look in {res.out_dir})"))
+    return 0 if res.passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = ["RunResult", "TestResult", "main", "run_job", "run_program", "run_programs",
+           "run_test"]

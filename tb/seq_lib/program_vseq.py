@@ -1,0 +1,81 @@
+"""ProgramVseq: the virtual sequence that runs one Program from reset to verdict.
+
+Steps: configure the memory model for the run's knobs and seed, reset, preload memory through the
+backdoor, open the transfer log, feed the instructions (pyuvm driver with gaps, or the built-in
+streamer), wait for ``done`` under the watchdog, stop feeding, close the log, let the scoreboard
+judge and the coverage collector sample, and write ``result.json`` for the parent process.
+"""
+
+from __future__ import annotations
+
+import json
+
+import cocotb
+from cocotb.triggers import First, Timer
+from pyuvm import uvm_sequence
+
+from tb.env.diagnose import describe_hang, mem_model_queues
+from tb.env.env import NmxEnv
+from tb.env.run_ctx import RunContext
+from tb.env.verdict import RunVerdict
+from tb.seq_lib.insn_seq import InsnStreamSeq
+
+
+class ProgramVseq(uvm_sequence):
+    def __init__(self, name: str, env: NmxEnv, ctx: RunContext) -> None:
+        super().__init__(name)
+        self.env = env
+        self.ctx = ctx
+        self.verdict: RunVerdict | None = None
+
+    async def body(self) -> None:
+        env, ctx = self.env, self.ctx
+        bfm = env.insn_agent.monitor.bfm
+        ctx.out_dir.mkdir(parents=True, exist_ok=True)
+        if ctx.golden is None:
+            ctx.compute_golden()
+        env.start_run(ctx)
+        env.mem_agent.configure(ctx.knobs, ctx.program.mem_size, ctx.seed)
+        await bfm.reset()
+        await env.mem_agent.preload(ctx.program.memory)
+        await env.mem_agent.open_log(ctx.out_dir / "transfers.log")
+        feeder = None
+        seq = None
+        if ctx.knobs.feed == "stream":
+            await bfm.imem_load(ctx.program.insns)
+            start = bfm.cycle
+            bfm.stream()
+        else:
+            start = bfm.cycle
+            seq = InsnStreamSeq("insns", ctx.program.insns, seed=ctx.seed, gap_prob=ctx.knobs.gap_prob,
+                                gap_max=ctx.knobs.gap_max)
+            feeder = cocotb.start_soon(seq.start(env.insn_agent.seqr))
+        status = await env.status_monitor.wait_run(ctx.watchdog_cycles, start)
+        if seq is not None:
+            seq.stop = True
+            env.insn_agent.driver.abort()
+        if status.timed_out:
+            growing = await env.status_monitor.counters_delta(256)
+            await env.mem_agent.close_log()
+            bus = env.mem_agent.monitor.last
+            drv = env.insn_agent.driver if seq is not None else None
+            status.diagnosis = describe_hang(
+                ctx.program, accepted=env.insn_agent.monitor.count,
+                pending=str(drv.pending) if drv is not None and drv.pending is not None else None,
+                insn_ready=int(bfm.dut.insn_ready.value), growing=growing,
+                transfers=bus.transfers if bus else [], mem_queues=mem_model_queues(bfm.dut),
+                beat_bytes=bfm.bus_bytes)
+        else:
+            await env.mem_agent.close_log()
+        if feeder is not None:
+            await First(feeder.complete, Timer(1, unit="us"))
+            if not feeder.done():
+                feeder.cancel()
+        bus = env.mem_agent.monitor.last
+        assert bus is not None
+        v = await env.scoreboard.judge(ctx, status, bus, env.insn_agent.monitor.count,
+                                       env.insn_agent.monitor.port_errors)
+        _, cov_path = env.coverage.finish_run(ctx, v.passed)
+        v.coverage_file = cov_path
+        (ctx.out_dir / "result.json").write_text(json.dumps(v.to_json(), indent=1, default=str))
+        self.verdict = v
