@@ -12,9 +12,10 @@ import torch
 
 from golden.isa import HwConfig
 
+Loaded = tuple[torch.nn.Module, tuple[Any, ...], list[tuple[Any, ...]] | None, Any]
 
-def load_model(spec: str, n_calib: int) -> tuple[torch.nn.Module, tuple[Any, ...], list[tuple[Any, ...]] | None,
-                                                 Any]:
+
+def load_model(spec: str, n_calib: int) -> Loaded:
     """(model, example inputs, calibration set or None, zoo spec or None)."""
     if ":" in spec:
         mod, fn = spec.split(":", 1)

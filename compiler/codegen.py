@@ -18,7 +18,6 @@ race free (docs/isa.md section 2).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -511,6 +510,3 @@ def pack_weight_tiles(mem: Memory, w: np.ndarray, hw: HwConfig, name: str,
 def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
-
-def log2i(x: float) -> int:
-    return int(math.floor(math.log2(x)))

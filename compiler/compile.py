@@ -8,10 +8,10 @@ from typing import Any
 
 import torch
 
-from golden.isa import HwConfig
-from golden.program import Program
 from compiler.frontend import Range, UnsupportedOpError, calibrate, export
 from compiler.lower import Lowerer
+from golden.isa import HwConfig
+from golden.program import Program
 
 
 def compile_model(model: torch.nn.Module, example_inputs: tuple[Any, ...] | Any, *,
@@ -47,7 +47,8 @@ def compile_model(model: torch.nn.Module, example_inputs: tuple[Any, ...] | Any,
         outputs.append(_output_tensor(lw, o.name))
     inputs = [p.name for p in graph.inputs]
     layers = [{"name": r.name, "op": r.op, "insn_start": r.start, "insn_end": r.end,
-               "outputs": list(r.outputs), "meta": _jsonable(r.meta)} for r in lw.em.layers]
+               "outputs": list(r.outputs), "meta": _jsonable(r.meta)} for r in lw.em.layers
+              if r.end > r.start or r.outputs]   # lazily folded ops (gathers) emit nothing
     prog = Program.create(name, insns, lw.mem.data, hw, tensors=lw.tensors,
                           layers=layers, inputs=inputs, outputs=outputs)
     t_end = time.perf_counter()

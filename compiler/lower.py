@@ -335,7 +335,8 @@ class Lowerer:
             mult, shift = mult_shift(ratio)
         b = None
         if bias is not None:
-            b = np.clip(np.round(np.asarray(bias, dtype=np.float64) / acc_scale), -I32 - 1, I32).astype(np.int64)
+            b = np.clip(np.round(np.asarray(bias, dtype=np.float64) / acc_scale), -I32 - 1, I32)
+            b = b.astype(np.int64)
         recf, rid = self.records(N, b, mult, shift, table, name)
         ppu = Ppu(recf, rid, bias_en=b is not None, requant_en=True, pwl_en=table is not None,
                   out_int32=out_int32)
@@ -1028,7 +1029,8 @@ class Lowerer:
         for ni in range(N_):
             for ho in range(Ho):
                 a_runs.append(Run(m, Wo, x.addr + ni * sN + ho * sh * sH, sw * sW))
-                o_runs.append(Run(m, Wo, out.addr + ni * out.bstride(0) + ho * out.bstride(2), out.bstride(3)))
+                o_runs.append(Run(m, Wo, out.addr + ni * out.bstride(0) + ho * out.bstride(2),
+                                  out.bstride(3)))
                 m += Wo
         ppu = self.make_ppu(n.name, Co, x.scale * ws, b, post, s_out, out_int32=dt == "int32")
         op = GemmOp(n.name, m, Co, [ASrc(merge_runs(a_runs), x.region)], kbl, wt, ppu,
@@ -1091,13 +1093,14 @@ class Lowerer:
             o_runs = self.out_runs(out, rows)
             ostride = out.item
         acc_scale = x.scale / count if is_mean else x.scale
-        ppu = self.make_ppu(n.name, Nout, np.full(Nout, acc_scale), None, post, s_out, out_int32=dt == "int32")
+        ppu = self.make_ppu(n.name, Nout, np.full(Nout, acc_scale), None, post, s_out,
+                            out_int32=dt == "int32")
         M = int(np.prod([x.shape[d] for d in rows])) if rows else 1
         self.run(GemmOp(n.name, M, Nout, [ASrc(self.src_runs(x, rows), x.region)], kbl, wtile, ppu,
                         [Out(o_runs, ostride, out.region)]))
         if not keep:
-            out = replace(out, shape=oshape, strides=tuple(s for d, s in enumerate(out.strides) if d not in dims),
-                          border=0)
+            out = replace(out, shape=oshape, border=0,
+                          strides=tuple(s for d, s in enumerate(out.strides) if d not in dims))
         self.vals[end.name] = out
         self.vals[n.name] = out
 
@@ -1353,7 +1356,8 @@ class Lowerer:
               i: int, j: int) -> Act:
         sN, sC, sH, sW = x.strides
         addr = x.addr + ((i - ph) * sH + (j - pw) * sW) * x.item
-        return Act(x.name, addr, (x.shape[0], x.shape[1], Ho, Wo), (sN, sC, sH * sh, sW * sw), x.scale, x.region)
+        return Act(x.name, addr, (x.shape[0], x.shape[1], Ho, Wo), (sN, sC, sH * sh, sW * sw), x.scale,
+                   x.region)
 
     def _pool_geom(self, n: Node, x: Act) -> tuple[int, int, int, int, int, int, int, int]:
         k = n.args[1]
@@ -1407,7 +1411,8 @@ class Lowerer:
         shape = (x.shape[0], x.shape[1], Ho, Wo)
         post, end = self.post_for(n, n.name)
         s_out, dt = self.out_spec(end, shape)
-        taps = [(self._taps(x, kh, kw, sh, sw, ph, pw, Ho, Wo, i, j), 1) for i in range(kh) for j in range(kw)]
+        taps = [(self._taps(x, kh, kw, sh, sw, ph, pw, Ho, Wo, i, j), 1)
+                for i in range(kh) for j in range(kw)]
         out = self.eltwise(end.name, taps, shape, post, s_out, x.scale / (kh * kw), col=1, out_dtype=dt,
                            border=self.border.get(end.name, 0), role=self.role_of(end))
         self.vals[n.name] = out

@@ -102,10 +102,10 @@ def fit_table(f: Fn, lo: float, hi: float, in_scale: float, out_scale: float, *,
     if smax == 0:
         shift = 0
     else:
-        shift = int(math.floor(math.log2((I32_MAX - 1) / smax)))
+        shift = math.floor(math.log2((I32_MAX - 1) / smax))
         shift = max(0, min(shift, 40))
     t = np.zeros(PWL_WORDS, dtype=np.int64)
-    bp_int = [int(math.ceil(b / in_scale - 1e-9)) for b in bps]
+    bp_int = [math.ceil(b / in_scale - 1e-9) for b in bps]
     for i in range(1, len(bp_int)):
         bp_int[i] = max(bp_int[i], bp_int[i - 1])
     t[:PWL_BREAKPOINTS] = np.clip(bp_int, I32_MIN, I32_MAX)

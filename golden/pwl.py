@@ -264,8 +264,8 @@ def fit_uniform(name: str, samples: np.ndarray | None = None, segments: int = PW
     """Uniform breakpoints and chord interpolation (the NeuralMatrix baseline).
 
     With ``granularity`` g the interior segments have width g and the window (interior budget x g)
-    is centred on the middle of the calibration range, snapped to a multiple of g; otherwise the
-    interior budget splits [lo, hi] evenly.
+    is centred on the calibration median (middle of [lo, hi] without samples), snapped to a
+    multiple of g; otherwise the interior budget splits [lo, hi] evenly.
     """
     if name == "relu":
         return _exact_relu()
@@ -274,7 +274,7 @@ def fit_uniform(name: str, samples: np.ndarray | None = None, segments: int = PW
     lo, hi = rlo if lo is None else lo, rhi if hi is None else hi
     n = _interior_budget(info, segments)
     if granularity is not None:
-        mid = (lo + hi) / 2.0
+        mid = (lo + hi) / 2.0 if samples is None or len(samples) == 0 else float(np.median(samples))
         lo = math.floor((mid - n * granularity / 2.0) / granularity) * granularity
         if info.domain[0] == 0.0:
             lo = max(lo, granularity)

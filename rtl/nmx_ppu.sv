@@ -21,7 +21,6 @@
 // The cfg_* inputs must be stable while `busy` (the owner, nmx_store_engine, guarantees it);
 // cfg_out_int32 is used in S10, so it must also be stable while a row is in S9 (covered by busy).
 module nmx_ppu
-  import nmx_isa_pkg::*;
 #(
   parameter int unsigned COLS      = 16,
   parameter int unsigned META_BITS = 1
@@ -49,79 +48,90 @@ module nmx_ppu
   input  logic [COLS*32-1:0]      cfg_bias,
   input  logic [COLS*32-1:0]      cfg_mult,
   input  logic [COLS*6-1:0]       cfg_shift,
-  input  logic [PWL_WORDS*32-1:0] cfg_pwl
+  input  logic [nmx_isa_pkg::PWL_WORDS*32-1:0] cfg_pwl
 );
 
   localparam int unsigned STAGES   = 10;
   localparam int unsigned W        = 32;   // lane width
   localparam int unsigned PW       = 64;   // product width
   localparam int unsigned SW       = 6;    // shift field width
-  localparam int unsigned SEG_BITS = $clog2(PWL_SEGMENTS);
+  localparam int unsigned SEG_BITS = $clog2(nmx_isa_pkg::PWL_SEGMENTS);
 
-  typedef logic signed [W-1:0]  s32_t;
-  typedef logic signed [PW-1:0] s64_t;
+  // Written for both Verilator and Yosys' native SV frontend: plain types in function
+  // signatures, results assigned to the function name.
+  localparam logic signed [W-1:0]  I32_MAX = {1'b0, {(W-1){1'b1}}};
+  localparam logic signed [W-1:0]  I32_MIN = {1'b1, {(W-1){1'b0}}};
+  localparam logic signed [W-1:0]  I8_MAX  = 32'sd127;
+  localparam logic signed [W-1:0]  I8_MIN  = -32'sd128;
+  localparam logic signed [W-1:0]  ONE     = 32'sd1;
+  localparam logic signed [PW-1:0] ONE64   = 64'sd1;
 
   // ---------------------------------------------------------------- arithmetic helpers
-  function automatic s32_t sat32_64(input s64_t x);
-    if (x > s64_t'($signed(32'h7fff_ffff)))      return s32_t'(32'h7fff_ffff);
-    else if (x < s64_t'($signed(32'h8000_0000))) return s32_t'(32'h8000_0000);
-    else                                         return s32_t'(x);
+  // sat_32 of a 64-bit value: in range iff bits [63:31] are all equal
+  function automatic logic signed [W-1:0] sat32_64(input logic signed [PW-1:0] x);
+    if (!x[PW-1] && (x[PW-1:W-1] != '0))     sat32_64 = I32_MAX;
+    else if (x[PW-1] && (x[PW-1:W-1] != '1)) sat32_64 = I32_MIN;
+    else                                     sat32_64 = x[W-1:0];
   endfunction
 
-  function automatic s32_t sat32_add(input s32_t a, input s32_t b);
+  function automatic logic signed [W-1:0] sat32_add(input logic signed [W-1:0] a,
+                                                    input logic signed [W-1:0] b);
     logic signed [W:0] s;
     s = {a[W-1], a} + {b[W-1], b};
-    if (s[W] != s[W-1]) return s[W] ? s32_t'(32'h8000_0000) : s32_t'(32'h7fff_ffff);
-    else                return s32_t'(s[W-1:0]);
+    if (s[W] != s[W-1]) sat32_add = s[W] ? I32_MIN : I32_MAX;
+    else                sat32_add = s[W-1:0];
   endfunction
 
-  function automatic s32_t sat8_32(input s32_t v);
-    if (v > 32'sd127)       return 32'sd127;
-    else if (v < -32'sd128) return -32'sd128;
-    else                    return v;
+  function automatic logic signed [W-1:0] sat8_32(input logic signed [W-1:0] v);
+    if (v > I8_MAX)      sat8_32 = I8_MAX;
+    else if (v < I8_MIN) sat8_32 = I8_MIN;
+    else                 sat8_32 = v;
   endfunction
 
-  // |x| <= 2^62, so x + 2^61 never overflows 64 bits.
-  function automatic s64_t rshift_rnd(input s64_t x, input logic [SW-1:0] s);
-    logic [SW-1:0] sc;
-    s64_t          half;
-    s64_t          biased;
-    sc = (s > SW'(SHIFT_MAX)) ? SW'(SHIFT_MAX) : s;
+  // round-half-away-from-zero right shift, shift clamped to SHIFT_MAX; |x| <= 2^62, so
+  // x + 2^61 never overflows 64 bits
+  function automatic logic signed [PW-1:0] rshift_rnd(input logic signed [PW-1:0] x,
+                                                      input logic [SW-1:0] s);
+    logic [SW-1:0]         sc;
+    logic signed [PW-1:0]  half;
+    logic signed [PW-1:0]  biased;
+    sc = (s > SW'(nmx_isa_pkg::SHIFT_MAX)) ? SW'(nmx_isa_pkg::SHIFT_MAX) : s;
     if (sc == '0) begin
-      return x;
+      rshift_rnd = x;
     end else begin
-      half   = s64_t'(64'd1) <<< (sc - SW'(1));
-      biased = x + half - (x[PW-1] ? s64_t'(64'd1) : s64_t'(64'd0));
-      return biased >>> sc;
+      half       = ONE64 <<< (sc - SW'(1));
+      biased     = x + half - {{(PW-1){1'b0}}, x[PW-1]};
+      rshift_rnd = biased >>> sc;
     end
   endfunction
 
-  function automatic s64_t mul32(input s32_t a, input s32_t b);
-    return s64_t'(a) * s64_t'(b);
+  function automatic logic signed [PW-1:0] mul32(input logic signed [W-1:0] a,
+                                                 input logic signed [W-1:0] b);
+    mul32 = {{(PW-W){a[W-1]}}, a} * {{(PW-W){b[W-1]}}, b};
   endfunction
 
   // ---------------------------------------------------------------- configuration views
-  s32_t             bias_eff   [COLS];
-  s32_t             mult_eff   [COLS];
+  logic signed [W-1:0]             bias_eff   [COLS];
+  logic signed [W-1:0]             mult_eff   [COLS];
   logic [SW-1:0]    shift_eff  [COLS];
-  s32_t             bp         [PWL_BREAKPOINTS];
-  s32_t             slope_tab  [PWL_SEGMENTS];
-  s32_t             icpt_tab   [PWL_SEGMENTS];
+  logic signed [W-1:0]             bp         [nmx_isa_pkg::PWL_BREAKPOINTS];
+  logic signed [W-1:0]             slope_tab  [nmx_isa_pkg::PWL_SEGMENTS];
+  logic signed [W-1:0]             icpt_tab   [nmx_isa_pkg::PWL_SEGMENTS];
   logic [SW-1:0]    row_shift_eff, pwl_shift_eff;
 
   always_comb begin
     for (int c = 0; c < COLS; c++) begin
-      bias_eff[c]  = cfg_bias_en    ? s32_t'(cfg_bias[c*W +: W]) : '0;
-      mult_eff[c]  = cfg_requant_en ? s32_t'(cfg_mult[c*W +: W]) : s32_t'(32'sd1);
+      bias_eff[c]  = cfg_bias_en    ? $signed(cfg_bias[c*W +: W]) : '0;
+      mult_eff[c]  = cfg_requant_en ? $signed(cfg_mult[c*W +: W]) : ONE;
       shift_eff[c] = cfg_requant_en ? cfg_shift[c*SW +: SW]      : '0;
     end
-    for (int j = 0; j < PWL_BREAKPOINTS; j++) bp[j] = s32_t'(cfg_pwl[j*W +: W]);
-    for (int j = 0; j < PWL_SEGMENTS; j++) begin
-      slope_tab[j] = s32_t'(cfg_pwl[(PWL_SLOPE_WORD + j)*W +: W]);
-      icpt_tab[j]  = s32_t'(cfg_pwl[(PWL_ICPT_WORD + j)*W +: W]);
+    for (int j = 0; j < nmx_isa_pkg::PWL_BREAKPOINTS; j++) bp[j] = $signed(cfg_pwl[j*W +: W]);
+    for (int j = 0; j < nmx_isa_pkg::PWL_SEGMENTS; j++) begin
+      slope_tab[j] = $signed(cfg_pwl[(nmx_isa_pkg::PWL_SLOPE_WORD + j)*W +: W]);
+      icpt_tab[j]  = $signed(cfg_pwl[(nmx_isa_pkg::PWL_ICPT_WORD + j)*W +: W]);
     end
     row_shift_eff = cfg_row_en ? cfg_row_shift : '0;
-    pwl_shift_eff = cfg_pwl_en ? cfg_pwl[PWL_SHIFT_WORD*W +: SW] : '0;
+    pwl_shift_eff = cfg_pwl_en ? cfg_pwl[nmx_isa_pkg::PWL_SHIFT_WORD*W +: SW] : '0;
   end
 
   // ---------------------------------------------------------------- pipeline registers
@@ -129,16 +139,16 @@ module nmx_ppu
   logic [META_BITS-1:0] meta [1:STAGES];
   logic                 adv;
 
-  s32_t s1_v [COLS];  s32_t s1_off;  s32_t s1_sc;
-  s32_t s2_v [COLS];  s32_t s2_sc;
-  s64_t s3_p [COLS];
-  s32_t s4_v [COLS];
-  s64_t s5_p [COLS];
-  s32_t s6_v [COLS];
-  s32_t s7_v [COLS];  s32_t s7_slope [COLS];  s32_t s7_icpt [COLS];
-  s64_t s8_p [COLS];  s32_t s8_icpt [COLS];
-  s64_t s9_q [COLS];  s32_t s9_icpt [COLS];
-  s32_t s10_v [COLS];
+  logic signed [W-1:0] s1_v [COLS];  logic signed [W-1:0] s1_off;  logic signed [W-1:0] s1_sc;
+  logic signed [W-1:0] s2_v [COLS];  logic signed [W-1:0] s2_sc;
+  logic signed [PW-1:0] s3_p [COLS];
+  logic signed [W-1:0] s4_v [COLS];
+  logic signed [PW-1:0] s5_p [COLS];
+  logic signed [W-1:0] s6_v [COLS];
+  logic signed [W-1:0] s7_v [COLS];  logic signed [W-1:0] s7_slope [COLS];  logic signed [W-1:0] s7_icpt [COLS];
+  logic signed [PW-1:0] s8_p [COLS];  logic signed [W-1:0] s8_icpt [COLS];
+  logic signed [PW-1:0] s9_q [COLS];  logic signed [W-1:0] s9_icpt [COLS];
+  logic signed [W-1:0] s10_v [COLS];
 
   assign adv       = out_ready || !vld[STAGES];
   assign in_ready  = adv;
@@ -173,7 +183,7 @@ module nmx_ppu
   always_comb begin
     for (int c = 0; c < COLS; c++) begin
       seg_cnt[c] = '0;
-      for (int j = 0; j < PWL_BREAKPOINTS; j++)
+      for (int j = 0; j < nmx_isa_pkg::PWL_BREAKPOINTS; j++)
         seg_cnt[c] += (SEG_BITS + 1)'(s6_v[c] >= bp[j]);
     end
   end
@@ -182,9 +192,9 @@ module nmx_ppu
   always_ff @(posedge clk) begin
     if (adv) begin
       // S1
-      for (int c = 0; c < COLS; c++) s1_v[c] <= sat32_add(s32_t'(in_acc[c*W +: W]), bias_eff[c]);
-      s1_off <= cfg_row_en ? s32_t'(in_row_off) : '0;
-      s1_sc  <= cfg_row_en ? s32_t'(in_row_scale) : s32_t'(32'sd1);
+      for (int c = 0; c < COLS; c++) s1_v[c] <= sat32_add($signed(in_acc[c*W +: W]), bias_eff[c]);
+      s1_off <= cfg_row_en ? $signed(in_row_off) : '0;
+      s1_sc  <= cfg_row_en ? $signed(in_row_scale) : ONE;
       // S2
       for (int c = 0; c < COLS; c++) s2_v[c] <= sat32_add(s1_v[c], s1_off);
       s2_sc <= s1_sc;
@@ -199,7 +209,7 @@ module nmx_ppu
       // S7
       for (int c = 0; c < COLS; c++) begin
         s7_v[c]     <= s6_v[c];
-        s7_slope[c] <= cfg_pwl_en ? slope_tab[seg_cnt[c][SEG_BITS-1:0]] : s32_t'(32'sd1);
+        s7_slope[c] <= cfg_pwl_en ? slope_tab[seg_cnt[c][SEG_BITS-1:0]] : ONE;
         s7_icpt[c]  <= cfg_pwl_en ? icpt_tab[seg_cnt[c][SEG_BITS-1:0]]  : '0;
       end
       // S8
@@ -214,8 +224,8 @@ module nmx_ppu
       end
       // S10
       for (int c = 0; c < COLS; c++) begin
-        s10_v[c] <= cfg_out_int32 ? sat32_64(s9_q[c] + s64_t'(s9_icpt[c]))
-                                  : sat8_32(sat32_64(s9_q[c] + s64_t'(s9_icpt[c])));
+        s10_v[c] <= cfg_out_int32 ? sat32_64(s9_q[c] + {{(PW-W){s9_icpt[c][W-1]}}, s9_icpt[c]})
+                                  : sat8_32(sat32_64(s9_q[c] + {{(PW-W){s9_icpt[c][W-1]}}, s9_icpt[c]}));
       end
     end
   end

@@ -18,7 +18,6 @@
 // After `halt` (or an own AXI error) the engine stops accepting, drops everything not yet turned
 // into an AW, finishes the W beats of every queued AW, accepts all B responses, then goes idle.
 module nmx_store_engine
-  import nmx_isa_pkg::*;
 #(
   parameter int unsigned COLS          = 16,
   parameter int unsigned ACC_DEPTH     = 1024,
@@ -36,7 +35,7 @@ module nmx_store_engine
   // engine command interface
   input  logic                     cmd_valid,
   output logic                     cmd_ready,
-  input  logic [INSN_BITS-1:0]     cmd_insn,
+  input  logic [nmx_isa_pkg::INSN_BITS-1:0]     cmd_insn,
   input  logic [31:0]              cmd_index,
   output logic                     cmpl_valid,
   output logic                     err_valid,
@@ -51,7 +50,7 @@ module nmx_store_engine
   // ROW read port
   output logic                     row_re,
   output logic [ACC_AW-1:0]        row_raddr,
-  input  logic [ROW_LANES*32-1:0]  row_rdata,
+  input  logic [nmx_isa_pkg::ROW_LANES*32-1:0]  row_rdata,
   // VEC read port
   output logic                     vec_re,
   output logic [VEC_AW-1:0]        vec_raddr,
@@ -97,7 +96,7 @@ module nmx_store_engine
   localparam int unsigned MAX_BURST     = 256;                  // AXI4 INCR limit
   localparam int unsigned BLEN_BITS     = $clog2(PAGE_BEATS + MAX_BURST + SEG_BEATS_MAX + 1);
   localparam int unsigned AWLEN_BITS    = 8;
-  localparam int unsigned PWL_ROWS      = (PWL_WORDS + COLS - 1) / COLS;
+  localparam int unsigned PWL_ROWS      = (nmx_isa_pkg::PWL_WORDS + COLS - 1) / COLS;
   localparam int unsigned CFG_STEP_BIAS = 0;
   localparam int unsigned CFG_STEP_MULT = 1;
   localparam int unsigned CFG_STEP_SHFT = 2;
@@ -115,6 +114,11 @@ module nmx_store_engine
   localparam int unsigned YSTRIDE_BITS  = 24;
   localparam int unsigned INDEX_BITS    = 32;
   localparam logic [1:0]  AXI_BURST_INCR = 2'b01;
+  // widths of the packed structs below (written out: Yosys has no $bits(type))
+  localparam int unsigned META_BITS     = ADDR_BITS + 1 + XSTRIDE_BITS + XSIZE_BITS + 1 + INDEX_BITS;
+  localparam int unsigned AW_ENT_BITS   = ADDR_BITS + AWLEN_BITS;
+  localparam int unsigned W_ENT_BITS    = AXI_DATA_BITS + STRB_BITS + 1;
+  localparam int unsigned B_ENT_BITS    = INDEX_BITS + 1;
   localparam logic        RET_CFG       = 1'b0;
   localparam logic        RET_STORE     = 1'b1;
 
@@ -167,13 +171,13 @@ module nmx_store_engine
   logic [SHIFT_BITS-1:0]  cfg_row_shift;
   logic [COLS*32-1:0]     cfg_bias, cfg_mult;
   logic [COLS*6-1:0]      cfg_shift;
-  logic [PWL_WORDS*32-1:0] cfg_pwl;
+  logic [nmx_isa_pkg::PWL_WORDS*32-1:0] cfg_pwl;
 
   // ------------------------------------------------------------------ front end
   fe_state_e              fe_state;
-  ppucfg_insn_t           ci_cfg;
-  store_insn_t            ci_st;
-  ppucfg_insn_t           cfg_q;            // PPUCFG being executed
+  nmx_isa_pkg::ppucfg_insn_t           ci_cfg;
+  nmx_isa_pkg::store_insn_t            ci_st;
+  nmx_isa_pkg::ppucfg_insn_t           cfg_q;            // PPUCFG being executed
   logic [STEP_BITS-1:0]   cfg_step;
   logic                   rsp_valid_q;
   logic [STEP_BITS-1:0]   rsp_step_q;
@@ -197,10 +201,10 @@ module nmx_store_engine
   logic                   cfg_step_en;
   logic [VEC_AW-1:0]      cfg_step_row;
 
-  assign ci_cfg   = ppucfg_insn_t'(cmd_insn);
-  assign ci_st    = store_insn_t'(cmd_insn);
-  assign is_store = (opcode_e'(cmd_insn[3:0]) == OP_STORE);
-  assign is_cfg   = (opcode_e'(cmd_insn[3:0]) == OP_PPUCFG);
+  assign ci_cfg   = nmx_isa_pkg::ppucfg_insn_t'(cmd_insn);
+  assign ci_st    = nmx_isa_pkg::store_insn_t'(cmd_insn);
+  assign is_store = (nmx_isa_pkg::opcode_e'(cmd_insn[3:0]) == nmx_isa_pkg::OP_STORE);
+  assign is_cfg   = (nmx_isa_pkg::opcode_e'(cmd_insn[3:0]) == nmx_isa_pkg::OP_PPUCFG);
 
   assign s0_can_load = !s0_valid || ppu_in_ready;
   assign issue       = (fe_state == FE_STORE) && !stop && s0_can_load;
@@ -331,7 +335,7 @@ module nmx_store_engine
           for (int r = 0; r < PWL_ROWS; r++) begin
             if (rsp_step_q == STEP_BITS'(CFG_STEP_PWL + r)) begin
               for (int c = 0; c < COLS; c++) begin
-                if (r * COLS + c < PWL_WORDS)
+                if (r * COLS + c < nmx_isa_pkg::PWL_WORDS)
                   cfg_pwl[(r*COLS + c)*LANE_BITS +: LANE_BITS] <= vec_rdata[c*LANE_BITS +: LANE_BITS];
               end
             end
@@ -364,7 +368,7 @@ module nmx_store_engine
   // ------------------------------------------------------------------ PPU
   nmx_ppu #(
     .COLS      (COLS),
-    .META_BITS ($bits(row_meta_t))
+    .META_BITS (META_BITS)
   ) u_ppu (
     .clk            (clk),
     .rst_n          (rst_n),
@@ -513,7 +517,7 @@ module nmx_store_engine
       w2_baddr      <= w2_baddr + ADDR_BITS'(BUS_BYTES);
       w2_beats      <= w2_beats - BEAT_BITS'(1);
       w2_burst_left <= (burst_start ? blen : w2_burst_left) - BLEN_BITS'(1);
-    end else if (stop) begin
+    end else if (stop && burst_start) begin
       w2_valid      <= 1'b0;   // not on the bus yet: drop
     end
   end
@@ -526,7 +530,7 @@ module nmx_store_engine
   assign w_in.strb       = w2_strb[0 +: STRB_BITS];
   assign w_in.last       = burst_start ? (blen == BLEN_BITS'(1)) : (w2_burst_left == BLEN_BITS'(1));
 
-  nmx_fifo #(.WIDTH($bits(aw_ent_t)), .DEPTH(AW_FIFO_DEPTH)) u_aw_fifo (
+  nmx_fifo #(.WIDTH(AW_ENT_BITS), .DEPTH(AW_FIFO_DEPTH)) u_aw_fifo (
     .clk       (clk),
     .rst_n     (rst_n),
     .in_valid  (beat_fire && burst_start),
@@ -538,7 +542,7 @@ module nmx_store_engine
     .count     (aw_fifo_count_unused)
   );
 
-  nmx_fifo #(.WIDTH($bits(w_ent_t)), .DEPTH(W_FIFO_DEPTH)) u_w_fifo (
+  nmx_fifo #(.WIDTH(W_ENT_BITS), .DEPTH(W_FIFO_DEPTH)) u_w_fifo (
     .clk       (clk),
     .rst_n     (rst_n),
     .in_valid  (beat_fire),
@@ -550,7 +554,7 @@ module nmx_store_engine
     .count     (w_fifo_count_unused)
   );
 
-  nmx_fifo #(.WIDTH($bits(b_ent_t)), .DEPTH(OUTSTANDING)) u_b_fifo (
+  nmx_fifo #(.WIDTH(B_ENT_BITS), .DEPTH(OUTSTANDING)) u_b_fifo (
     .clk       (clk),
     .rst_n     (rst_n),
     .in_valid  (beat_fire && burst_start),
@@ -601,7 +605,7 @@ module nmx_store_engine
       end
     end
   end
-  assign err_code = ERR_AXI_WRITE;
+  assign err_code = nmx_isa_pkg::ERR_AXI_WRITE;
 
   // ------------------------------------------------------------------ retire queue (in order)
   assign ret_in_valid = (cmd_fire && !is_cfg) || ((fe_state == FE_CFG_DONE) && !stop);

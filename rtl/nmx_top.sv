@@ -98,6 +98,27 @@ module nmx_top #(
 
   logic halt;
 
+  // ---------------------------------------------------------------- buffer clear after reset
+  // Buffers read as zero after reset (docs/isa.md section 1): an init sweep writes zero into
+  // every row of every buffer (one row per cycle, MAX_DEPTH cycles) before the first instruction
+  // is accepted. The engines' write ports are muxed with the sweep.
+  localparam int unsigned MAX_D01   = (INP_DEPTH > WGT_DEPTH) ? INP_DEPTH : WGT_DEPTH;
+  localparam int unsigned MAX_D23   = (ACC_DEPTH > VEC_DEPTH) ? ACC_DEPTH : VEC_DEPTH;
+  localparam int unsigned MAX_DEPTH = (MAX_D01 > MAX_D23) ? MAX_D01 : MAX_D23;
+  localparam int unsigned INIT_W    = $clog2(MAX_DEPTH + 1);
+  logic              init_busy;
+  logic [INIT_W-1:0] init_row;
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      init_busy <= 1'b1;
+      init_row  <= '0;
+    end else if (init_busy) begin
+      init_row <= init_row + INIT_W'(1);
+      if (init_row == INIT_W'(MAX_DEPTH - 1)) init_busy <= 1'b0;
+    end
+  end
+
   // ---------------------------------------------------------------- dispatcher
   logic [NQ-1:0]         q_valid, q_pop;
   logic [NQ-1:0][IB-1:0] q_insn;
@@ -116,7 +137,7 @@ module nmx_top #(
     .insn_valid   (insn_valid),
     .insn_ready   (insn_ready),
     .insn_data    (insn_data),
-    .halt         (halt || done),
+    .halt         (halt || done || init_busy),
     .q_valid      (q_valid),
     .q_pop        (q_pop),
     .q_insn       (q_insn),
@@ -179,24 +200,72 @@ module nmx_top #(
   logic [ACC_AW-1:0] acc_waddr, acc_g_raddr, acc_s_raddr;
   logic [ACC_W-1:0]  acc_wdata, acc_g_rdata, acc_s_rdata;
 
+  // write ports after the init-sweep mux
+  logic              inp_we_m, wgt_we_m, vec_we_m, row_we_m, acc_we_m;
+  logic [INP_AW-1:0] inp_waddr_m;
+  logic [WGT_AW-1:0] wgt_waddr_m;
+  logic [VEC_AW-1:0] vec_waddr_m;
+  logic [ACC_AW-1:0] row_waddr_m, acc_waddr_m;
+  logic [INP_W-1:0]  inp_wdata_m;
+  logic [WGT_W-1:0]  wgt_wdata_m;
+  logic [VEC_W-1:0]  vec_wdata_m;
+  logic [ROW_W-1:0]  row_wdata_m;
+  logic [ACC_W-1:0]  acc_wdata_m;
+
+  always_comb begin
+    if (init_busy) begin
+      inp_we_m    = (32'(init_row) < INP_DEPTH);
+      wgt_we_m    = (32'(init_row) < WGT_DEPTH);
+      vec_we_m    = (32'(init_row) < VEC_DEPTH);
+      row_we_m    = (32'(init_row) < ACC_DEPTH);
+      acc_we_m    = (32'(init_row) < ACC_DEPTH);
+      inp_waddr_m = INP_AW'(init_row);
+      wgt_waddr_m = WGT_AW'(init_row);
+      vec_waddr_m = VEC_AW'(init_row);
+      row_waddr_m = ACC_AW'(init_row);
+      acc_waddr_m = ACC_AW'(init_row);
+      inp_wdata_m = '0;
+      wgt_wdata_m = '0;
+      vec_wdata_m = '0;
+      row_wdata_m = '0;
+      acc_wdata_m = '0;
+    end else begin
+      inp_we_m    = inp_we;
+      wgt_we_m    = wgt_we;
+      vec_we_m    = vec_we;
+      row_we_m    = row_we;
+      acc_we_m    = acc_we;
+      inp_waddr_m = inp_waddr;
+      wgt_waddr_m = wgt_waddr;
+      vec_waddr_m = vec_waddr;
+      row_waddr_m = row_waddr;
+      acc_waddr_m = acc_waddr;
+      inp_wdata_m = inp_wdata;
+      wgt_wdata_m = wgt_wdata;
+      vec_wdata_m = vec_wdata;
+      row_wdata_m = row_wdata;
+      acc_wdata_m = acc_wdata;
+    end
+  end
+
   nmx_sram #(.WIDTH(INP_W), .DEPTH(INP_DEPTH)) u_inp (
-    .clk(clk), .we(inp_we), .waddr(inp_waddr), .wdata(inp_wdata),
+    .clk(clk), .we(inp_we_m), .waddr(inp_waddr_m), .wdata(inp_wdata_m),
     .re(inp_re), .raddr(inp_raddr), .rdata(inp_rdata));
   nmx_sram #(.WIDTH(WGT_W), .DEPTH(WGT_DEPTH)) u_wgt (
-    .clk(clk), .we(wgt_we), .waddr(wgt_waddr), .wdata(wgt_wdata),
+    .clk(clk), .we(wgt_we_m), .waddr(wgt_waddr_m), .wdata(wgt_wdata_m),
     .re(wgt_re), .raddr(wgt_raddr), .rdata(wgt_rdata));
   nmx_sram #(.WIDTH(VEC_W), .DEPTH(VEC_DEPTH)) u_vec (
-    .clk(clk), .we(vec_we), .waddr(vec_waddr), .wdata(vec_wdata),
+    .clk(clk), .we(vec_we_m), .waddr(vec_waddr_m), .wdata(vec_wdata_m),
     .re(vec_re), .raddr(vec_raddr), .rdata(vec_rdata));
   nmx_sram #(.WIDTH(ROW_W), .DEPTH(ACC_DEPTH)) u_row (
-    .clk(clk), .we(row_we), .waddr(row_waddr), .wdata(row_wdata),
+    .clk(clk), .we(row_we_m), .waddr(row_waddr_m), .wdata(row_wdata_m),
     .re(row_re), .raddr(row_raddr), .rdata(row_rdata));
   // ACC: two copies written together, one read port each (gemm engine, store engine)
   nmx_sram #(.WIDTH(ACC_W), .DEPTH(ACC_DEPTH)) u_acc_gemm (
-    .clk(clk), .we(acc_we), .waddr(acc_waddr), .wdata(acc_wdata),
+    .clk(clk), .we(acc_we_m), .waddr(acc_waddr_m), .wdata(acc_wdata_m),
     .re(acc_g_re), .raddr(acc_g_raddr), .rdata(acc_g_rdata));
   nmx_sram #(.WIDTH(ACC_W), .DEPTH(ACC_DEPTH)) u_acc_store (
-    .clk(clk), .we(acc_we), .waddr(acc_waddr), .wdata(acc_wdata),
+    .clk(clk), .we(acc_we_m), .waddr(acc_waddr_m), .wdata(acc_wdata_m),
     .re(acc_s_re), .raddr(acc_s_raddr), .rdata(acc_s_rdata));
 
   // ---------------------------------------------------------------- engines

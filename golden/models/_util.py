@@ -9,7 +9,11 @@ construction never disturbs the caller's RNG state, and pins one thread while th
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import torch
 
@@ -42,3 +46,61 @@ def freeze(model: torch.nn.Module) -> torch.nn.Module:
     for p in model.parameters():
         p.requires_grad_(False)
     return model
+
+
+def cache_dir() -> Path | None:
+    """Where trained zoo weights are cached between processes (None = caching disabled).
+
+    ``$NMX_ZOO_CACHE`` (a directory, or "off"), default ``~/.cache/nmx/zoo``.  Never inside the
+    repository: nothing trained is committed.
+    """
+    env = os.environ.get("NMX_ZOO_CACHE", "")
+    if env.lower() in ("off", "0", "none"):
+        return None
+    return Path(env) if env else Path.home() / ".cache" / "nmx" / "zoo"
+
+
+def recipe_key(name: str, *parts: object) -> str:
+    """Cache key: the model name plus a hash of everything that determines the weights.
+
+    Callers pass their recipe objects; the source text of the zoo package and the torch /
+    transformers / torch_geometric versions are always included, so editing any recipe or
+    upgrading a library invalidates the cache instead of serving stale weights.
+    """
+    import torch_geometric
+    import transformers
+
+    h = hashlib.sha256()
+    pkg = Path(__file__).parent
+    for f in sorted(pkg.glob("*.py")):
+        h.update(f.read_bytes())
+    for p in (torch.__version__, transformers.__version__, torch_geometric.__version__, name, *parts):
+        h.update(repr(p).encode())
+    return f"{name}-{h.hexdigest()[:16]}"
+
+
+def disk_cached(key: str, make: Callable[[], dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Load the state dict cached under ``key``, or run ``make`` and store its result.
+
+    Training is deterministic, so the cache only saves time: a cold cache yields the same weights.
+    Writes are atomic (temp file + rename) so concurrent processes never see a partial file.
+    """
+    d = cache_dir()
+    path = None if d is None else d / f"{key}.pt"
+    if path is not None and path.exists():
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:  # corrupt / incompatible file: rebuild it
+            pass
+    state = make()
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            os.close(fd)
+            torch.save(state, tmp)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except OSError:
+            pass
+    return state

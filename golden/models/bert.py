@@ -24,7 +24,7 @@ from torch import nn
 from transformers import BertConfig, BertModel
 
 from golden.models import data
-from golden.models._util import freeze, seeded, state_copy
+from golden.models._util import disk_cached, freeze, recipe_key, seeded, state_copy
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class BertRecipe:
 RECIPES: dict[str, BertRecipe] = {
     "bert_tiny": BertRecipe(2, 128, 2, 512, seq_len=32, vocab=2048, num_labels=4, train_steps=150, seed=1),
     "bert_mini": BertRecipe(4, 256, 4, 1024, seq_len=64, vocab=4096, num_labels=4, train_steps=100, seed=2,
-                            train_batch=16, train_threads=2, lr=1e-3),
+                            train_batch=16, lr=1e-3),
     "bert_base": BertRecipe(12, 768, 12, 3072, seq_len=128, vocab=30522, num_labels=4, train_steps=0,
                             seed=3, embed=True),
 }
@@ -108,13 +108,18 @@ def train(model: BertClassifier, r: BertRecipe) -> BertClassifier:
     return model
 
 
-@functools.cache
-def _cached_state(name: str) -> dict[str, torch.Tensor]:
+def _make_state(name: str) -> dict[str, torch.Tensor]:
     r = RECIPES[name]
     model = _arch(name)
     if r.train_steps:
         train(model, r)
     return state_copy(model)
+
+
+@functools.cache
+def _cached_state(name: str) -> dict[str, torch.Tensor]:
+    """Build once per process and once per machine (disk cache, see ``_util.disk_cached``)."""
+    return disk_cached(recipe_key(name, RECIPES[name]), lambda: _make_state(name))
 
 
 def build(name: str) -> tuple[BertClassifier, tuple[torch.Tensor, ...]]:

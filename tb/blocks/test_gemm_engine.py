@@ -182,6 +182,22 @@ async def test_utilisation_back_to_back(dut):
 
 
 @cocotb.test()
+async def test_min_m_without_bubbles(dut):
+    """Back-to-back GEMMs stream without a bubble from m = 2*ROWS + COLS - 1 on (command n+1's
+    preload waits until command n-1's last row drained, ROWS+COLS-3 cycles, then takes ROWS+2).
+    Bubbles obey b[n+1] = max(0, 2*ROWS + COLS - 1 - m - b[n]): one row less gives 1,0,1,0..."""
+    h, rng, _ = await setup(dut, 9)
+    m_min = 2 * h.cfg.rows + h.cfg.cols - 1
+    n = 6
+    for m, bubbles in ((m_min, 0), (m_min - 1, (n - 1) // 2)):
+        cmds = [rand_cmd(rng, h, m, acc_addr=0, accumulate=int(j > 0)) for j in range(n)]
+        st = await h.run(cmds)
+        dut._log.info(f"m={m}: {st.mac_bubbles} bubbles over {n} commands")
+        assert st.mac_bubbles == bubbles, f"m={m}: {st.mac_bubbles} bubbles, expected {bubbles}"
+    await h.check_acc()
+
+
+@cocotb.test()
 async def test_halt(dut):
     """halt: stop accepting and issuing, no completion afterwards, idle rises."""
     from cocotb.triggers import ReadOnly, RisingEdge
