@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from torch.fx import Node
 
@@ -72,7 +73,7 @@ class LRows:
     Produced by gathers/scatters with constant indices (GNN message passing) and materialised as
     one GEMM with a constant left operand when a non-linear consumer needs it."""
 
-    L: np.ndarray
+    L: sp.csr_matrix
     x: Act
     node: str
 
@@ -437,19 +438,24 @@ class Lowerer:
         self.gemm_const_left(lr.node, lr.L, lr.x, None, Post(), out)
         return out
 
-    def gemm_const_left(self, name: str, L: np.ndarray, x: Act, bias: np.ndarray | None, post: Post,
+    def gemm_const_left(self, name: str, L: sp.spmatrix, x: Act, bias: np.ndarray | None, post: Post,
                         out: Act) -> None:
-        """out = PPU(L @ x) with L a constant matrix (per-tensor int8); all-zero tiles of L skipped."""
+        """out = PPU(L @ x) with L a constant (sparse) matrix quantised per tensor to int8 and
+        stored dense; (M-tile, K-block) tiles of L that are all zero are skipped."""
         R, C = self.hw.rows, self.hw.cols
         M, K = L.shape
         N = x.shape[1]
-        sa = act_scale(float(np.abs(L).max()) if L.size else 1.0)
-        aq = quant(L, sa).astype(np.int8)
+        coo = sp.coo_matrix(L)
+        coo.sum_duplicates()
+        sa = act_scale(float(np.abs(coo.data).max()) if coo.nnz else 1.0)
+        aq = np.zeros((M, K), dtype=np.int8)
+        qv = quant(coo.data, sa).astype(np.int8)
+        aq[coo.row, coo.col] = qv
         reg = self.mem.const(aq, f"{name}.adj")
         nkb = -(-K // R)
         nzb = np.zeros((M, nkb), dtype=bool)
-        for kb in range(nkb):
-            nzb[:, kb] = np.any(aq[:, kb * R:(kb + 1) * R] != 0, axis=1)
+        keep = qv != 0
+        nzb[coo.row[keep], coo.col[keep] // R] = True
         cums = np.vstack([np.zeros((1, nkb), dtype=np.int64), np.cumsum(nzb, axis=0)])
 
         def a_zero(m0: int, m1: int, kb: int) -> bool:
@@ -468,14 +474,14 @@ class Lowerer:
         if self._cur_layer is not None:
             self._cur_layer.meta.update(tiles_total=op.stats["tiles_total"],
                                         tiles_skipped=op.stats["tiles_skipped"],
-                                        adjacency_density=float(np.count_nonzero(aq)) / max(1, aq.size))
+                                        adjacency_density=float(np.count_nonzero(qv)) / max(1, aq.size))
 
     # ------------------------------------------------------------------ gather / scatter
     def _as_lrows(self, v: Any, name: str) -> LRows:
         if isinstance(v, LRows):
             return v
         assert isinstance(v, Act) and len(v.shape) == 2, name
-        return LRows(np.eye(v.shape[0]), v, name)
+        return LRows(sp.identity(v.shape[0], format="csr"), v, name)
 
     def lower_index_select(self, n: Node) -> None:
         x, dim, idx = n.args
@@ -486,7 +492,7 @@ class Lowerer:
             raise unsupported(n, "index_select only along the rows of a 2-D tensor")
         lr = self._as_lrows(v, x.name)
         ix = self.const(idx).long().numpy()
-        self.vals[n.name] = LRows(lr.L[ix], lr.x, n.name)
+        self.vals[n.name] = LRows(sp.csr_matrix(lr.L[ix]), lr.x, n.name)
 
     def lower_scatter_add(self, n: Node) -> None:
         if n.target == aten.scatter_add.default:
@@ -505,9 +511,8 @@ class Lowerer:
         if torch.any(b != 0):
             raise unsupported(n, "scatter/index add into a non-zero tensor")
         lr = self._as_lrows(self.raw(src), src.name)
-        S = np.zeros((b.shape[0], lr.L.shape[0]))
-        S[ix, np.arange(len(ix))] = 1.0
-        self.vals[n.name] = LRows(S @ lr.L, lr.x, n.name)
+        S = sp.csr_matrix((np.ones(len(ix)), (ix, np.arange(len(ix)))), shape=(b.shape[0], lr.L.shape[0]))
+        self.vals[n.name] = LRows(sp.csr_matrix(S @ lr.L), lr.x, n.name)
 
     def lower_lrows_scale(self, n: Node) -> None:
         a, b = n.args[0], n.args[1]
@@ -523,14 +528,14 @@ class Lowerer:
             if cn is a:
                 raise unsupported(n, "division by an activation")
             f = 1.0 / f
-        self.vals[n.name] = LRows(f[:, None] * lr.L, lr.x, n.name)
+        self.vals[n.name] = LRows(sp.csr_matrix(sp.diags(f) @ lr.L), lr.x, n.name)
 
     def lower_lrows_add(self, n: Node) -> None:
         a, b = n.args[0], n.args[1]
         sign = -1.0 if n.target == aten.sub.Tensor else 1.0
         va, vb = self.raw(a), self.raw(b)
         if isinstance(va, LRows) and isinstance(vb, LRows) and va.x is vb.x:
-            self.vals[n.name] = LRows(va.L + sign * vb.L, va.x, n.name)
+            self.vals[n.name] = LRows(sp.csr_matrix(va.L + sign * vb.L), va.x, n.name)
             return
         lrn, other = (a, b) if isinstance(va, LRows) else (b, a)
         lr = self.raw(lrn)

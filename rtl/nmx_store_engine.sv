@@ -220,8 +220,28 @@ module nmx_store_engine
   assign row_re    = issue;
   assign row_raddr = st_row;
 
-  // VEC reads for PPUCFG: steps bias, mult, shift, pwl rows 0..PWL_ROWS-1 (disabled ones skipped
-  // by not reading; every step takes one cycle)
+  // VEC reads for PPUCFG: steps bias, mult, shift, pwl rows 0..PWL_ROWS-1; only enabled steps
+  // are visited (one VEC row per cycle)
+  logic [STEP_BITS-1:0] cfg_first_step, cfg_next_step;
+
+  function automatic logic step_enabled(input int unsigned k, input logic bias_en,
+                                        input logic requant_en, input logic pwl_en);
+    if (k == CFG_STEP_BIAS)                          step_enabled = bias_en;
+    else if (k == CFG_STEP_MULT || k == CFG_STEP_SHFT) step_enabled = requant_en;
+    else                                             step_enabled = pwl_en;
+  endfunction
+
+  always_comb begin
+    cfg_first_step = STEP_BITS'(CFG_STEPS);
+    cfg_next_step  = STEP_BITS'(CFG_STEPS);
+    for (int k = CFG_STEPS - 1; k >= 0; k--) begin
+      if (step_enabled(k, cfg_q.bias_en, cfg_q.requant_en, cfg_q.pwl_en)) begin
+        cfg_first_step = STEP_BITS'(k);
+        if (STEP_BITS'(k) > cfg_step) cfg_next_step = STEP_BITS'(k);
+      end
+    end
+  end
+
   always_comb begin
     cfg_step_en  = 1'b0;
     cfg_step_row = '0;
@@ -283,13 +303,13 @@ module nmx_store_engine
           FE_CFG_WAIT: begin
             // the PPU reads its configuration in every stage: wait until no row is in flight
             if (!s0_valid && !ppu_busy) begin
-              fe_state <= FE_CFG_READ;
-              cfg_step <= '0;
+              fe_state <= (cfg_first_step == STEP_BITS'(CFG_STEPS)) ? FE_CFG_DONE : FE_CFG_READ;
+              cfg_step <= cfg_first_step;
             end
           end
           FE_CFG_READ: begin
-            cfg_step <= cfg_step + STEP_BITS'(1);
-            if (cfg_step == STEP_BITS'(CFG_STEPS - 1)) fe_state <= FE_CFG_DONE;
+            cfg_step <= cfg_next_step;
+            if (cfg_next_step == STEP_BITS'(CFG_STEPS)) fe_state <= FE_CFG_DONE;
           end
           FE_CFG_DONE: begin
             // the last VEC response is written this cycle; completion goes through the queue

@@ -34,6 +34,34 @@ IMEM_DEPTH = 1 << 18
 _seq = itertools.count()
 
 
+RTL_CONFIGS: dict[str, HwConfig] = {
+    # small buffers, 32-bit bus (multi-beat rows), 4-deep queues, 8-bit tokens
+    "4x4": HwConfig(rows=4, cols=4, inp_depth=256, wgt_depth=256, acc_depth=128, vec_depth=64, queue_depth=4,
+                    token_bits=8, axi_data_bits=32),
+    # non-square, 128-bit bus
+    "8x16": HwConfig(rows=8, cols=16, inp_depth=1024, wgt_depth=1024, acc_depth=512, vec_depth=128),
+    # square, 64-bit bus
+    "8x8": HwConfig(rows=8, cols=8, inp_depth=1024, wgt_depth=1024, acc_depth=512, vec_depth=128,
+                    axi_data_bits=64),
+    # the default configuration (docs/isa.md section 1)
+    "16x16": HwConfig(),
+}
+"""Named RTL test configurations; ``make test`` runs DEFAULT_CONFIGS, more via $NMX_RTL_CONFIGS."""
+DEFAULT_CONFIGS = ("4x4", "8x16")
+
+
+def selected_configs() -> list[str]:
+    """Configurations named by $NMX_RTL_CONFIGS (comma separated, "all" for every one)."""
+    env = os.environ.get("NMX_RTL_CONFIGS", "").strip()
+    if not env:
+        return list(DEFAULT_CONFIGS)
+    names = list(RTL_CONFIGS) if env == "all" else [n.strip() for n in env.split(",") if n.strip()]
+    unknown = [n for n in names if n not in RTL_CONFIGS]
+    if unknown:
+        raise ValueError(f"unknown RTL configs {unknown}; known: {list(RTL_CONFIGS)}")
+    return names
+
+
 @dataclass
 class RunKnobs:
     """Per-run knobs of the memory model and the instruction feeder."""
@@ -95,6 +123,11 @@ def build_parameters(hw: HwConfig, mem_bytes: int = DEFAULT_MEM_BYTES) -> dict[s
     return p
 
 
+FAST_BUILD_ARGS = ("--no-public-flat-rw", "--public-depth", "1")
+"""cocotb's runner always passes --public-flat-rw, which makes every signal VPI-writable and the
+model about 6x slower (and its build 3x longer); only nmx_tb_top's own signals need to be public."""
+
+
 def tb_sources() -> list[pathlib.Path]:
     return [*sim_env.rtl_sources(), HDL / "nmx_axi_mem.sv", HDL / "nmx_tb_top.sv"]
 
@@ -133,7 +166,7 @@ def run_programs_on_rtl(runs: list[tuple[Program, RunKnobs]], hw: HwConfig | Non
     try:
         sim_env.run_cocotb(toplevel=TOPLEVEL, test_module="tb.toplevel_tests.run_job", parameters=params,
                            sources=tb_sources(), extra_env={"NMX_JOB": str(jobdir / "job.json")},
-                           seed=seed, waves=waves, test_dir=jobdir)
+                           seed=seed, waves=waves, test_dir=jobdir, build_args=FAST_BUILD_ARGS)
     except sim_env.SimFailure as e:  # results written so far are still reported below
         err = e
     out = []

@@ -70,6 +70,7 @@ class RunResult:
     error_index: int
     coverage: dict[str, Any]
     cycles: int
+    sim_cycles: int
     wall_time: float
     rerun: str
     result_dir: str
@@ -77,7 +78,7 @@ class RunResult:
 
     @property
     def cycles_per_s(self) -> float:
-        return self.cycles / self.wall_time if self.wall_time else 0.0
+        return self.sim_cycles / self.wall_time if self.wall_time else 0.0
 
     def report(self) -> str:
         return RunVerdict(name=self.name, seed=self.seed, passed=self.passed, failures=self.failures,
@@ -85,7 +86,7 @@ class RunResult:
 
 
 @dataclass
-class TestResult:
+class SuiteResult:
     """All runs of one simulator invocation plus the merged coverage."""
 
     test: str
@@ -111,7 +112,7 @@ def _out_dir(test: str, hw: HwConfig, out: str | pathlib.Path | None) -> pathlib
 def run_job(test: str, hw: HwConfig, *, args: dict[str, Any] | None = None,
             runs: list[dict[str, Any]] | None = None, programs: dict[str, Program] | None = None,
             seed: int = 1, waves: bool = False, out: str | pathlib.Path | None = None,
-            coverage: bool = True, mem_bytes: int | None = None) -> TestResult:
+            coverage: bool = True, mem_bytes: int | None = None) -> SuiteResult:
     """Run pyuvm test ``test`` in one simulator process and collect its per-run results."""
     module, testcase = TESTS[test]
     out_dir = _out_dir(test, hw, out)
@@ -137,7 +138,7 @@ def run_job(test: str, hw: HwConfig, *, args: dict[str, Any] | None = None,
     (out_dir / "coverage_merged.json").write_text(json.dumps(merged, indent=1, sort_keys=True))
     if sim_error and all(r.passed for r in results):
         sim_error += " (the simulator failed outside any run: see the log above)"
-    return TestResult(test, results, merged, str(out_dir), wall, sim_error)
+    return SuiteResult(test, results, merged, str(out_dir), wall, sim_error)
 
 
 def _mem_bytes(sizes: list[int]) -> int:
@@ -172,7 +173,8 @@ def _collect(out_dir: pathlib.Path, programs: dict[str, Program]) -> list[RunRes
             counters={Counter[k]: n for k, n in v.counters.items()},
             golden_counters={Counter[k]: n for k, n in v.golden_counters.items()},
             cycle_ratio=v.cycle_ratio, mismatches=v.mismatches, failures=v.failures, warnings=v.warnings,
-            error=v.error, error_index=v.error_index, coverage=cov, cycles=v.cycles, wall_time=v.wall_time,
+            error=v.error, error_index=v.error_index, coverage=cov, cycles=v.cycles, sim_cycles=v.sim_cycles,
+            wall_time=v.wall_time,
             rerun=v.rerun, result_dir=str(rp.parent), tags=v.tags))
     return out
 
@@ -190,7 +192,7 @@ def run_program(program: Program, *, hw: HwConfig | None = None, seed: int = 1, 
 def run_programs(items: list[tuple[Program, RunKnobs | dict[str, Any] | None]], *, hw: HwConfig | None = None,
                  seed: int = 1, waves: bool = False, names: list[str] | None = None,
                  program_files: list[str | pathlib.Path] | None = None, out: str | pathlib.Path | None = None,
-                 coverage: bool = True) -> TestResult:
+                 coverage: bool = True) -> SuiteResult:
     """Run several Programs (seed, seed+1, ...) in one simulator process."""
     hw = hw or items[0][0].hw
     out_dir = _out_dir("program", hw, out)
@@ -215,11 +217,11 @@ def run_programs(items: list[tuple[Program, RunKnobs | dict[str, Any] | None]], 
 
 def run_test(test: str, *, cfg: str | HwConfig = "16x16", seeds: str = "0", waves: bool = False,
              only: list[str] | None = None, knobs: str = "random", feed: str = "pins",
-             out: str | pathlib.Path | None = None, coverage: bool = True, gen: dict[str, Any] | None = None
-             ) -> TestResult:
+             out: str | pathlib.Path | None = None, coverage: bool = True, gen: dict[str, Any] | None = None,
+             source: str = "seq_lib") -> SuiteResult:
     """Run one of the generated-stimulus tests (random, directed, errors) over ``seeds``."""
     hw = cfg if isinstance(cfg, HwConfig) else parse_cfg(cfg)
-    args: dict[str, Any] = {"seeds": seeds, "knobs": knobs, "feed": feed}
+    args: dict[str, Any] = {"seeds": seeds, "knobs": knobs, "feed": feed, "source": source}
     if only:
         args["only"] = list(only)
     if gen:
@@ -230,7 +232,7 @@ def run_test(test: str, *, cfg: str | HwConfig = "16x16", seeds: str = "0", wave
 
 # --------------------------------------------------------------------------- CLI
 
-def _print(res: TestResult) -> None:
+def _print(res: SuiteResult) -> None:
     for r in res.runs:
         if r.passed:
             ratio = f"{r.cycle_ratio:.2f}" if r.cycle_ratio is not None else "-"
@@ -259,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--knobs", default=None,
                     help="timing knobs: 'random' (from the seed), a profile (fast|nominal|stress) or JSON")
     ap.add_argument("--feed", choices=["pins", "stream"], default="pins")
+    ap.add_argument("--source", choices=["seq_lib", "progs"], default="seq_lib",
+                    help="random Program generator: tb/seq_lib (default) or tb/progs.py")
     ap.add_argument("--out", default=None, help="result directory (default build/tb/...)")
     ap.add_argument("--no-coverage", action="store_true")
     a = ap.parse_args(argv)
@@ -283,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
                            coverage=not a.no_coverage)
     else:
         res = run_test(a.test, cfg=a.cfg or "16x16", seeds=a.seeds, waves=a.waves, only=a.only or None,
-                       knobs=a.knobs or "random", feed=a.feed, out=a.out, coverage=not a.no_coverage)
+                       knobs=a.knobs or "random", feed=a.feed, out=a.out, coverage=not a.no_coverage,
+                       source=a.source)
     _print(res)
     if a.waves:
         fst = sorted(pathlib.Path(res.out_dir).glob("*.fst"))
@@ -295,5 +300,5 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["RunResult", "TestResult", "main", "run_job", "run_program", "run_programs",
+__all__ = ["RunResult", "SuiteResult", "main", "run_job", "run_program", "run_programs",
            "run_test"]

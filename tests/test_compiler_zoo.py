@@ -19,7 +19,7 @@ from golden.sim import simulate
 def test_zoo_fidelity(name: str, n: int) -> None:
     spec = ZOO[name]
     model, example = spec.build()
-    prog = compile_model(model, example, calibration=spec.calibration(32), name=name)
+    prog = compile_model(model, example, calibration=spec.calibration(16), name=name)
     res = simulate(prog)
     assert res.ok, res.error_message
     f = fidelity(model, spec.batch(n, 0), program=prog)

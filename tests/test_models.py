@@ -110,7 +110,8 @@ def test_construction_leaves_global_rng_alone() -> None:
     before = torch.get_rng_state()
     threads = torch.get_num_threads()
     ZOO["gcn_karate"].build()
-    resnet.resnet_tiny_arch()
+    ZOO["resnet_tiny"].build()
+    ZOO["bert_tiny"].batch(2, 0)
     assert torch.equal(torch.get_rng_state(), before)
     assert torch.get_num_threads() == threads
 

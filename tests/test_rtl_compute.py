@@ -46,7 +46,8 @@ def test_fifo() -> None:
     ("nmx_sram", {}), ("nmx_fifo", {}), ("nmx_fifo", {"DEPTH": 1}), ("nmx_fifo", {"DEPTH": 5}),
     ("nmx_systolic_array", {"ROWS": 4, "COLS": 3}),
     ("nmx_gemm_engine", {}), ("nmx_gemm_engine", {"ROWS": 4, "COLS": 4}),
-    ("nmx_gemm_engine", {"ROWS": 8, "COLS": 16, "ACC_DEPTH": 512}), ("nmx_gemm_engine", {"ROWS": 1, "COLS": 1}),
+    ("nmx_gemm_engine", {"ROWS": 8, "COLS": 16, "ACC_DEPTH": 512}),
+    ("nmx_gemm_engine", {"ROWS": 1, "COLS": 1}),
 ])
 def test_lint(top: str, params: dict[str, int]) -> None:
     """verilator --lint-only -Wall, no warnings (waivers only in rtl/lint_waivers.vlt)."""

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -60,20 +61,21 @@ def cache_dir() -> Path | None:
     return Path(env) if env else Path.home() / ".cache" / "nmx" / "zoo"
 
 
-def recipe_key(name: str, *parts: object) -> str:
+def recipe_key(name: str, *parts: object, code: Sequence[object] = ()) -> str:
     """Cache key: the model name plus a hash of everything that determines the weights.
 
-    Callers pass their recipe objects; the source text of the zoo package and the torch /
-    transformers / torch_geometric versions are always included, so editing any recipe or
-    upgrading a library invalidates the cache instead of serving stale weights.
+    ``parts`` are recipe values (hashed by repr); ``code`` are the functions/classes that build,
+    train and feed the model (hashed by source text, via ``inspect.getsource``), plus always this
+    module's ``seeded`` and the torch / transformers / torch_geometric versions.  Editing a
+    recipe or the code it names invalidates the entry; unrelated edits (docs, accuracy helpers)
+    keep the cache warm.
     """
     import torch_geometric
     import transformers
 
     h = hashlib.sha256()
-    pkg = Path(__file__).parent
-    for f in sorted(pkg.glob("*.py")):
-        h.update(f.read_bytes())
+    for obj in (seeded, *code):
+        h.update(inspect.getsource(obj).encode())  # type: ignore[arg-type]
     for p in (torch.__version__, transformers.__version__, torch_geometric.__version__, name, *parts):
         h.update(repr(p).encode())
     return f"{name}-{h.hexdigest()[:16]}"

@@ -119,7 +119,8 @@ def _make_state(name: str) -> dict[str, torch.Tensor]:
 @functools.cache
 def _cached_state(name: str) -> dict[str, torch.Tensor]:
     """Build once per process and once per machine (disk cache, see ``_util.disk_cached``)."""
-    return disk_cached(recipe_key(name, RECIPES[name]), lambda: _make_state(name))
+    code = [_make_state, _arch, config, BertClassifier, train, data.topic_sequences]
+    return disk_cached(recipe_key(name, RECIPES[name], code=code), lambda: _make_state(name))
 
 
 def build(name: str) -> tuple[BertClassifier, tuple[torch.Tensor, ...]]:
@@ -151,7 +152,7 @@ def targets(name: str, n: int, seed: int) -> list[torch.Tensor]:
 def accuracy(name: str, n: int = 256) -> float:
     """Top-1 accuracy of the float classifier on ``n`` held-out synthetic sequences."""
     model, _ = build(name)
-    xs, ys = batch(name, n, 0), targets(name, n, 0)
+    ids, ys = torch.cat([x[0] for x in batch(name, n, 0)]), torch.cat(targets(name, n, 0))
     with torch.no_grad():
-        pred = torch.cat([model(*x).argmax(-1) for x in xs])
-    return float((pred == torch.cat(ys)).float().mean())
+        pred = torch.cat([model(ids[i:i + 64]).argmax(-1) for i in range(0, n, 64)])
+    return float((pred == ys).float().mean())

@@ -249,7 +249,9 @@ def _cached_state(name: str) -> dict[str, torch.Tensor]:
     """Karate trains in well under a second: only the SBM models use the disk cache."""
     if RECIPES[name].graph == "karate":
         return _make_state(name)
-    return disk_cached(recipe_key(name, RECIPES[name]), lambda: _make_state(name))
+    code = [_make_state, _arch, GCN, SAGE, train, sbm_graph, _sbm_features]
+    return disk_cached(recipe_key(name, RECIPES[name], SBM_P_IN, SBM_P_OUT, code=code),
+                       lambda: _make_state(name))
 
 
 def build(name: str) -> tuple[nn.Module, tuple[torch.Tensor, ...]]:

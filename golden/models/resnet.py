@@ -244,7 +244,9 @@ def _make_state(name: str) -> dict[str, torch.Tensor]:
 @functools.cache
 def _cached_state(name: str) -> dict[str, torch.Tensor]:
     """Build once per process and once per machine (disk cache; training is the slow part)."""
-    return disk_cached(recipe_key(name, TRAIN_EPOCHS.get(name)), lambda: _make_state(name))
+    code = [_make_state, _ARCH[name], ResNet, BasicBlock, Bottleneck, train_resnet, random_feature_resnet,
+            _randomise_bn_affine, calibrate_bn, fit_head, _seeded_arch, data.digits, data._digits_raw]
+    return disk_cached(recipe_key(name, TRAIN_EPOCHS.get(name), code=code), lambda: _make_state(name))
 
 
 TRAIN_EPOCHS = {"resnet_tiny": 20, "resnet20": 5, "resnet18": 5}

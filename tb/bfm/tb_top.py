@@ -283,3 +283,10 @@ class NmxTb:
         d = self.dut
         return {"proto_errors": int(d.proto_errors.value), "rd_bursts": int(d.rd_bursts.value),
                 "wr_bursts": int(d.wr_bursts.value)}
+
+    def mem_queues(self) -> dict[str, int]:
+        """Memory-model occupancy (hang diagnosis): read bursts accepted and not fully answered,
+        write bursts without all W beats, buffered W beats, pending B responses."""
+        d = self.dut
+        return {"rd": int(d.mem_q_rd.value), "wr": int(d.mem_q_wr.value),
+                "wbeats": int(d.mem_q_wbeats.value), "b": int(d.mem_q_b.value)}

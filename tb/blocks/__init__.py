@@ -56,7 +56,8 @@ def run_block(which: str, cfg: BlockConfig, testcase: str | None = None, seed: i
     if which == "array":
         params = {"ROWS": cfg.rows, "COLS": cfg.cols}
         sim_env.run_cocotb(toplevel="nmx_systolic_array", test_module="tb.blocks.test_array",
-                           parameters=params, sources=ARRAY_SOURCES, extra_env=cfg.env(), build_args=BUILD_ARGS,
+                           parameters=params, sources=ARRAY_SOURCES, extra_env=cfg.env(),
+                           build_args=BUILD_ARGS,
                            testcase=testcase, seed=seed)
     elif which == "gemm_engine":
         params = {"ROWS": cfg.rows, "COLS": cfg.cols, "INP_DEPTH": cfg.inp_depth,

@@ -142,7 +142,7 @@ class GemmHarness:
             await ReadOnly()
             accept = int(d.cmd_valid.value) and int(d.cmd_ready.value)
             if int(d.acc_we.value):
-                assert wr_cmd < len(cmds), f"cycle {self.cycle}: ACC write after all commands' rows were written"
+                assert wr_cmd < len(cmds), f"cycle {self.cycle}: ACC write after all rows were written"
                 addr, row = expected[wr_cmd][wr_row]
                 got_addr = d.acc_waddr.value.to_unsigned()
                 got = unpack_row(d.acc_wdata.value.to_unsigned(), cols, 32)

@@ -110,6 +110,9 @@ class EnvCfg:
     transfer_log: bool = True
     compare_untracked: bool = True
     """Also diff memory bytes outside the checked tensors (wrong-address writes)."""
+    scrub: bool = False
+    """Zero the buffer rows a Program reads before writing them (RTL buffers are not reset; see
+    tb/seq_lib/scrub.py).  Runs tagged ``no_scrub`` are never scrubbed."""
     cfg_name: str = ""
     """e.g. "16x16" for rerun commands."""
 

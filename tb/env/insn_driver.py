@@ -11,7 +11,7 @@ so the next run cannot be offered a stale instruction after its reset.
 from __future__ import annotations
 
 import cocotb
-from cocotb.triggers import ClockCycles, Event, First
+from cocotb.triggers import ClockCycles, Event, FallingEdge, First
 from pyuvm import ConfigDB, uvm_driver
 
 from tb.env.items import InsnItem
@@ -60,6 +60,8 @@ class InsnDriver(uvm_driver):
                     self.sent += 1
                 else:
                     self.halted = True
+                if not ok:
+                    await FallingEdge(clk)  # bfm.send returns from the ReadOnly phase when done rose
                 if item.last or not ok:
                     self.bfm.idle()
             self.pending = None

@@ -38,7 +38,8 @@ class Scoreboard(uvm_scoreboard):
         assert g is not None
         v = RunVerdict(name=ctx.name, seed=ctx.seed, passed=False, error=status.error.name,
                        error_index=status.error_index, golden_error=g.error.name,
-                       golden_error_index=g.error_index, cycles=status.cycles, wall_time=status.wall_time,
+                       golden_error_index=g.error_index, cycles=status.counters.get(Counter.CYCLES, 0),
+                       sim_cycles=status.cycles, wall_time=status.wall_time,
                        accepted=accepted, rerun=ctx.rerun, tags=dict(ctx.tags),
                        counters={c.name: n for c, n in status.counters.items()},
                        golden_counters={c.name: int(n) for c, n in g.counters.items()})

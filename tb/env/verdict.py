@@ -24,6 +24,10 @@ class RunVerdict:
     golden_counters: dict[str, int] = field(default_factory=dict)
     cycle_ratio: float | None = None
     cycles: int = 0
+    """The DUT's CYCLES counter (first accepted instruction to done)."""
+    sim_cycles: int = 0
+    """Clock cycles simulated for the run (from the first instruction offered, incl. the post-reset
+    buffer sweep) - with ``wall_time`` this gives the simulation speed."""
     wall_time: float = 0.0
     accepted: int = 0
     rerun: str = ""

@@ -82,7 +82,13 @@ module nmx_axi_mem #(
   output logic [31:0]             proto_errors,
   output logic [31:0]             rd_bursts,
   output logic [31:0]             wr_bursts,
-  output logic [63:0]             cycle
+  output logic [63:0]             cycle,
+  // occupancy, for hang diagnosis: accepted read bursts not fully answered, write bursts
+  // without all their W beats, buffered W beats, pending B responses
+  output logic [15:0]             q_rd,
+  output logic [15:0]             q_wr,
+  output logic [15:0]             q_wbeats,
+  output logic [15:0]             q_b
 );
 
   localparam int unsigned MEM_WORDS = MEM_BYTES / BB;
@@ -376,6 +382,11 @@ module nmx_axi_mem #(
       bq_count <= bq_count + (w_end ? 1 : 0) - (b_load ? 1 : 0);
     end
   end
+
+  assign q_rd     = 16'(rq_count) + 16'(s_axi_rvalid);
+  assign q_wr     = 16'(wq_count);
+  assign q_wbeats = 16'(wf_count);
+  assign q_b      = 16'(bq_count) + 16'(s_axi_bvalid);
 
   always_ff @(posedge clk) begin
     if (!rst_n) proto_errors <= '0;

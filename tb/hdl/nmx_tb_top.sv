@@ -63,7 +63,11 @@ module nmx_tb_top #(
   output logic [31:0]             proto_errors,
   output logic [31:0]             rd_bursts,
   output logic [31:0]             wr_bursts,
-  output logic [63:0]             cycle
+  output logic [63:0]             cycle,
+  output logic [15:0]             mem_q_rd,
+  output logic [15:0]             mem_q_wr,
+  output logic [15:0]             mem_q_wbeats,
+  output logic [15:0]             mem_q_b
 );
 
   // ---------------------------------------------------------------- AXI wires
@@ -142,7 +146,8 @@ module nmx_tb_top #(
     .p_ar(p_ar), .p_r(p_r), .p_aw(p_aw), .p_w(p_w), .p_b(p_b), .seed(seed),
     .err_lo(err_lo), .err_hi(err_hi),
     .bd_seq(bd_seq), .bd_ack(bd_ack), .bd_cmd(bd_cmd), .bd_words(bd_words), .bd_file(bd_file),
-    .proto_errors(proto_errors), .rd_bursts(rd_bursts), .wr_bursts(wr_bursts), .cycle(cycle)
+    .proto_errors(proto_errors), .rd_bursts(rd_bursts), .wr_bursts(wr_bursts), .cycle(cycle),
+    .q_rd(mem_q_rd), .q_wr(mem_q_wr), .q_wbeats(mem_q_wbeats), .q_b(mem_q_b)
   );
 
 endmodule : nmx_tb_top

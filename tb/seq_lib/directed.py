@@ -462,3 +462,22 @@ DIRECTED: dict[str, Callable[[HwConfig], Program]] = {
 }
 SLOW = frozenset({"gemm_acc_wrap"})
 """Cases left out of the smoke set (gemm_acc_wrap streams ~2**31 / (ROWS * 2**14) GEMMs)."""
+
+
+def reset_clears_buffers(hw: HwConfig) -> Program:
+    """Read rows this Program never writes: docs/isa.md says every buffer is zero after reset.
+
+    GEMM over never-loaded INP/WGT rows, STORE of never-written ACC rows, a PPUCFG from a
+    never-loaded VEC row and ROW entries: every output must be zero whatever ran before.
+    """
+    b = _builder(hw, 11)
+    c = hw.cols
+    b.begin_layer("unwritten", "reset")
+    m = min(4, hw.acc_depth // 2)
+    b.emit(Opcode.PPUCFG, bias_en=1, row_en=1, bias_row=hw.vec_depth - 1, row_shift=0, out_int32=1)
+    _store(b, "acc_unwritten", hw.acc_depth - m, m, c, int32=True)
+    b.emit(Opcode.GEMM, inp_addr=hw.inp_depth - m, wgt_addr=hw.wgt_depth - hw.rows, acc_addr=0, m=m,
+           accumulate=0)
+    _store(b, "gemm_of_unwritten", 0, m, c, int32=True)
+    b.end_layer()
+    return b.finish("dir_reset_clears_buffers")

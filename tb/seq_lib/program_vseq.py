@@ -14,11 +14,13 @@ import cocotb
 from cocotb.triggers import First, Timer
 from pyuvm import uvm_sequence
 
+from tb.env.cfg import RunKnobs
 from tb.env.diagnose import describe_hang, mem_model_queues
 from tb.env.env import NmxEnv
 from tb.env.run_ctx import RunContext
 from tb.env.verdict import RunVerdict
 from tb.seq_lib.insn_seq import InsnStreamSeq
+from tb.seq_lib.scrub import scrub_program, uninitialised_reads
 
 
 class ProgramVseq(uvm_sequence):
@@ -35,6 +37,8 @@ class ProgramVseq(uvm_sequence):
         if ctx.golden is None:
             ctx.compute_golden()
         env.start_run(ctx)
+        if self.env.scoreboard.env_cfg.scrub and not ctx.tags.get("no_scrub"):
+            await self._scrub(bfm)
         env.mem_agent.configure(ctx.knobs, ctx.program.mem_size, ctx.seed)
         await bfm.reset()
         await env.mem_agent.preload(ctx.program.memory)
@@ -79,3 +83,20 @@ class ProgramVseq(uvm_sequence):
         v.coverage_file = cov_path
         (ctx.out_dir / "result.json").write_text(json.dumps(v.to_json(), indent=1, default=str))
         self.verdict = v
+
+    async def _scrub(self, bfm: object) -> None:
+        """Zero the buffer rows the Program reads before writing (see tb/seq_lib/scrub.py)."""
+        prog = scrub_program(self.ctx.program.hw, uninitialised_reads(self.ctx.program))
+        if prog is None:
+            return
+        self.env.mem_agent.configure(RunKnobs(), prog.mem_size, 1)
+        await bfm.reset()  # type: ignore[attr-defined]
+        await bfm.mem_write_image(prog.memory)  # type: ignore[attr-defined]
+        await bfm.imem_load(prog.insns)  # type: ignore[attr-defined]
+        bfm.stream()  # type: ignore[attr-defined]
+        ok = await bfm.wait_done(200_000)  # type: ignore[attr-defined]
+        st = bfm.status()  # type: ignore[attr-defined]
+        if not ok or st.error:
+            raise RuntimeError(f"buffer scrub program failed: done={ok} error={st.error_code.name}"
+                               f"@{st.error_index}")
+        self.ctx.tags["scrubbed"] = int(sum(1 for _ in prog.insns) - 1)

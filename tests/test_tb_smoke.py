@@ -1,0 +1,58 @@
+"""Smoke set of the pyuvm testbench on the RTL at 4x4 (part of `make test`, a few minutes).
+
+Directed cases (every instruction and corner), a handful of random seeds with random timing, one
+seed of every error kind, and one Program-file run through the public API.  Each test is one
+simulator process on the cached 4x4 build (shared with tb/harness.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from golden.examples import gemm_program
+from golden.isa import Counter, HwConfig
+from tb.env.cfg import RunKnobs
+from tb.run import SuiteResult, run_program, run_test
+
+HW = HwConfig(rows=4, cols=4)
+
+
+def _assert_passed(res: SuiteResult) -> None:
+    bad = [r for r in res.runs if not r.passed]
+    assert not bad, "\n".join(r.report() for r in bad[:5])
+    assert res.passed, res.sim_error
+
+
+@pytest.fixture(scope="module")
+def tmp_out(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    return tmp_path_factory.mktemp("tb_smoke")
+
+
+def test_directed_4x4(tmp_out) -> None:  # type: ignore[no-untyped-def]
+    res = run_test("directed", cfg=HW, seeds="1", out=tmp_out / "directed")
+    _assert_passed(res)
+    names = {r.name for r in res.runs}
+    assert {"load_inp_s1", "gemm_modes_s1", "ppu_stages_s1", "sync_chain_s1", "reset_clears_buffers"} <= names
+
+
+def test_random_4x4(tmp_out) -> None:  # type: ignore[no-untyped-def]
+    res = run_test("random", cfg=HW, seeds="0-7", out=tmp_out / "random")
+    _assert_passed(res)
+    assert len(res.runs) == 8
+    assert res.coverage["summary"]["percent"] > 50
+
+
+def test_errors_4x4(tmp_out) -> None:  # type: ignore[no-untyped-def]
+    res = run_test("errors", cfg=HW, seeds="1", out=tmp_out / "errors")
+    _assert_passed(res)
+    codes = {r.error for r in res.runs}
+    assert {"ILLEGAL_OPCODE", "ILLEGAL_FIELD", "BUF_RANGE", "AXI_READ", "AXI_WRITE", "TOKEN_DEADLOCK"} <= codes
+
+
+def test_program_file_api(tmp_out) -> None:  # type: ignore[no-untyped-def]
+    p = gemm_program(24, 20, 12, hw=HW, out_int32=False)
+    r = run_program(p, hw=HW, seed=3, knobs=RunKnobs.profile("stress"), out=tmp_out / "program")
+    assert r.passed, r.report()
+    assert r.counters[Counter.MAC_CYCLES] == r.golden_counters[Counter.MAC_CYCLES]
+    assert set(r.outputs) == {"C"} and r.outputs["C"].shape == (24, 12)
+    assert "--waves" in r.rerun and r.coverage["hit"] > 0
