@@ -31,14 +31,19 @@ def compile_model(model: torch.nn.Module, example_inputs: tuple[Any, ...] | Any,
     samples = list(calibration) if calibration is not None else [example_inputs]
     samples = [tuple(s) if isinstance(s, (tuple, list)) else (s,) for s in samples]
     name = name or type(model).__name__
-    try:
-        graph, ranges, lw, t_export, t_cal = _lower(model, example_inputs, samples, hw, name, None)
-    except UnsupportedOpError:
-        # Integer inputs that never change (a GNN's edge_index) are graph structure: fold them.
-        fixed = _fixed_inputs(example_inputs, samples)
-        if not fixed:
-            raise
+    # Integer inputs that never change across several calibration samples (a GNN's edge_index) are
+    # graph structure and are folded; with a single sample they are folded only if the graph cannot
+    # be lowered with them as runtime values.
+    fixed = _fixed_inputs(example_inputs, samples)
+    if fixed and len(samples) >= 2:
         graph, ranges, lw, t_export, t_cal = _lower(model, example_inputs, samples, hw, name, fixed)
+    else:
+        try:
+            graph, ranges, lw, t_export, t_cal = _lower(model, example_inputs, samples, hw, name, None)
+        except UnsupportedOpError:
+            if not fixed:
+                raise
+            graph, ranges, lw, t_export, t_cal = _lower(model, example_inputs, samples, hw, name, fixed)
     insns = lw.em.finish()
     outputs = []
     for o in graph.outputs:

@@ -23,12 +23,6 @@ package nmx_cfg_pkg;
 
   // ---------------------------------------------------------------- AXI4 constants
   localparam logic [1:0] AXI_BURST_INCR  = 2'b01;
-  localparam logic [1:0] AXI_RESP_OKAY   = 2'b00;
-  localparam logic [1:0] AXI_RESP_EXOKAY = 2'b01;
-  localparam logic [1:0] AXI_RESP_SLVERR = 2'b10;
-  localparam logic [1:0] AXI_RESP_DECERR = 2'b11;
-  localparam int unsigned AXI_LEN_BITS   = 8;
-  localparam int unsigned AXI_SIZE_BITS  = 3;
   localparam int unsigned AXI_MAX_BEATS  = 256;    // INCR burst limit
   localparam int unsigned AXI_4K_BITS    = 12;     // bursts never cross a 4 KiB boundary
   localparam int unsigned AXI_4K_BYTES   = 4096;

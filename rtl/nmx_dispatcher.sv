@@ -72,12 +72,14 @@ module nmx_dispatcher #(
   logic          finish_in;      // FINISH has been taken from the stream
   logic          err_sent;
 
-  // decoded views of the held word
+  // decoded views of the held word (each check reads only the fields it needs)
+  /* verilator lint_off UNUSEDSIGNAL */
   nmx_isa_pkg::load_insn_t   d_load;
   nmx_isa_pkg::gemm_insn_t   d_gemm;
   nmx_isa_pkg::store_insn_t  d_store;
   nmx_isa_pkg::ppucfg_insn_t d_ppu;
   nmx_isa_pkg::sync_insn_t   d_sync;
+  /* verilator lint_on UNUSEDSIGNAL */
   logic [OPW-1:0]            opcode;
   logic [NQ-1:0]             pops, pushes;
 

@@ -66,11 +66,12 @@ module nmx_gemm_engine #(
 );
 
   localparam int unsigned NUM_BANKS = 2;
-  localparam int unsigned M_W       = 16;                 // width of the GEMM m field
+  localparam int unsigned M_W       = 16;  // width of nmx_isa_pkg::gemm_insn_t.m
   localparam int unsigned ROWS_CW   = $clog2(ROWS + 1);
-  // Cycles a bank stays in use after the last row tagged with it was issued (see docs): the last
-  // activation reaches PE(ROWS-1, COLS-1) ROWS+COLS-1 cycles after its INP read; the first
-  // shift of a reload comes 2 cycles after the drain counter reads zero.
+  // Drain counter of a bank, loaded when its last row's INP read is issued (cycle s): that row
+  // is in PE(ROWS-1, COLS-1) in cycle s+ROWS+COLS-1, the earliest legal cycle for the first
+  // reload shift. The counter reads 0 in cycle s+1+DRAIN, when the reload's first WGT read may
+  // issue; its shift follows one cycle later: s+2+DRAIN = s+ROWS+COLS-1.
   localparam int unsigned DRAIN     = (ROWS + COLS > 3) ? ROWS + COLS - 3 : 0;
   localparam int unsigned DRAIN_W   = (DRAIN > 0) ? $clog2(DRAIN + 1) : 1;
   // Tag pipeline: entry j belongs to the row whose INP read was issued j+1 cycles earlier.

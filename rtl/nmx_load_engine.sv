@@ -130,7 +130,9 @@ module nmx_load_engine #(
 
   // ---------------------------------------------------------------- command register
   logic                    pend_valid;
-  nmx_isa_pkg::load_insn_t pend;
+  /* verilator lint_off UNUSEDSIGNAL */
+  nmx_isa_pkg::load_insn_t pend;          // opcode, token and reserved bits are not needed
+  /* verilator lint_on UNUSEDSIGNAL */
   logic [XB-1:0]           pend_index;
 
   assign cmd_ready = !pend_valid && !halted;
@@ -330,7 +332,9 @@ module nmx_load_engine #(
   // row write and completion (registered)
   logic            wr_valid;
   logic [BUFW-1:0] wr_buf;
-  logic [RAW-1:0]  wr_row;
+  /* verilator lint_off UNUSEDSIGNAL */
+  logic [RAW-1:0]  wr_row;                // each buffer uses its own address width
+  /* verilator lint_on UNUSEDSIGNAL */
   logic [RB*8-1:0] wr_data;
   logic            cmpl_q;
   logic            err_q;

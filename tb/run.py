@@ -81,8 +81,15 @@ class RunResult:
         return self.sim_cycles / self.wall_time if self.wall_time else 0.0
 
     def report(self) -> str:
-        return RunVerdict(name=self.name, seed=self.seed, passed=self.passed, failures=self.failures,
-                          warnings=self.warnings, mismatches=self.mismatches, rerun=self.rerun).report()
+        return RunVerdict(
+            name=self.name,
+            seed=self.seed,
+            passed=self.passed,
+            failures=self.failures,
+            warnings=self.warnings,
+            mismatches=self.mismatches,
+            rerun=self.rerun,
+        ).report()
 
 
 @dataclass
@@ -105,14 +112,24 @@ def _out_dir(test: str, hw: HwConfig, out: str | pathlib.Path | None) -> pathlib
     if out is not None:
         return pathlib.Path(out).resolve()
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return (sim_env.BUILD / "tb" / f"{test}_{cfg_name(hw).replace(':', '_')}_{stamp}_{os.getpid()}_"
-            f"{next(_seq)}").resolve()
+    return (
+        sim_env.BUILD / "tb" / f"{test}_{cfg_name(hw).replace(':', '_')}_{stamp}_{os.getpid()}_{next(_seq)}"
+    ).resolve()
 
 
-def run_job(test: str, hw: HwConfig, *, args: dict[str, Any] | None = None,
-            runs: list[dict[str, Any]] | None = None, programs: dict[str, Program] | None = None,
-            seed: int = 1, waves: bool = False, out: str | pathlib.Path | None = None,
-            coverage: bool = True, mem_bytes: int | None = None) -> SuiteResult:
+def run_job(
+    test: str,
+    hw: HwConfig,
+    *,
+    args: dict[str, Any] | None = None,
+    runs: list[dict[str, Any]] | None = None,
+    programs: dict[str, Program] | None = None,
+    seed: int = 1,
+    waves: bool = False,
+    out: str | pathlib.Path | None = None,
+    coverage: bool = True,
+    mem_bytes: int | None = None,
+) -> SuiteResult:
     """Run pyuvm test ``test`` in one simulator process and collect its per-run results."""
     module, testcase = TESTS[test]
     out_dir = _out_dir(test, hw, out)
@@ -126,9 +143,17 @@ def run_job(test: str, hw: HwConfig, *, args: dict[str, Any] | None = None,
     t0 = time.perf_counter()
     sim_error = ""
     try:
-        sim_env.run_cocotb(toplevel=harness.TOPLEVEL, test_module=module, testcase=testcase, parameters=params,
-                           sources=harness.tb_sources(), extra_env={"NMX_TB_JOB": str(job_path)},
-                           seed=seed, waves=waves, test_dir=out_dir)
+        sim_env.run_cocotb(
+            toplevel=harness.TOPLEVEL,
+            test_module=module,
+            testcase=testcase,
+            parameters=params,
+            sources=harness.tb_sources(),
+            extra_env={"NMX_TB_JOB": str(job_path)},
+            seed=seed,
+            waves=waves,
+            test_dir=out_dir,
+        )
     except sim_env.SimFailure as e:
         sim_error = str(e)
     wall = time.perf_counter() - t0
@@ -143,15 +168,18 @@ def run_job(test: str, hw: HwConfig, *, args: dict[str, Any] | None = None,
 
 def _mem_bytes(sizes: list[int]) -> int:
     m = harness.DEFAULT_MEM_BYTES
-    while m < max(sizes + [1]):
+    while m < max([*sizes, 1]):
         m *= 4
     return m
 
 
 def _collect(out_dir: pathlib.Path, programs: dict[str, Program]) -> list[RunResult]:
     summary_path = out_dir / "summary.json"
-    paths = (json.loads(summary_path.read_text())["results"] if summary_path.exists()
-             else sorted(str(p) for p in out_dir.glob("*/result.json")))
+    paths = (
+        json.loads(summary_path.read_text())["results"]
+        if summary_path.exists()
+        else sorted(str(p) for p in out_dir.glob("*/result.json"))
+    )
     out = []
     for p in paths:
         rp = pathlib.Path(p)
@@ -168,31 +196,69 @@ def _collect(out_dir: pathlib.Path, programs: dict[str, Program]) -> list[RunRes
         cov: dict[str, Any] = {}
         if v.coverage_file and pathlib.Path(v.coverage_file).exists():
             cov = dict(report.read(v.coverage_file)["summary"], file=v.coverage_file)
-        out.append(RunResult(
-            name=v.name, seed=v.seed, verdict=v.verdict, passed=v.passed, outputs=outputs,
-            counters={Counter[k]: n for k, n in v.counters.items()},
-            golden_counters={Counter[k]: n for k, n in v.golden_counters.items()},
-            cycle_ratio=v.cycle_ratio, mismatches=v.mismatches, failures=v.failures, warnings=v.warnings,
-            error=v.error, error_index=v.error_index, coverage=cov, cycles=v.cycles, sim_cycles=v.sim_cycles,
-            wall_time=v.wall_time,
-            rerun=v.rerun, result_dir=str(rp.parent), tags=v.tags))
+        out.append(
+            RunResult(
+                name=v.name,
+                seed=v.seed,
+                verdict=v.verdict,
+                passed=v.passed,
+                outputs=outputs,
+                counters={Counter[k]: n for k, n in v.counters.items()},
+                golden_counters={Counter[k]: n for k, n in v.golden_counters.items()},
+                cycle_ratio=v.cycle_ratio,
+                mismatches=v.mismatches,
+                failures=v.failures,
+                warnings=v.warnings,
+                error=v.error,
+                error_index=v.error_index,
+                coverage=cov,
+                cycles=v.cycles,
+                sim_cycles=v.sim_cycles,
+                wall_time=v.wall_time,
+                rerun=v.rerun,
+                result_dir=str(rp.parent),
+                tags=v.tags,
+            )
+        )
     return out
 
 
-def run_program(program: Program, *, hw: HwConfig | None = None, seed: int = 1, waves: bool = False,
-                knobs: RunKnobs | dict[str, Any] | None = None, name: str | None = None,
-                program_file: str | pathlib.Path | None = None,
-                out: str | pathlib.Path | None = None, coverage: bool = True) -> RunResult:
+def run_program(
+    program: Program,
+    *,
+    hw: HwConfig | None = None,
+    seed: int = 1,
+    waves: bool = False,
+    knobs: RunKnobs | dict[str, Any] | None = None,
+    name: str | None = None,
+    program_file: str | pathlib.Path | None = None,
+    out: str | pathlib.Path | None = None,
+    coverage: bool = True,
+) -> RunResult:
     """Run one Program on the RTL in the full env and judge it against the golden simulator."""
-    return run_programs([(program, knobs)], hw=hw, seed=seed, waves=waves, names=[name] if name else None,
-                        program_files=[program_file] if program_file else None, out=out,
-                        coverage=coverage).runs[0]
+    return run_programs(
+        [(program, knobs)],
+        hw=hw,
+        seed=seed,
+        waves=waves,
+        names=[name] if name else None,
+        program_files=[program_file] if program_file else None,
+        out=out,
+        coverage=coverage,
+    ).runs[0]
 
 
-def run_programs(items: list[tuple[Program, RunKnobs | dict[str, Any] | None]], *, hw: HwConfig | None = None,
-                 seed: int = 1, waves: bool = False, names: list[str] | None = None,
-                 program_files: list[str | pathlib.Path] | None = None, out: str | pathlib.Path | None = None,
-                 coverage: bool = True) -> SuiteResult:
+def run_programs(
+    items: list[tuple[Program, RunKnobs | dict[str, Any] | None]],
+    *,
+    hw: HwConfig | None = None,
+    seed: int = 1,
+    waves: bool = False,
+    names: list[str] | None = None,
+    program_files: list[str | pathlib.Path] | None = None,
+    out: str | pathlib.Path | None = None,
+    coverage: bool = True,
+) -> SuiteResult:
     """Run several Programs (seed, seed+1, ...) in one simulator process."""
     hw = hw or items[0][0].hw
     out_dir = _out_dir("program", hw, out)
@@ -207,18 +273,46 @@ def run_programs(items: list[tuple[Program, RunKnobs | dict[str, Any] | None]], 
         path = pathlib.Path(src).resolve() if src else out_dir / f"{name}.nmxp"
         if not src:
             prog.save(path)
-        extra = "" if knobs == RunKnobs() else f"--knobs '{json.dumps(knobs.to_json(), separators=(',', ':'))}'"
-        runs.append({"name": name, "program": str(path), "seed": seed + i, "knobs": knobs.to_json(),
-                     "rerun": rerun_command(program_file=str(path), seed=seed + i, cfg=cfg_name(hw), extra=extra)})
+        extra = (
+            "" if knobs == RunKnobs() else f"--knobs '{json.dumps(knobs.to_json(), separators=(',', ':'))}'"
+        )
+        runs.append(
+            {
+                "name": name,
+                "program": str(path),
+                "seed": seed + i,
+                "knobs": knobs.to_json(),
+                "rerun": rerun_command(program_file=str(path), seed=seed + i, cfg=cfg_name(hw), extra=extra),
+            }
+        )
         progs[name] = prog
-    return run_job("program", hw, runs=runs, programs=progs, seed=seed, waves=waves, out=out_dir,
-                   coverage=coverage, mem_bytes=_mem_bytes([p.mem_size for p, _ in items]))
+    return run_job(
+        "program",
+        hw,
+        runs=runs,
+        programs=progs,
+        seed=seed,
+        waves=waves,
+        out=out_dir,
+        coverage=coverage,
+        mem_bytes=_mem_bytes([p.mem_size for p, _ in items]),
+    )
 
 
-def run_test(test: str, *, cfg: str | HwConfig = "16x16", seeds: str = "0", waves: bool = False,
-             only: list[str] | None = None, knobs: str = "random", feed: str = "pins",
-             out: str | pathlib.Path | None = None, coverage: bool = True, gen: dict[str, Any] | None = None,
-             source: str = "seq_lib") -> SuiteResult:
+def run_test(
+    test: str,
+    *,
+    cfg: str | HwConfig = "16x16",
+    seeds: str = "0",
+    waves: bool = False,
+    only: list[str] | None = None,
+    knobs: str = "random",
+    feed: str = "pins",
+    out: str | pathlib.Path | None = None,
+    coverage: bool = True,
+    gen: dict[str, Any] | None = None,
+    source: str = "seq_lib",
+) -> SuiteResult:
     """Run one of the generated-stimulus tests (random, directed, errors) over ``seeds``."""
     hw = cfg if isinstance(cfg, HwConfig) else parse_cfg(cfg)
     args: dict[str, Any] = {"seeds": seeds, "knobs": knobs, "feed": feed, "source": source}
@@ -230,21 +324,112 @@ def run_test(test: str, *, cfg: str | HwConfig = "16x16", seeds: str = "0", wave
     return run_job(test, hw, args=args, seed=first + 1, waves=waves, out=out, coverage=coverage)
 
 
+# --------------------------------------------------------------------------- regression records
+
+
+def suite_record(res: SuiteResult) -> dict[str, Any]:
+    """A regression record (regressions/run.py): passed, figures, failures with rerun commands."""
+    sim_cycles = sum(r.sim_cycles for r in res.runs)
+    run_wall = sum(r.wall_time for r in res.runs)
+    ratios = [r.cycle_ratio for r in res.runs if r.cycle_ratio]
+    cov = res.coverage.get("summary", {})
+    failed = [r for r in res.runs if not r.passed]
+    return {
+        "passed": res.passed,
+        "reason": ""
+        if res.passed
+        else (
+            f"{len(failed)}/{len(res.runs)} runs failed: " + ", ".join(r.name for r in failed[:10])
+            if failed
+            else res.sim_error
+        ),
+        "figures": {
+            "runs": len(res.runs),
+            "passed_runs": len(res.runs) - len(failed),
+            "coverage_pct": cov.get("percent", 0.0),
+            "holes": len(cov.get("holes", [])),
+            "sim_cycles": sim_cycles,
+            "cycles_per_s": round(sim_cycles / run_wall) if run_wall else 0,
+            "cycle_ratio_median": round(float(np.median(ratios)), 3) if ratios else None,
+            "wall_s": round(res.sim_wall_time, 1),
+        },
+        "failures": [
+            {
+                "name": r.name,
+                "seed": r.seed,
+                "failures": r.failures[:5],
+                "rerun": r.rerun,
+                "result_dir": r.result_dir,
+            }
+            for r in failed
+        ],
+        "coverage_holes": cov.get("holes", []),
+        "out_dir": res.out_dir,
+    }
+
+
+def run_random(
+    *,
+    cfg: str = "16x16",
+    seeds: list[int] | str = "0-99",
+    outdir: str | pathlib.Path | None = None,
+    test: str = "random",
+    **kw: Any,
+) -> dict[str, Any]:
+    """Regression job: ``test`` (random | directed | errors) over ``seeds`` -> record."""
+    spec = seeds if isinstance(seeds, str) else ",".join(str(s) for s in seeds)
+    return suite_record(run_test(test, cfg=cfg, seeds=spec, out=outdir, **kw))
+
+
+def run_program_record(
+    path: str | pathlib.Path,
+    *,
+    cfg: str | None = None,
+    seed: int = 1,
+    outdir: str | pathlib.Path | None = None,
+    knobs: RunKnobs | None = None,
+) -> dict[str, Any]:
+    """Regression job: one Program file in the full env -> record (figures include MAC utilisation)."""
+    prog = Program.load(path)
+    hw = parse_cfg(cfg) if cfg else prog.hw
+    res = run_programs(
+        [(prog, knobs)], hw=hw, seed=seed, names=[pathlib.Path(path).stem], program_files=[path], out=outdir
+    )
+    rec = suite_record(res)
+    if res.runs:
+        r = res.runs[0]
+        cyc = r.counters.get(Counter.CYCLES, 0)
+        rec["figures"].update(
+            insns=len(prog.insns),
+            rtl_cycles=cyc,
+            golden_cycles=r.golden_counters.get(Counter.CYCLES, 0),
+            cycle_ratio=round(r.cycle_ratio, 3) if r.cycle_ratio else None,
+            mac_util=round(r.counters.get(Counter.MAC_CYCLES, 0) / cyc, 3) if cyc else 0.0,
+        )
+        if r.mismatches:
+            rec["first_mismatch"] = r.mismatches[0].describe()
+    return rec
+
+
 # --------------------------------------------------------------------------- CLI
+
 
 def _print(res: SuiteResult) -> None:
     for r in res.runs:
         if r.passed:
             ratio = f"{r.cycle_ratio:.2f}" if r.cycle_ratio is not None else "-"
-            print(f"[PASS] {r.name} seed={r.seed} cycles={r.cycles} golden-ratio={ratio} "
-                  f"err={r.error} {r.cycles_per_s:,.0f} cyc/s")
+            print(
+                f"[PASS] {r.name} seed={r.seed} cycles={r.cycles} golden-ratio={ratio} "
+                f"err={r.error} {r.cycles_per_s:,.0f} cyc/s"
+            )
         else:
             print(r.report())
     s = res.coverage.get("summary", {})
     if s:
         print(report.format_text(s, holes=20))
     n_pass = sum(r.passed for r in res.runs)
-    print(f"{res.test}: {n_pass}/{len(res.runs)} runs passed in {res.sim_wall_time:.1f} s; results in {res.out_dir}")
+    print(f"{res.test}: {n_pass}/{len(res.runs)} runs passed in {res.sim_wall_time:.1f} s;"
+          f" results in {res.out_dir}")
     if res.sim_error:
         print(f"simulator: {res.sim_error}")
 
@@ -258,11 +443,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cfg", default=None, help="array configuration, e.g. 16x16 or 8x16:acc_depth=256")
     ap.add_argument("--waves", action="store_true", help="dump an FST waveform (separate cached build)")
     ap.add_argument("--only", action="append", default=[], help="directed/error cases to run (repeatable)")
-    ap.add_argument("--knobs", default=None,
-                    help="timing knobs: 'random' (from the seed), a profile (fast|nominal|stress) or JSON")
+    ap.add_argument(
+        "--knobs",
+        default=None,
+        help="timing knobs: 'random' (from the seed), a profile (fast|nominal|stress) or JSON",
+    )
     ap.add_argument("--feed", choices=["pins", "stream"], default="pins")
-    ap.add_argument("--source", choices=["seq_lib", "progs"], default="seq_lib",
-                    help="random Program generator: tb/seq_lib (default) or tb/progs.py")
+    ap.add_argument(
+        "--source",
+        choices=["seq_lib", "progs"],
+        default="seq_lib",
+        help="random Program generator: tb/seq_lib (default) or tb/progs.py",
+    )
     ap.add_argument("--out", default=None, help="result directory (default build/tb/...)")
     ap.add_argument("--no-coverage", action="store_true")
     a = ap.parse_args(argv)
@@ -282,13 +474,29 @@ def main(argv: list[str] | None = None) -> int:
         else:
             knobs = RunKnobs()
         knobs.feed = a.feed
-        res = run_programs([(prog, knobs)], hw=hw, seed=a.seed, waves=a.waves,
-                           names=[pathlib.Path(a.program).stem], program_files=[a.program], out=a.out,
-                           coverage=not a.no_coverage)
+        res = run_programs(
+            [(prog, knobs)],
+            hw=hw,
+            seed=a.seed,
+            waves=a.waves,
+            names=[pathlib.Path(a.program).stem],
+            program_files=[a.program],
+            out=a.out,
+            coverage=not a.no_coverage,
+        )
     else:
-        res = run_test(a.test, cfg=a.cfg or "16x16", seeds=a.seeds, waves=a.waves, only=a.only or None,
-                       knobs=a.knobs or "random", feed=a.feed, out=a.out, coverage=not a.no_coverage,
-                       source=a.source)
+        res = run_test(
+            a.test,
+            cfg=a.cfg or "16x16",
+            seeds=a.seeds,
+            waves=a.waves,
+            only=a.only or None,
+            knobs=a.knobs or "random",
+            feed=a.feed,
+            out=a.out,
+            coverage=not a.no_coverage,
+            source=a.source,
+        )
     _print(res)
     if a.waves:
         fst = sorted(pathlib.Path(res.out_dir).glob("*.fst"))
@@ -300,5 +508,15 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["RunResult", "SuiteResult", "main", "run_job", "run_program", "run_programs",
-           "run_test"]
+__all__ = [
+    "RunResult",
+    "SuiteResult",
+    "main",
+    "run_job",
+    "run_program",
+    "run_program_record",
+    "run_programs",
+    "run_random",
+    "run_test",
+    "suite_record",
+]

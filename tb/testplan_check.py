@@ -36,7 +36,9 @@ def pyuvm_tests() -> dict[str, pathlib.Path]:
             if isinstance(node, ast.ClassDef):
                 for d in node.decorator_list:
                     fn = d.func if isinstance(d, ast.Call) else d
-                    if (isinstance(fn, ast.Attribute) and fn.attr == "test") or (isinstance(fn, ast.Name) and fn.id == "test"):
+                    if (isinstance(fn, ast.Attribute) and fn.attr == "test") or (
+                        isinstance(fn, ast.Name) and fn.id == "test"
+                    ):
                         out[node.name] = f
     return out
 
@@ -83,7 +85,7 @@ def check(plan: dict[str, Any] | None = None) -> list[str]:
             problems.append(f"feature {fid}: no tests")
         for t in feat.get("tests", []):
             if t.startswith("pytest:"):
-                if not _pytest_exists(t[len("pytest:"):]):
+                if not _pytest_exists(t[len("pytest:") :]):
                     problems.append(f"feature {fid}: pytest {t[7:]} does not exist")
                 continue
             cls, _, case = t.partition(":")
@@ -107,8 +109,10 @@ def main() -> int:
         print(p)
     plan = yaml.safe_load(PLAN.read_text())
     n_tests = sum(len(f.get("tests", [])) for f in plan["features"])
-    print(f"testplan: {len(plan['features'])} features, {n_tests} test references, {len(all_bins())} bins: "
-          + ("OK" if not problems else f"{len(problems)} problem(s)"))
+    print(
+        f"testplan: {len(plan['features'])} features, {n_tests} test references, {len(all_bins())} bins: "
+        + ("OK" if not problems else f"{len(problems)} problem(s)")
+    )
     return 1 if problems else 0
 
 

@@ -37,7 +37,7 @@ def test_scoreboard_reports_first_divergence() -> None:
         addr = t["addr"] + (t["strides"][0] if t["shape"][0] > 1 else 0)
         bad[addr] ^= 0x5A
     mm = compare_memories(p, gold.memory, bad)
-    assert [m.tensor for m in mm][0] == first["name"]
+    assert next(m.tensor for m in mm) == first["name"]
     m0 = mm[0]
     assert m0.layer == first["layer"] and m0.insn_range is not None
     assert m0.expected != m0.got and m0.n_wrong >= 1
@@ -80,8 +80,14 @@ def test_verdict_json_roundtrip() -> None:
     gold = simulate(p)
     bad = bytearray(gold.memory)
     bad[p.tensor("C")["addr"]] ^= 1
-    v = RunVerdict("x", 3, False, failures=["boom"], mismatches=compare_memories(p, gold.memory, bad),
-                   rerun=rerun_command(program_file="p.nmxp", seed=3, cfg="4x4"))
+    v = RunVerdict(
+        "x",
+        3,
+        False,
+        failures=["boom"],
+        mismatches=compare_memories(p, gold.memory, bad),
+        rerun=rerun_command(program_file="p.nmxp", seed=3, cfg="4x4"),
+    )
     v2 = RunVerdict.from_json(json.loads(json.dumps(v.to_json())))
     assert v2 == v
     text = v.report()
@@ -105,18 +111,25 @@ def test_probe_and_coverage_model(tmp_path) -> None:  # type: ignore[no-untyped-
     snap = from_bins(parts[0])
     s1 = report.write(tmp_path / "a_coverage.json", snap, {"name": "a"})
     report.write(tmp_path / "b_coverage.json", from_bins(parts[1]), {"name": "b"})
-    merged = report.merge([report.read(tmp_path / "a_coverage.json"), report.read(tmp_path / "b_coverage.json")])
+    merged = report.merge(
+        [report.read(tmp_path / "a_coverage.json"), report.read(tmp_path / "b_coverage.json")]
+    )
     assert merged["summary"]["hit"] >= s1["hit"]
     assert merged["points"]["insn.opcode"]["FINISH"] == 2
     assert merged["meta"]["merged"] == 2
     assert set(report.summarise(snap)["holes"]) <= all_bins()
     from tb.cov.merge import main as merge_main
+
     assert merge_main([str(tmp_path), "-o", str(tmp_path / "m.json")]) == 0
 
 
 def test_run_bins() -> None:
-    t = [Transfer("R", 0, 0x100, 0, 0, 10, 13), Transfer("R", 0, 0x200, 15, 2, 11, 80),
-         Transfer("W", 0, 0x300, 255, 3, 50, 400), Transfer("W", 0, 0x0, 0, 0, 401, 402)]
+    t = [
+        Transfer("R", 0, 0x100, 0, 0, 10, 13),
+        Transfer("R", 0, 0x200, 15, 2, 11, 80),
+        Transfer("W", 0, 0x300, 255, 3, 50, 400),
+        Transfer("W", 0, 0x0, 0, 0, 401, 402),
+    ]
     k = RunKnobs.profile("stress").to_json()
     b = bus_bins(t, k)
     assert b["axi.rd_len"] == {"len1": 1, "len2_16": 1}
@@ -150,9 +163,15 @@ def test_knobs_and_cfg() -> None:
 def test_hang_description() -> None:
     hw = HwConfig(rows=4, cols=4)
     p = gemm_program(8, 8, 8, hw=hw)
-    text = describe_hang(p, accepted=5, pending="#5 LOAD ...", insn_ready=0,
-                         growing={Counter.STALL_CMP_TOKEN: 256, Counter.CYCLES: 256},
-                         transfers=[Transfer("R", 0, p.tensor("A")["addr"], 0, 0, 1, 5)],
-                         mem_queues="memory model: 1 read bursts accepted and not finished", beat_bytes=16)
+    text = describe_hang(
+        p,
+        accepted=5,
+        pending="#5 LOAD ...",
+        insn_ready=0,
+        growing={Counter.STALL_CMP_TOKEN: 256, Counter.CYCLES: 256},
+        transfers=[Transfer("R", 0, p.tensor("A")["addr"], 0, 0, 1, 5)],
+        mem_queues="memory model: 1 read bursts accepted and not finished",
+        beat_bytes=16,
+    )
     assert "accepted 5/" in text and "CMP engine head waits for a token" in text
     assert "<- #1 LOAD" in text  # instruction 0 is the PPUCFG

@@ -73,14 +73,18 @@ def _random_schedule(program, rng: random.Random) -> bytearray:  # type: ignore[
     """Execute with unbounded FIFOs, picking a random runnable engine head at every step."""
     m = Machine(program.hw, bytearray(program.memory))
     fifos = {q: deque() for q in Queue}
-    for i, w in enumerate(program.insns):
+    for _i, w in enumerate(program.insns):
         ins = decode(w)
         if ins.opcode == Opcode.FINISH:
             break
         fifos[ins.queue].append(ins)
     tokens = {(a, b): 0 for a in Queue for b in Queue if a != b}
     while any(fifos.values()):
-        ready = [q for q, f in fifos.items() if f and all(not f[0].fields[n] or tokens[(s, q)] > 0 for n, s in _POP)]
+        ready = [
+            q
+            for q, f in fifos.items()
+            if f and all(not f[0].fields[n] or tokens[(s, q)] > 0 for n, s in _POP)
+        ]
         assert ready, "deadlock under a random schedule"
         q = rng.choice(ready)
         ins = fifos[q].popleft()
@@ -103,8 +107,11 @@ def test_random_schedule_agrees(hw: HwConfig) -> None:
             mem = _random_schedule(p, random.Random(seed * 10 + k))
             for t in p.manifest["tensors"]:
                 if t["check"]:
-                    np.testing.assert_array_equal(p.read_tensor(mem, t["name"]), gold.tensors[t["name"]],
-                                                  err_msg=f"seed {seed} schedule {k} tensor {t['name']}")
+                    np.testing.assert_array_equal(
+                        p.read_tensor(mem, t["name"]),
+                        gold.tensors[t["name"]],
+                        err_msg=f"seed {seed} schedule {k} tensor {t['name']}",
+                    )
 
 
 def test_race_checker_finds_races() -> None:

@@ -46,7 +46,14 @@ def test_errors_4x4(tmp_out) -> None:  # type: ignore[no-untyped-def]
     res = run_test("errors", cfg=HW, seeds="1", out=tmp_out / "errors")
     _assert_passed(res)
     codes = {r.error for r in res.runs}
-    assert {"ILLEGAL_OPCODE", "ILLEGAL_FIELD", "BUF_RANGE", "AXI_READ", "AXI_WRITE", "TOKEN_DEADLOCK"} <= codes
+    assert {
+        "ILLEGAL_OPCODE",
+        "ILLEGAL_FIELD",
+        "BUF_RANGE",
+        "AXI_READ",
+        "AXI_WRITE",
+        "TOKEN_DEADLOCK",
+    } <= codes
 
 
 def test_program_file_api(tmp_out) -> None:  # type: ignore[no-untyped-def]

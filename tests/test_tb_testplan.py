@@ -10,8 +10,15 @@ def test_testplan_consistent() -> None:
 
 
 def test_checker_catches_missing_items() -> None:
-    plan = {"features": [{"id": "x", "tests": ["NoSuchTest", "DirectedTest:nope", "pytest:tests/nope.py::f"],
-                          "bins": ["insn.opcode/NOPE"]}]}
+    plan = {
+        "features": [
+            {
+                "id": "x",
+                "tests": ["NoSuchTest", "DirectedTest:nope", "pytest:tests/nope.py::f"],
+                "bins": ["insn.opcode/NOPE"],
+            }
+        ]
+    }
     problems = check(plan)
     assert any("NoSuchTest" in p for p in problems)
     assert any("nope" in p for p in problems)

@@ -262,7 +262,7 @@ def _seeded_arch(fn: functools.partial | type | object, seed: int) -> ResNet:
 
 def build(name: str) -> tuple[ResNet, tuple[torch.Tensor, ...]]:
     """A fresh eval-mode copy of the named ResNet and a (1, C, H, W) example input (test image 0)."""
-    model = _ARCH[name]()
+    model = _seeded_arch(_ARCH[name], 0)  # init values are overwritten; seeded keeps global RNG untouched
     model.load_state_dict(_cached_state(name))
     return freeze(model), batch(name, 1, 0)[0]
 
@@ -290,8 +290,9 @@ def targets(name: str, n: int, seed: int) -> list[torch.Tensor]:
     return [y[i:i + 1] for i in data.pick(len(y), n, seed)]
 
 
-def accuracy(name: str, n: int = 500) -> float:
-    """Held-out top-1 accuracy of the float model (batched)."""
+def accuracy(name: str, n: int | None = None) -> float:
+    """Held-out top-1 accuracy of the float model (batched); ResNet-50 uses 100 images by default."""
+    n = n if n is not None else (100 if name == "resnet50" else 500)
     model, _ = build(name)
     x, y = _images(name, "test")
     x, y = x[:n], y[:n]

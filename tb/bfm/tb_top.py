@@ -233,6 +233,7 @@ class NmxTb:
         while True:
             await ReadOnly()
             if int(d.done.value):
+                await FallingEdge(d.clk)    # leave the ReadOnly phase: the caller may write
                 return False
             ready = int(d.insn_ready.value)
             if ready:

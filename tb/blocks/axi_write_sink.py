@@ -101,7 +101,8 @@ class AxiWriteSink:
         bvalid, bresp = self.sig("bvalid"), self.sig("bresp")
         awvalid, awaddr, awlen = self.sig("awvalid"), self.sig("awaddr"), self.sig("awlen")
         awsize, awburst = self.sig("awsize"), self.sig("awburst")
-        wvalid, wdata, wstrb, wlast = self.sig("wvalid"), self.sig("wdata"), self.sig("wstrb"), self.sig("wlast")
+        wvalid, wdata = self.sig("wvalid"), self.sig("wdata")
+        wstrb, wlast = self.sig("wstrb"), self.sig("wlast")
         bready = self.sig("bready")
         while self._running:
             await FallingEdge(self.clk)
@@ -110,7 +111,8 @@ class AxiWriteSink:
             wr = self.rng.random() < self.w_prob
             awready.value = int(ar)
             wready.value = int(wr)
-            if self.b_cur is None and self.bq and self.bq[0][1] <= self.cycle and self.rng.random() < self.b_prob:
+            b_due = bool(self.bq) and self.bq[0][1] <= self.cycle
+            if self.b_cur is None and b_due and self.rng.random() < self.b_prob:
                 self.b_cur = self.bq.popleft()[0]
             bvalid.value = int(self.b_cur is not None)
             bresp.value = self.b_cur or 0
@@ -120,7 +122,8 @@ class AxiWriteSink:
                 aw = (awaddr.value.to_unsigned(), awlen.value.to_unsigned(), awsize.value.to_unsigned(),
                       awburst.value.to_unsigned())
                 if self._aw_hold is not None:
-                    assert aw == self._aw_hold, f"AW payload changed while waiting for awready: {self._aw_hold} -> {aw}"
+                    assert aw == self._aw_hold, \
+                        f"AW payload changed while waiting for awready: {self._aw_hold} -> {aw}"
                 if ar:
                     self._accept_aw(*aw)
                     self._aw_hold = None

@@ -207,15 +207,14 @@ async def test_halt(dut):
     d = dut
     cmd = GemmCmd(0, 0, 0, 200, 0)
     d.cmd_valid.value, d.cmd_insn.value = 1, cmd.encode()
-    await RisingEdge(d.clk)
     for _ in range(8):
         await ReadOnly()
-        if int(d.cmd_ready.value):
-            break
+        accepted = int(d.cmd_ready.value)
         await RisingEdge(d.clk)
+        if accepted:
+            break
     else:
         raise AssertionError(f"watchdog: first command {cmd} not accepted (cmd_ready low)")
-    await RisingEdge(d.clk)
     d.cmd_insn.value = GemmCmd(0, 0, 0, 50, 1).encode()  # second command offered, still valid
     for _ in range(h.cfg.rows + 30):
         await RisingEdge(d.clk)

@@ -49,8 +49,10 @@ def rand_i32(rng: np.random.Generator, shape, spread: str = "mixed") -> np.ndarr
     if spread == "uniform":
         return uni
     small = rng.integers(-300, 301, size=shape, dtype=np.int64)
-    edge = rng.choice(np.array([I32_MIN, I32_MIN + 1, I32_MAX, I32_MAX - 1, 0, 1, -1], dtype=np.int64), size=shape)
-    p2 = (np.int64(1) << rng.integers(0, 31, size=shape)) * rng.choice([-1, 1], size=shape) + rng.integers(-1, 2, size=shape)
+    edges = np.array([I32_MIN, I32_MIN + 1, I32_MAX, I32_MAX - 1, 0, 1, -1], dtype=np.int64)
+    edge = rng.choice(edges, size=shape)
+    p2 = ((np.int64(1) << rng.integers(0, 31, size=shape)) * rng.choice([-1, 1], size=shape)
+          + rng.integers(-1, 2, size=shape))
     pick = rng.integers(0, 4, size=shape)
     v = np.select([pick == 0, pick == 1, pick == 2], [uni, small, edge], p2)
     return np.clip(v, I32_MIN, I32_MAX)
@@ -171,7 +173,8 @@ def rand_cfg(rng: np.random.Generator, **force) -> PpuConfig:
     flags.update(force)
     shift = rng.integers(0, 64, size=COLS)
     shift = np.where(rng.random(COLS) < 0.6, rng.integers(0, 40, size=COLS), shift)
-    return PpuConfig(cols=COLS, **flags, row_shift=int(rng.choice([0, 1, 8, 16, 31, 40, 62, 63, int(rng.integers(0, 64))])),
+    row_shift = int(rng.choice([0, 1, 8, 16, 31, 40, 62, 63, int(rng.integers(0, 64))]))
+    return PpuConfig(cols=COLS, **flags, row_shift=row_shift,
                      bias=rand_i32(rng, COLS), mult=rand_i32(rng, COLS), shift=shift,
                      pwl=rand_pwl(rng, str(rng.choice(["sorted", "sorted", "unsorted", "dup", "extreme"]))))
 
@@ -191,7 +194,7 @@ async def setup(dut) -> tuple[PpuHarness, np.random.Generator, random.Random]:
 @cocotb.test()
 async def test_identity_and_latency(dut):
     """All stages off: int32 passes unchanged, int8 saturates; latency and 1 row/cycle throughput."""
-    h, nrng, rng = await setup(dut)
+    h, nrng, _rng = await setup(dut)
     acc, off, sc = rand_rows(nrng, 200)
     cyc = await h.run(PpuConfig(cols=COLS, out_int32=True), acc, off, sc, what="identity int32")
     assert cyc <= 200 + LATENCY + 1, f"throughput: 200 rows took {cyc} cycles"
@@ -221,7 +224,8 @@ async def test_each_stage_alone(dut):
 async def test_saturation(dut):
     """Saturation at both ends in every stage: extreme operands, large multipliers, zero shifts."""
     h, nrng, rng = await setup(dut)
-    ext = np.array([I32_MIN, I32_MIN + 1, -(1 << 30), -1, 0, 1, 1 << 30, I32_MAX - 1, I32_MAX], dtype=np.int64)
+    ext = np.array([I32_MIN, I32_MIN + 1, -(1 << 30), -1, 0, 1, 1 << 30, I32_MAX - 1, I32_MAX],
+                   dtype=np.int64)
     for trial in range(12):
         cfg = rand_cfg(nrng, out_int32=bool(trial % 2))
         cfg.bias = nrng.choice(ext, size=COLS)
@@ -240,7 +244,7 @@ async def test_saturation(dut):
 @cocotb.test()
 async def test_shift_corners(dut):
     """Shifts 0, 1, 62, 63 (63 clamps to 62) in all three shifting stages."""
-    h, nrng, rng = await setup(dut)
+    h, nrng, _rng = await setup(dut)
     for s in (0, 1, 62, 63):
         for stage in ("row_en", "requant_en", "pwl_en"):
             flags = {k: False for k in ("bias_en", "row_en", "requant_en", "pwl_en")}
@@ -256,7 +260,7 @@ async def test_shift_corners(dut):
 @cocotb.test()
 async def test_rounding_ties(dut):
     """Exact ties (x = (2k+1) * 2^(s-1)) round away from zero, positive and negative."""
-    h, nrng, rng = await setup(dut)
+    h, nrng, _rng = await setup(dut)
     n = 200
     # requant: mult = 1, per-column shift s_c, acc = +-(2k+1) << (s_c-1)
     s = nrng.integers(1, 31, size=COLS)
@@ -270,8 +274,8 @@ async def test_rounding_ties(dut):
     await h.run(cfg, acc, np.zeros(n, np.int64), np.ones(n, np.int64), what="requant ties mult -1")
     # row stage: sc = +-1, off = 0, row_shift rs
     for rs in (1, 2, 5, 17):
-        acc = np.clip(nrng.choice([-1, 1], size=(n, COLS)) * ((2 * nrng.integers(0, 1 << 8, size=(n, COLS)) + 1) << (rs - 1)),
-                      I32_MIN, I32_MAX)
+        odd = 2 * nrng.integers(0, 1 << 8, size=(n, COLS)) + 1
+        acc = np.clip(nrng.choice([-1, 1], size=(n, COLS)) * (odd << (rs - 1)), I32_MIN, I32_MAX)
         cfg = PpuConfig(cols=COLS, row_en=True, out_int32=True, row_shift=rs)
         await h.run(cfg, acc, np.zeros(n, np.int64), nrng.choice([-1, 1], size=n), what=f"row ties rs={rs}")
     # PWL: slope 1, one segment, pwl_shift 3, intercept 0 and 5
@@ -336,7 +340,7 @@ async def test_random(dut):
 @cocotb.test()
 async def test_all_stages_bulk(dut):
     """Thousands of rows with every stage enabled, full throughput."""
-    h, nrng, rng = await setup(dut)
+    h, nrng, _rng = await setup(dut)
     for out32 in (True, False):
         cfg = rand_cfg(nrng, bias_en=True, row_en=True, requant_en=True, pwl_en=True, out_int32=out32)
         # moderate parameters so values stay in the interesting (non-saturated) range
@@ -353,7 +357,7 @@ async def test_all_stages_bulk(dut):
 @cocotb.test()
 async def test_flush(dut):
     """flush empties the pipeline; the next batch is unaffected."""
-    h, nrng, rng = await setup(dut)
+    h, nrng, _rng = await setup(dut)
     d = dut
     cfg = rand_cfg(nrng)
     acc, off, sc = rand_rows(nrng, 5)

@@ -104,7 +104,8 @@ class RefModel:
             c.mult = self.vec[f["mult_row"]].copy()
             c.shift = self.vec[f["shift_row"]] & 63
         if c.pwl_en:
-            c.pwl = np.array([self.vec[f["pwl_row"] + j // COLS][j % COLS] for j in range(PWL_WORDS)], dtype=np.int64)
+            c.pwl = np.array([self.vec[f["pwl_row"] + j // COLS][j % COLS] for j in range(PWL_WORDS)],
+                             dtype=np.int64)
 
     def store(self, f: dict) -> list[tuple[int, int]]:
         r0, ny, nx = f["sram_addr"], f["y_size"], f["x_size"]
@@ -151,8 +152,10 @@ class StoreHarness:
             bp = n.integers(-(1 << 12), 1 << 12, size=PWL_BREAKPOINTS)
             words[:PWL_BREAKPOINTS] = np.sort(bp) if n.random() < 0.7 else bp
             words[PWL_SHIFT_WORD] = int(n.integers(0, 12)) + (int(n.integers(0, 1000)) << 6)
-            words[PWL_SLOPE_WORD:PWL_SLOPE_WORD + PWL_SEGMENTS] = n.integers(-(1 << 10), 1 << 10, size=PWL_SEGMENTS)
-            words[PWL_ICPT_WORD:PWL_ICPT_WORD + PWL_SEGMENTS] = n.integers(-(1 << 8), 1 << 8, size=PWL_SEGMENTS)
+            slopes = n.integers(-(1 << 10), 1 << 10, size=PWL_SEGMENTS)
+            icpts = n.integers(-(1 << 8), 1 << 8, size=PWL_SEGMENTS)
+            words[PWL_SLOPE_WORD:PWL_SLOPE_WORD + PWL_SEGMENTS] = slopes
+            words[PWL_ICPT_WORD:PWL_ICPT_WORD + PWL_SEGMENTS] = icpts
             vec[t:t + PWL_ROWS] = words.reshape(PWL_ROWS, COLS)
             t += PWL_ROWS
         return vec
@@ -168,8 +171,9 @@ class StoreHarness:
         d.acc_rdata.value = 0
         d.row_rdata.value = 0
         d.vec_rdata.value = 0
-        self.sink = AxiWriteSink(d, d.clk, data_bits=BUS_BITS, mem_size=MEM_SIZE, rng=random.Random(self.rng.random()),
-                                 aw_prob=aw_prob, w_prob=w_prob, b_prob=b_prob, b_delay=b_delay, fill=FILL)
+        self.sink = AxiWriteSink(d, d.clk, data_bits=BUS_BITS, mem_size=MEM_SIZE,
+                                 rng=random.Random(self.rng.random()), aw_prob=aw_prob, w_prob=w_prob,
+                                 b_prob=b_prob, b_delay=b_delay, fill=FILL)
         self.sink.start()
         for _ in range(3):
             await RisingEdge(d.clk)
@@ -335,8 +339,8 @@ class StoreHarness:
         # ---------------- final checks
         await FallingEdge(d.clk)
         d.cmd_valid.value = 0
-        stats = dict(cycles=cycles, wr_bytes=wr_bytes, stall=stall_cycles, done=done, sent=sent, errors=errors,
-                     first_w=first_w, last_w=last_w)
+        stats = dict(cycles=cycles, wr_bytes=wr_bytes, stall=stall_cycles, done=done, sent=sent,
+                     errors=errors, first_w=first_w, last_w=last_w)
         if expect_err is not None:
             assert errors, f"{what}: no err_valid (expected AXI_WRITE for index {expect_err})"
             assert len(errors) == 1, f"{what}: err_valid pulsed {len(errors)} times"
@@ -353,8 +357,9 @@ class StoreHarness:
         if sink.mem != ref.mem:
             diff = [i for i in range(MEM_SIZE) if sink.mem[i] != ref.mem[i]]
             a = diff[0]
-            raise AssertionError(f"{what}: {len(diff)} byte(s) differ, first at {a:#x}: rtl {sink.mem[a]:#04x} "
-                                 f"ref {ref.mem[a]:#04x}; program: {[(c.kind, c.fields) for c in cmds]}")
+            raise AssertionError(f"{what}: {len(diff)} byte(s) differ, first at {a:#x}: "
+                                 f"rtl {sink.mem[a]:#04x} ref {ref.mem[a]:#04x}; "
+                                 f"program: {[(c.kind, c.fields) for c in cmds]}")
         return stats
 
 
@@ -383,15 +388,16 @@ async def test_contiguous_throughput(dut):
         row_bytes = COLS * e
         beats_per_row = max(1, row_bytes // BUS_BYTES)
         rows_per_beat = max(1, BUS_BYTES // row_bytes)
-        st = dict(ext_addr=0x1000, y_stride=BUS_BYTES * -(-row_bytes // BUS_BYTES) if rows_per_beat == 1 else BUS_BYTES,
-                  y_size=ny, x_stride=e, x_size=COLS, sram_addr=0)
+        pitch = BUS_BYTES * -(-row_bytes // BUS_BYTES) if rows_per_beat == 1 else BUS_BYTES
+        st = dict(ext_addr=0x1000, y_stride=pitch, y_size=ny, x_stride=e, x_size=COLS, sram_addr=0)
         cmds = [Cmd("cfg", cfg_fields(out_int32=out32, bias_en=1, requant_en=1, bias_row=0, mult_row=4,
                                       shift_row=8)), Cmd("store", st)]
         s = await h.run(cmds, what=f"throughput out32={out32}")
         span = s["last_w"] - s["first_w"] + 1
         dut._log.info("out32=%d: %d rows, %d W beats in %d cycles (first W at %d, total %d cycles)",
                       out32, ny, ny * beats_per_row, span, s["first_w"], s["cycles"])
-        assert span <= ny * beats_per_row + 2, f"W beats not back to back: {ny * beats_per_row} beats took {span} cycles"
+        assert span <= ny * beats_per_row + 2, \
+            f"W beats not back to back: {ny * beats_per_row} beats took {span} cycles"
 
 
 @cocotb.test()
@@ -424,8 +430,9 @@ async def test_page_and_alignment(dut):
         cmds = [Cmd("cfg", cfg_fields(out_int32=out32))]
         for off in range(BUS_BYTES + 1):
             nx = 1 + off % COLS
-            cmds.append(Cmd("store", dict(ext_addr=0x2000 - 2 * BUS_BYTES + off + 256 * off, y_stride=nx * e + 3,
-                                          y_size=2, x_stride=e, x_size=nx, sram_addr=off % (ACC_DEPTH - 2))))
+            ext = 0x2000 - 2 * BUS_BYTES + off + 256 * off
+            cmds.append(Cmd("store", dict(ext_addr=ext, y_stride=nx * e + 3, y_size=2, x_stride=e,
+                                          x_size=nx, sram_addr=off % (ACC_DEPTH - 2))))
         await h.run(cmds, what=f"alignment out32={out32}")
 
 
@@ -509,7 +516,8 @@ async def test_halt(dut):
         await h.run(cmds, halt_at=h.rng.randint(0, 120), what=f"halt {trial}")
         for _ in range(20):  # nothing moves afterwards
             await ReadOnly()
-            assert not bool(dut.m_axi_awvalid.value) and not bool(dut.m_axi_wvalid.value), "bus activity after idle"
+            assert not bool(dut.m_axi_awvalid.value) and not bool(dut.m_axi_wvalid.value), \
+                "bus activity after idle"
             assert bool(dut.idle.value) and not bool(dut.cmd_ready.value)
             await FallingEdge(dut.clk)
         await reset(h)

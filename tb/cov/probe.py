@@ -73,8 +73,15 @@ def static_bins(ins: Insn, hw: HwConfig, out: Bins, *, out_int32: bool, prev_cmp
         pushes = [d for d in DEP_FIELDS if d.startswith("push") and f.get(d)]
         for d in pops + pushes:
             _hit(out, "dep.bits", f"{kind}.{d}")
-        shape = ("pop_and_push" if pops and pushes else f"pop{len(pops)}" if pops
-                 else f"push{len(pushes)}" if pushes else "none")
+        shape = (
+            "pop_and_push"
+            if pops and pushes
+            else f"pop{len(pops)}"
+            if pops
+            else f"push{len(pushes)}"
+            if pushes
+            else "none"
+        )
         _hit(out, "dep.shape", shape)
     if op == Opcode.LOAD:
         buf = Buffer(f["buf_sel"])
@@ -85,19 +92,28 @@ def static_bins(ins: Insn, hw: HwConfig, out: Bins, *, out_int32: bool, prev_cmp
         sk = _stride_kind(xs, ys, x, e)
         _hit(out, "load.x_stride", sk)
         span = (x - 1) * xs + e
-        _hit(out, "load.y_stride", "zero" if ys == 0 else "interleaved" if ys < span
-             else "exact" if ys == span else "gap")
+        _hit(
+            out,
+            "load.y_stride",
+            "zero" if ys == 0 else "interleaved" if ys < span else "exact" if ys == span else "gap",
+        )
         _hit(out, "load.y_size", "one" if y == 1 else "few" if y < 16 else "many")
-        _hit(out, "load.sram", "first_row" if f["sram_addr"] == 0 else
-             "last_row" if f["sram_addr"] + y == depth else "middle")
+        _hit(
+            out,
+            "load.sram",
+            "first_row" if f["sram_addr"] == 0 else "last_row" if f["sram_addr"] + y == depth else "middle",
+        )
         _hit(out, "load.align", "aligned" if f["ext_addr"] % bus == 0 else "unaligned")
         if sk == "contig":
             _hit(out, "load.cross_4k", "yes" if _cross_4k(f["ext_addr"], y, ys, x * e) else "no")
     elif op == Opcode.GEMM:
         m = f["m"]
         _hit(out, "gemm.accumulate", "accumulate" if f["accumulate"] else "overwrite")
-        _hit(out, "gemm.m", "one" if m == 1 else "lt_rows" if m < hw.rows else "eq_rows" if m == hw.rows
-             else "gt_rows")
+        _hit(
+            out,
+            "gemm.m",
+            "one" if m == 1 else "lt_rows" if m < hw.rows else "eq_rows" if m == hw.rows else "gt_rows",
+        )
         if f["inp_addr"] + m == hw.inp_depth:
             _hit(out, "gemm.corner", "inp_last")
         if f["wgt_addr"] + hw.rows == hw.wgt_depth:
@@ -124,8 +140,13 @@ def static_bins(ins: Insn, hw: HwConfig, out: Bins, *, out_int32: bool, prev_cmp
         if sk == "contig":
             _hit(out, "store.cross_4k", "yes" if _cross_4k(f["ext_addr"], y, ys, x * e) else "no")
     elif op == Opcode.PPUCFG:
-        names = (("bias_en", "bias"), ("row_en", "row"), ("requant_en", "requant"), ("pwl_en", "pwl"),
-                 ("out_int32", "out_int32"))
+        names = (
+            ("bias_en", "bias"),
+            ("row_en", "row"),
+            ("requant_en", "requant"),
+            ("pwl_en", "pwl"),
+            ("out_int32", "out_int32"),
+        )
         on = [label for key, label in names if f[key]]
         for label in on:
             _hit(out, "ppucfg.flags", label)
@@ -145,8 +166,9 @@ def _shift_label(stage: str, s: int) -> str:
     return f"{stage}.{'zero' if s == 0 else 'clamp' if s >= SHIFT_MAX else 'mid'}"
 
 
-def ppu_bins(acc: np.ndarray, cfg: arith.PpuConfig, off: np.ndarray | None, sc: np.ndarray | None,
-             out: Bins) -> np.ndarray:
+def ppu_bins(
+    acc: np.ndarray, cfg: arith.PpuConfig, off: np.ndarray | None, sc: np.ndarray | None, out: Bins
+) -> np.ndarray:
     """Evaluate the PPU stage by stage, recording saturation and PWL segments; returns the result."""
     v = np.asarray(acc, dtype=np.int64)
     n = v.shape[-1]
@@ -170,8 +192,8 @@ def ppu_bins(acc: np.ndarray, cfg: arith.PpuConfig, off: np.ndarray | None, sc: 
         seg = (v[..., None] >= tab[:PWL_BREAKPOINTS]).sum(axis=-1)
         for s in np.unique(seg):
             _hit(out, "ppu.pwl_segment", f"seg{int(s)}", int((seg == s).sum()))
-        slope = tab[PWL_SLOPE_WORD:PWL_SLOPE_WORD + PWL_SEGMENTS][seg]
-        icpt = tab[PWL_ICPT_WORD:PWL_ICPT_WORD + PWL_SEGMENTS][seg]
+        slope = tab[PWL_SLOPE_WORD : PWL_SLOPE_WORD + PWL_SEGMENTS][seg]
+        icpt = tab[PWL_ICPT_WORD : PWL_ICPT_WORD + PWL_SEGMENTS][seg]
         t = arith.rshift(v * slope, int(tab[PWL_SHIFT_WORD]) & 63) + icpt
         _sat_hits(out, "pwl", t)
         v = arith.sat(t, 32)
@@ -219,8 +241,8 @@ def program_bins(program: Program, result: SimResult, *, accepted: int | None = 
         if ins.opcode == Opcode.GEMM and f["accumulate"]:
             aa, mm = f["acc_addr"], f["m"]
             ia, wa = f["inp_addr"], f["wgt_addr"]
-            p = arith.gemm_tile(m.inp[ia:ia + mm], m.wgt[wa:wa + hw.rows], None)
-            s = m.acc[aa:aa + mm] + p
+            p = arith.gemm_tile(m.inp[ia : ia + mm], m.wgt[wa : wa + hw.rows], None)
+            s = m.acc[aa : aa + mm] + p
             if ((s > I32_MAX) | (s < I32_MIN)).any():
                 _hit(out, "gemm.acc_wrap", "wrapped")
         elif ins.opcode == Opcode.PPUCFG:
@@ -242,8 +264,8 @@ def program_bins(program: Program, result: SimResult, *, accepted: int | None = 
             y, x, sa = f["y_size"], f["x_size"], f["sram_addr"]
             combo = f"b{int(c.bias_en)}r{int(c.row_en)}q{int(c.requant_en)}p{int(c.pwl_en)}"
             _hit(out, "ppucfg.combo", combo)
-            acc = m.acc[sa:sa + y, :x]
-            off, sc = m.row[sa:sa + y, 0], m.row[sa:sa + y, 1]
+            acc = m.acc[sa : sa + y, :x]
+            off, sc = m.row[sa : sa + y, 0], m.row[sa : sa + y, 1]
             got = ppu_bins(acc, c, off, sc, out)
             ref = arith.ppu(acc, c, off, sc) if c.row_en else arith.ppu(acc, c)
             assert np.array_equal(got, ref), "coverage probe disagrees with golden.arith.ppu"

@@ -24,17 +24,26 @@ def summarise(points: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:
     for p in POINTS:
         got = points.get(p.name, {})
         n_hit = sum(1 for b in p.bins if got.get(b, 0) > 0)
-        per_point[p.name] = {"bins": len(p.bins), "hit": n_hit,
-                             "percent": round(100.0 * n_hit / len(p.bins), 1)}
+        per_point[p.name] = {
+            "bins": len(p.bins),
+            "hit": n_hit,
+            "percent": round(100.0 * n_hit / len(p.bins), 1),
+        }
         holes += [f"{p.name}/{b}" for b in p.bins if got.get(b, 0) == 0]
         total += len(p.bins)
         hit += n_hit
-    return {"bins": total, "hit": hit, "percent": round(100.0 * hit / total, 2) if total else 0.0,
-            "points": per_point, "holes": holes}
+    return {
+        "bins": total,
+        "hit": hit,
+        "percent": round(100.0 * hit / total, 2) if total else 0.0,
+        "points": per_point,
+        "holes": holes,
+    }
 
 
-def write(path: str | pathlib.Path, points: Snapshot,
-          meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def write(
+    path: str | pathlib.Path, points: Snapshot, meta: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Write one report file; returns its summary."""
     summary = summarise(points)
     doc = {"meta": dict(meta or {}), "points": points, "summary": summary}

@@ -14,6 +14,7 @@ and documented as such in docs/testbench.md:
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter as Tally
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -50,18 +51,28 @@ def bus_bins(transfers: Iterable[Transfer], knobs: Mapping[str, Any], out: Bins 
         _hit(out, "axi.wr_len", _len_bin(t.beats))
         _hit(out, "axi.wr_resp", RESP[t.resp])
     if reads:
-        _hit(out, "axi.outstanding", "rd_multi" if _max_overlap([(t.t_accept, t.t_done) for t in reads]) > 1
-             else "rd_1")
+        _hit(
+            out,
+            "axi.outstanding",
+            "rd_multi" if _max_overlap([(t.t_accept, t.t_done) for t in reads]) > 1 else "rd_1",
+        )
     if writes:
-        _hit(out, "axi.outstanding", "wr_multi" if _max_overlap([(t.t_accept, t.t_done) for t in writes]) > 1
-             else "wr_1")
+        _hit(
+            out,
+            "axi.outstanding",
+            "wr_multi" if _max_overlap([(t.t_accept, t.t_done) for t in writes]) > 1 else "wr_1",
+        )
     bp = knobs.get("backpressure", {}) or {}
     lat = int(knobs.get("rd_latency", 0))
     if any(t.t_done - t.t_accept > lat + t.beats for t in reads):
         _hit(out, "axi.backpressure", "r_gap")
     if bp.get("w", 0) > 0 and any(t.t_done - t.t_accept > t.beats for t in writes):
         _hit(out, "axi.backpressure", "w_stall")
-    for ch, label, traffic in (("ar", "ar_stall", reads), ("aw", "aw_stall", writes), ("b", "b_delay", writes)):
+    for ch, label, traffic in (
+        ("ar", "ar_stall", reads),
+        ("aw", "aw_stall", writes),
+        ("b", "b_delay", writes),
+    ):
         if bp.get(ch, 0) >= 0.1 and len(traffic) >= 4:
             _hit(out, "axi.backpressure", label)
     return out
@@ -79,7 +90,7 @@ def status_bins(error: ErrorCode, counters: Mapping[Counter, int], out: Bins | N
 def feed_bins(cycles: list[int], out: Bins | None = None) -> Bins:
     """Back-to-back vs gapped acceptance, from the accepted-instruction cycles."""
     out = out if out is not None else {}
-    deltas = [b - a for a, b in zip(cycles, cycles[1:], strict=False)]
+    deltas = [b - a for a, b in itertools.pairwise(cycles)]
     if any(d == 1 for d in deltas):
         _hit(out, "driver.gap", "back_to_back")
     if any(d > 1 for d in deltas):

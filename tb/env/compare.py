@@ -31,10 +31,15 @@ class Mismatch:
     address: int
 
     def describe(self) -> str:
-        where = f"layer {self.layer} (instructions {self.insn_range[0]}..{self.insn_range[1] - 1})" \
-            if self.layer and self.insn_range else "no layer"
-        return (f"tensor {self.tensor!r} [{where}]: element {list(self.index)} at {self.address:#x}"
-                f" expected {self.expected} got {self.got} ({self.n_wrong}/{self.n_total} elements differ)")
+        where = (
+            f"layer {self.layer} (instructions {self.insn_range[0]}..{self.insn_range[1] - 1})"
+            if self.layer and self.insn_range
+            else "no layer"
+        )
+        return (
+            f"tensor {self.tensor!r} [{where}]: element {list(self.index)} at {self.address:#x}"
+            f" expected {self.expected} got {self.got} ({self.n_wrong}/{self.n_total} elements differ)"
+        )
 
 
 def checked_tensors(program: Program) -> list[dict[str, Any]]:
@@ -45,8 +50,9 @@ def checked_tensors(program: Program) -> list[dict[str, Any]]:
     return sorted(ts, key=lambda t: (start.get(t.get("layer"), big), program.manifest["tensors"].index(t)))
 
 
-def compare_memories(program: Program, expected: bytes | bytearray, got: bytes | bytearray,
-                     limit: int | None = None) -> list[Mismatch]:
+def compare_memories(
+    program: Program, expected: bytes | bytearray, got: bytes | bytearray, limit: int | None = None
+) -> list[Mismatch]:
     """Every checked tensor whose bytes differ (up to ``limit``), first divergence first."""
     layers = {ly["name"]: ly for ly in program.manifest.get("layers", [])}
     out: list[Mismatch] = []
@@ -59,17 +65,27 @@ def compare_memories(program: Program, expected: bytes | bytearray, got: bytes |
         idx = tuple(int(i) for i in wrong[0])
         addr = t["addr"] + sum(i * s for i, s in zip(idx, t["strides"], strict=True))
         ly = layers.get(t.get("layer") or "")
-        out.append(Mismatch(tensor=t["name"], layer=t.get("layer"),
-                            insn_range=(ly["insn_start"], ly["insn_end"]) if ly else None,
-                            index=idx, expected=int(exp[idx]), got=int(act[idx]), n_wrong=len(wrong),
-                            n_total=int(exp.size), address=int(addr)))
+        out.append(
+            Mismatch(
+                tensor=t["name"],
+                layer=t.get("layer"),
+                insn_range=(ly["insn_start"], ly["insn_end"]) if ly else None,
+                index=idx,
+                expected=int(exp[idx]),
+                got=int(act[idx]),
+                n_wrong=len(wrong),
+                n_total=int(exp.size),
+                address=int(addr),
+            )
+        )
         if limit is not None and len(out) >= limit:
             break
     return out
 
 
-def untracked_diffs(program: Program, expected: bytes | bytearray, got: bytes | bytearray,
-                    limit: int = 8) -> list[tuple[int, int, int]]:
+def untracked_diffs(
+    program: Program, expected: bytes | bytearray, got: bytes | bytearray, limit: int = 8
+) -> list[tuple[int, int, int]]:
     """Bytes that differ outside every checked tensor: (address, expected, got).
 
     A write to the wrong address shows up here even when every checked tensor is right.

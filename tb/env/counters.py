@@ -48,8 +48,9 @@ class CounterReport:
         return "\n".join(lines)
 
 
-def compare_counters(rtl: Mapping[Counter, int], golden: Mapping[Counter, int], *, ok_run: bool,
-                     judge_cycles: bool) -> CounterReport:
+def compare_counters(
+    rtl: Mapping[Counter, int], golden: Mapping[Counter, int], *, ok_run: bool, judge_cycles: bool
+) -> CounterReport:
     """Judge RTL counters; ``judge_cycles`` False turns a CYCLES failure into a warning."""
     rep = CounterReport()
     for c in Counter:

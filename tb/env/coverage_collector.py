@@ -67,7 +67,15 @@ class CoverageCollector(uvm_component):
         bins = merge_bins(parts)
         self.model.sample_bins(bins)
         path = ctx.out_dir / "coverage.json"
-        report.write(path, from_bins(bins), meta={"name": ctx.name, "seed": ctx.seed,
-                                                   "program": ctx.program.manifest.get("name"),
-                                                   "cfg": self.env_cfg.cfg_name, "passed": passed})
+        report.write(
+            path,
+            from_bins(bins),
+            meta={
+                "name": ctx.name,
+                "seed": ctx.seed,
+                "program": ctx.program.manifest.get("name"),
+                "cfg": self.env_cfg.cfg_name,
+                "passed": passed,
+            },
+        )
         return bins, str(path)

@@ -48,16 +48,26 @@ def mem_model_queues(dut: object) -> str:
     """Outstanding work inside the memory model (best effort: needs public internal signals)."""
     try:
         m = dut.u_mem  # type: ignore[attr-defined]
-        return (f"memory model: {int(m.rq_count.value)} read bursts accepted and not finished, "
-                f"{int(m.wq_count.value)} write bursts without all W beats, {int(m.wf_count.value)} "
-                f"buffered W beats, {int(m.bq_count.value)} B responses pending")
+        return (
+            f"memory model: {int(m.rq_count.value)} read bursts accepted and not finished, "
+            f"{int(m.wq_count.value)} write bursts without all W beats, {int(m.wf_count.value)} "
+            f"buffered W beats, {int(m.bq_count.value)} B responses pending"
+        )
     except (AttributeError, ValueError, TypeError):
         return "memory model internals not visible"
 
 
-def describe_hang(program: Program, *, accepted: int, pending: str | None, insn_ready: int | None,
-                  growing: dict[Counter, int], transfers: list[Transfer], mem_queues: str,
-                  beat_bytes: int) -> str:
+def describe_hang(
+    program: Program,
+    *,
+    accepted: int,
+    pending: str | None,
+    insn_ready: int | None,
+    growing: dict[Counter, int],
+    transfers: list[Transfer],
+    mem_queues: str,
+    beat_bytes: int,
+) -> str:
     n = len(program.insns)
     lines = [f"dispatcher accepted {accepted}/{n} instructions"]
     if accepted < n:
@@ -66,14 +76,18 @@ def describe_hang(program: Program, *, accepted: int, pending: str | None, insn_
             text = disassemble(nxt)
         except ValueError:
             text = f"{nxt:#034x}"
-        lines.append(f"next instruction #{accepted}: {text}"
-                     + ("" if insn_ready is None else f" (insn_ready={insn_ready})"))
+        lines.append(
+            f"next instruction #{accepted}: {text}"
+            + ("" if insn_ready is None else f" (insn_ready={insn_ready})")
+        )
     if pending:
         lines.append(f"driver still offering: {pending}")
     busy = [f"{_GROWING[c]} (+{d})" for c, d in growing.items() if c in _GROWING and d > 0]
     lines.append("over the last window: " + ("; ".join(busy) if busy else "no counter moved (stuck)"))
     lines.append(mem_queues)
     for t in transfers[-3:]:
-        lines.append(f"last transfers: {t.kind} addr={t.addr:#x} beats={t.beats} done@{t.t_done}"
-                     f" <- {owner_of(program, t.addr, beat_bytes)}")
+        lines.append(
+            f"last transfers: {t.kind} addr={t.addr:#x} beats={t.beats} done@{t.t_done}"
+            f" <- {owner_of(program, t.addr, beat_bytes)}"
+        )
     return "\n".join(lines)

@@ -43,8 +43,9 @@ class InsnMonitor(uvm_monitor):
             word = int(d.insn_data.value)
             k = self.count
             if k < len(self.words) and word != self.words[k]:
-                self.port_errors.append(f"instruction {k}: port carries {word:#034x}, program has "
-                                        f"{self.words[k]:#034x}")
+                self.port_errors.append(
+                    f"instruction {k}: port carries {word:#034x}, program has {self.words[k]:#034x}"
+                )
             await FallingEdge(d.insn_fire)
             await ReadOnly()
             c1 = int(d.cycle.value)

@@ -14,8 +14,9 @@ from tb.bfm.translog import Transfer
 class InsnItem(uvm_sequence_item):
     """One instruction for the driver: the word, its program index, and idle cycles before it."""
 
-    def __init__(self, name: str = "insn", word: int = 0, index: int = 0, gap: int = 0,
-                 last: bool = False) -> None:
+    def __init__(
+        self, name: str = "insn", word: int = 0, index: int = 0, gap: int = 0, last: bool = False
+    ) -> None:
         super().__init__(name)
         self.word = word
         self.index = index

@@ -20,10 +20,18 @@ from tb.env.mem_monitor import MemMonitor
 
 def mem_config(knobs: RunKnobs, mem_size: int, seed: int) -> MemConfig:
     bp = knobs.backpressure
-    return MemConfig(mem_size=mem_size, rd_latency=knobs.rd_latency, wr_latency=knobs.wr_latency,
-                     p_ar=bp.get("ar", 0.0), p_r=bp.get("r", 0.0), p_aw=bp.get("aw", 0.0),
-                     p_w=bp.get("w", 0.0), p_b=bp.get("b", 0.0), seed=seed | 1,
-                     slverr=[tuple(w) for w in knobs.slverr])
+    return MemConfig(
+        mem_size=mem_size,
+        rd_latency=knobs.rd_latency,
+        wr_latency=knobs.wr_latency,
+        p_ar=bp.get("ar", 0.0),
+        p_r=bp.get("r", 0.0),
+        p_aw=bp.get("aw", 0.0),
+        p_w=bp.get("w", 0.0),
+        p_b=bp.get("b", 0.0),
+        seed=seed | 1,
+        slverr=[tuple(w) for w in knobs.slverr],
+    )
 
 
 class MemAgent(uvm_agent):

@@ -30,9 +30,12 @@ class MemMonitor(uvm_monitor):
 
     def publish(self, log_path: pathlib.Path | None, stats: dict[str, int]) -> BusActivity:
         log = translog.read(log_path) if log_path is not None else translog.TransferLog([], [])
-        act = BusActivity(transfers=log.transfers, violations=log.violations,
-                          proto_errors=int(stats.get("proto_errors", 0)),
-                          knobs=self.knobs.to_json() if self.knobs else {})
+        act = BusActivity(
+            transfers=log.transfers,
+            violations=log.violations,
+            proto_errors=int(stats.get("proto_errors", 0)),
+            knobs=self.knobs.to_json() if self.knobs else {},
+        )
         self.last = act
         self.ap.write(act)
         return act

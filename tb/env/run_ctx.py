@@ -47,11 +47,13 @@ class RunContext:
             return self.knobs.watchdog_cycles
         assert self.golden is not None
         from golden.isa import Counter
+
         return watchdog_for(self.golden.counters.get(Counter.CYCLES, 0), self.knobs)
 
 
-def rerun_command(*, program_file: str | None = None, test: str | None = None, seed: int, cfg: str,
-                  extra: str = "") -> str:
+def rerun_command(
+    *, program_file: str | None = None, test: str | None = None, seed: int, cfg: str, extra: str = ""
+) -> str:
     """The command line that reproduces a run with waves (printed on every failure)."""
     parts = [".venv/bin/python", "-m", "tb.run"]
     if program_file:

@@ -32,29 +32,46 @@ class Scoreboard(uvm_scoreboard):
         self.env_cfg = ConfigDB().get(self, "", "ENV_CFG")
         self.verdicts: list[RunVerdict] = []
 
-    async def judge(self, ctx: RunContext, status: RunStatus, bus: BusActivity, accepted: int,
-                    port_errors: list[str]) -> RunVerdict:
+    async def judge(
+        self, ctx: RunContext, status: RunStatus, bus: BusActivity, accepted: int, port_errors: list[str]
+    ) -> RunVerdict:
         g = ctx.golden
         assert g is not None
-        v = RunVerdict(name=ctx.name, seed=ctx.seed, passed=False, error=status.error.name,
-                       error_index=status.error_index, golden_error=g.error.name,
-                       golden_error_index=g.error_index, cycles=status.counters.get(Counter.CYCLES, 0),
-                       sim_cycles=status.cycles, wall_time=status.wall_time,
-                       accepted=accepted, rerun=ctx.rerun, tags=dict(ctx.tags),
-                       counters={c.name: n for c, n in status.counters.items()},
-                       golden_counters={c.name: int(n) for c, n in g.counters.items()})
+        v = RunVerdict(
+            name=ctx.name,
+            seed=ctx.seed,
+            passed=False,
+            error=status.error.name,
+            error_index=status.error_index,
+            golden_error=g.error.name,
+            golden_error_index=g.error_index,
+            cycles=status.counters.get(Counter.CYCLES, 0),
+            sim_cycles=status.cycles,
+            wall_time=status.wall_time,
+            accepted=accepted,
+            rerun=ctx.rerun,
+            tags=dict(ctx.tags),
+            counters={c.name: n for c, n in status.counters.items()},
+            golden_counters={c.name: int(n) for c, n in g.counters.items()},
+        )
         f = v.failures
         if ctx.expect_error is not None and g.error != ctx.expect_error:
-            f.append(f"testbench: sequence intended {ctx.expect_error.name} but golden predicts "
-                     f"{g.error.name}@{g.error_index} ({g.error_message})")
+            f.append(
+                f"testbench: sequence intended {ctx.expect_error.name} but golden predicts "
+                f"{g.error.name}@{g.error_index} ({g.error_message})"
+            )
         if status.timed_out:
-            f.append(f"watchdog: no done after {status.cycles} cycles (limit {ctx.watchdog_cycles});"
-                     f" golden expects {g.error.name} after ~{g.counters.get(Counter.CYCLES, 0)} cycles")
+            f.append(
+                f"watchdog: no done after {status.cycles} cycles (limit {ctx.watchdog_cycles});"
+                f" golden expects {g.error.name} after ~{g.counters.get(Counter.CYCLES, 0)} cycles"
+            )
             v.diagnosis = status.diagnosis
         else:
             if status.error != g.error or (g.error != ErrorCode.NONE and status.error_index != g.error_index):
-                f.append(f"error status: rtl {status.error.name}@{status.error_index}, golden "
-                         f"{g.error.name}@{g.error_index}" + (f" ({g.error_message})" if g.error_message else ""))
+                f.append(
+                    f"error status: rtl {status.error.name}@{status.error_index}, golden "
+                    f"{g.error.name}@{g.error_index}" + (f" ({g.error_message})" if g.error_message else "")
+                )
             if g.ok and status.error == ErrorCode.NONE:
                 mem = await self.bfm.mem_read_image(ctx.program.mem_size)
                 mem_path = ctx.out_dir / "rtl_mem.bin"
@@ -62,23 +79,35 @@ class Scoreboard(uvm_scoreboard):
                 v.memory_file = str(mem_path)
                 v.mismatches = compare_memories(ctx.program, g.memory, mem, limit=20)
                 if v.mismatches:
-                    f.append(f"{len(v.mismatches)} checked tensor(s) differ; first: {v.mismatches[0].describe()}")
+                    f.append(
+                        f"{len(v.mismatches)} checked tensor(s) differ; first: {v.mismatches[0].describe()}"
+                    )
                 if self.env_cfg.compare_untracked:
                     stray = untracked_diffs(ctx.program, g.memory, mem)
                     if stray:
-                        f.append("bytes outside every checked tensor differ (wrong-address write?): "
-                                 + ", ".join(f"{a:#x}: exp {e} got {x}" for a, e, x in stray))
-            crep = compare_counters(status.counters, g.counters, ok_run=g.ok and status.error == ErrorCode.NONE,
-                                    judge_cycles=not ctx.knobs.stalls and ctx.knobs.gap_prob == 0)
+                        f.append(
+                            "bytes outside every checked tensor differ (wrong-address write?): "
+                            + ", ".join(f"{a:#x}: exp {e} got {x}" for a, e, x in stray)
+                        )
+            crep = compare_counters(
+                status.counters,
+                g.counters,
+                ok_run=g.ok and status.error == ErrorCode.NONE,
+                judge_cycles=not ctx.knobs.stalls and ctx.knobs.gap_prob == 0,
+            )
             f.extend(crep.failures)
             v.warnings.extend(crep.warnings)
             v.cycle_ratio = crep.cycle_ratio
             if status.error == ErrorCode.NONE and accepted != status.counters.get(Counter.INSNS, accepted):
-                f.append(f"env self-check: instruction monitor saw {accepted} accepted instructions, "
-                         f"INSNS counter says {status.counters[Counter.INSNS]}")
+                f.append(
+                    f"env self-check: instruction monitor saw {accepted} accepted instructions, "
+                    f"INSNS counter says {status.counters[Counter.INSNS]}"
+                )
         if bus.proto_errors or bus.violations:
-            f.append(f"AXI protocol: {bus.proto_errors} violations flagged by the memory model"
-                     + (f"; first: {bus.violations[0]}" if bus.violations else ""))
+            f.append(
+                f"AXI protocol: {bus.proto_errors} violations flagged by the memory model"
+                + (f"; first: {bus.violations[0]}" if bus.violations else "")
+            )
         f.extend(f"instruction port: {e}" for e in port_errors[:3])
         v.passed = not f
         self.verdicts.append(v)

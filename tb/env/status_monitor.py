@@ -32,9 +32,16 @@ class StatusMonitor(uvm_monitor):
         await FallingEdge(self.bfm.dut.clk)
         st = self.bfm.status()
         counters = await self.bfm.read_counters()
-        status = RunStatus(done=st.done, timed_out=not ok, error=st.error_code if st.error else ErrorCode.NONE,
-                           error_index=st.error_index if st.error else -1, counters=counters,
-                           cycles=cycles, wall_time=wall, busy=st.busy)
+        status = RunStatus(
+            done=st.done,
+            timed_out=not ok,
+            error=st.error_code if st.error else ErrorCode.NONE,
+            error_index=st.error_index if st.error else -1,
+            counters=counters,
+            cycles=cycles,
+            wall_time=wall,
+            busy=st.busy,
+        )
         self.ap.write(status)
         return status
 

@@ -67,8 +67,11 @@ class RunVerdict:
         if self.mismatches:
             lines.append(f"  first diverging tensor: {self.mismatches[0].describe()}")
             if len(self.mismatches) > 1:
-                lines.append(f"  ({len(self.mismatches) - 1} later tensors differ too: "
-                             + ", ".join(m.tensor for m in self.mismatches[1:6]) + ")")
+                lines.append(
+                    f"  ({len(self.mismatches) - 1} later tensors differ too: "
+                    + ", ".join(m.tensor for m in self.mismatches[1:6])
+                    + ")"
+                )
         if self.diagnosis:
             lines += ["  diagnosis:"] + [f"    {ln}" for ln in self.diagnosis.splitlines()]
         lines += [f"  warning: {w}" for w in self.warnings]

@@ -39,9 +39,17 @@ class TensorRef:
 class ProgramBuilder:
     """Accumulates memory, manifest tensors, layers and a tokenised instruction stream."""
 
-    def __init__(self, hw: HwConfig, rng: np.random.Generator, *, dep_styles: dict[str, float],
-                 extra_token_prob: float, p_misalign: float = 0.3, p_straddle_4k: float = 0.15,
-                 mem_cap: int = MEM_CAP) -> None:
+    def __init__(
+        self,
+        hw: HwConfig,
+        rng: np.random.Generator,
+        *,
+        dep_styles: dict[str, float],
+        extra_token_prob: float,
+        p_misalign: float = 0.3,
+        p_straddle_4k: float = 0.15,
+        mem_cap: int = MEM_CAP,
+    ) -> None:
         self.hw = hw
         self.rng = rng
         self.mem = bytearray()
@@ -76,8 +84,16 @@ class ProgramBuilder:
         self.mem.extend(bytes(end - len(self.mem)))
         return base
 
-    def place(self, name: str, array: np.ndarray, *, role: str, transposed: bool = False,
-              pad: int = 0, check: bool = False) -> TensorRef:
+    def place(
+        self,
+        name: str,
+        array: np.ndarray,
+        *,
+        role: str,
+        transposed: bool = False,
+        pad: int = 0,
+        check: bool = False,
+    ) -> TensorRef:
         """Allocate a 2-D tensor (row-major, or column-major if ``transposed``), write ``array``."""
         a = np.asarray(array)
         assert a.ndim == 2
@@ -99,8 +115,17 @@ class ProgramBuilder:
         self.add_tensor(ref, role=role, check=check)
         return ref
 
-    def reserve(self, name: str, shape: tuple[int, int], dtype: str, *, transposed: bool = False,
-                pad: int = 0, role: str = "output", check: bool = True) -> TensorRef:
+    def reserve(
+        self,
+        name: str,
+        shape: tuple[int, int],
+        dtype: str,
+        *,
+        transposed: bool = False,
+        pad: int = 0,
+        role: str = "output",
+        check: bool = True,
+    ) -> TensorRef:
         """Allocate an output tensor (left zero) and record it for checking."""
         e = DTYPES[dtype].itemsize
         rows, cols = shape
@@ -116,9 +141,18 @@ class ProgramBuilder:
 
     def add_tensor(self, ref: TensorRef, *, role: str, check: bool) -> None:
         layer = self._layer[0] if self._layer else None
-        self.tensors.append({"name": ref.name, "role": role, "addr": ref.addr, "shape": list(ref.shape),
-                             "strides": list(ref.strides), "dtype": ref.dtype, "check": check,
-                             "layer": layer})
+        self.tensors.append(
+            {
+                "name": ref.name,
+                "role": role,
+                "addr": ref.addr,
+                "shape": list(ref.shape),
+                "strides": list(ref.strides),
+                "dtype": ref.dtype,
+                "check": check,
+                "layer": layer,
+            }
+        )
         if check and layer is not None:
             self._layer_outputs.append(ref.name)
 
@@ -147,8 +181,16 @@ class ProgramBuilder:
     def end_layer(self, **meta: object) -> None:
         assert self._layer is not None
         name, op, start = self._layer
-        self.layers.append({"name": name, "op": op, "insn_start": start, "insn_end": self.n_insns,
-                            "outputs": list(self._layer_outputs), "meta": dict(meta)})
+        self.layers.append(
+            {
+                "name": name,
+                "op": op,
+                "insn_start": start,
+                "insn_end": self.n_insns,
+                "outputs": list(self._layer_outputs),
+                "meta": dict(meta),
+            }
+        )
         self._layer = None
 
     def finish(self, name: str) -> Program:
@@ -156,5 +198,6 @@ class ProgramBuilder:
         for t in self.tensors:  # manifest wants tensors of layers that exist
             if t["layer"] is not None and t["layer"] not in {ly["name"] for ly in self.layers}:
                 t["layer"] = None
-        return Program.create(name, self.tok.words(), self.mem, self.hw, tensors=self.tensors,
-                              layers=self.layers)
+        return Program.create(
+            name, self.tok.words(), self.mem, self.hw, tensors=self.tensors, layers=self.layers
+        )

@@ -21,7 +21,9 @@ def int8(rng: np.random.Generator, shape: tuple[int, ...], dist: str) -> np.ndar
     elif dist == "small":
         a = rng.integers(-4, 5, size=shape)
     elif dist == "extreme":
-        a = rng.choice(np.array([-128, -127, 127, 0, -1, 1]), size=shape, p=[.35, .1, .35, .1, .05, .05])
+        a = rng.choice(
+            np.array([-128, -127, 127, 0, -1, 1]), size=shape, p=[0.35, 0.1, 0.35, 0.1, 0.05, 0.05]
+        )
     elif dist == "sparse":
         a = rng.integers(-128, 128, size=shape) * (rng.random(shape) < 0.1)
     elif dist == "positive":
@@ -35,8 +37,9 @@ def int8(rng: np.random.Generator, shape: tuple[int, ...], dist: str) -> np.ndar
     return np.asarray(a, dtype=np.int8)
 
 
-def int32(rng: np.random.Generator, shape: tuple[int, ...], lo: int, hi: int,
-          p_extreme: float = 0.0) -> np.ndarray:
+def int32(
+    rng: np.random.Generator, shape: tuple[int, ...], lo: int, hi: int, p_extreme: float = 0.0
+) -> np.ndarray:
     """int32 values uniform in [lo, hi]; with probability ``p_extreme`` each is INT32_MIN/MAX instead."""
     a = rng.integers(lo, hi + 1, size=shape, dtype=np.int64)
     if p_extreme > 0:

@@ -27,24 +27,57 @@ I32_MIN, I32_MAX = -(1 << 31), (1 << 31) - 1
 
 
 def _builder(hw: HwConfig, seed: int = 0) -> ProgramBuilder:
-    return ProgramBuilder(hw, np.random.default_rng(seed), dep_styles={"tight": 1.0}, extra_token_prob=0.0,
-                          p_misalign=0.0, p_straddle_4k=0.0)
+    return ProgramBuilder(
+        hw,
+        np.random.default_rng(seed),
+        dep_styles={"tight": 1.0},
+        extra_token_prob=0.0,
+        p_misalign=0.0,
+        p_straddle_4k=0.0,
+    )
 
 
-def _load(b: ProgramBuilder, buf: Buffer, sram: int, ref: TensorRef, *, x: int | None = None,
-          y: int | None = None, xs: int | None = None, ys: int | None = None, off: int = 0) -> None:
+def _load(
+    b: ProgramBuilder,
+    buf: Buffer,
+    sram: int,
+    ref: TensorRef,
+    *,
+    x: int | None = None,
+    y: int | None = None,
+    xs: int | None = None,
+    ys: int | None = None,
+    off: int = 0,
+) -> None:
     s0, s1 = ref.strides
-    b.emit(Opcode.LOAD, buf_sel=int(buf), sram_addr=sram, x_size=x if x is not None else ref.shape[1],
-           x_stride=s1 if xs is None else xs, y_size=y if y is not None else ref.shape[0],
-           y_stride=s0 if ys is None else ys, ext_addr=ref.addr + off)
+    b.emit(
+        Opcode.LOAD,
+        buf_sel=int(buf),
+        sram_addr=sram,
+        x_size=x if x is not None else ref.shape[1],
+        x_stride=s1 if xs is None else xs,
+        y_size=y if y is not None else ref.shape[0],
+        y_stride=s0 if ys is None else ys,
+        ext_addr=ref.addr + off,
+    )
 
 
-def _store(b: ProgramBuilder, name: str, acc_row: int, rows: int, cols: int, *, int32: bool,
-           transposed: bool = False, pad: int = 0) -> TensorRef:
+def _store(
+    b: ProgramBuilder,
+    name: str,
+    acc_row: int,
+    rows: int,
+    cols: int,
+    *,
+    int32: bool,
+    transposed: bool = False,
+    pad: int = 0,
+) -> TensorRef:
     ref = b.reserve(name, (rows, cols), "int32" if int32 else "int8", transposed=transposed, pad=pad)
     s0, s1 = ref.strides
-    b.emit(Opcode.STORE, sram_addr=acc_row, x_size=cols, x_stride=s1, y_size=rows, y_stride=s0,
-           ext_addr=ref.addr)
+    b.emit(
+        Opcode.STORE, sram_addr=acc_row, x_size=cols, x_stride=s1, y_size=rows, y_stride=s0, ext_addr=ref.addr
+    )
     return ref
 
 
@@ -60,8 +93,9 @@ class _Readout:
         self.b = b
         r, c = hw.rows, hw.cols
         self.eye_inp = b.place("eye_inp", np.eye(r, r, dtype=np.int8), role="const")
-        self.shifted = [b.place(f"eye_wgt{o}", np.eye(r, c, k=-o, dtype=np.int8), role="const")
-                        for o in range(0, r, c)]
+        self.shifted = [
+            b.place(f"eye_wgt{o}", np.eye(r, c, k=-o, dtype=np.int8), role="const") for o in range(0, r, c)
+        ]
         self.zero_inp = b.place("zero_inp", np.zeros((1, r), dtype=np.int8), role="const")
 
     def inp_rows(self, inp_row: int, m: int, name: str, wgt_slot: int, acc_row: int) -> None:
@@ -96,6 +130,7 @@ class _Readout:
 
 # --------------------------------------------------------------------------- LOAD
 
+
 def load_inp(hw: HwConfig) -> Program:
     """INP: full rows, a ragged row over stale data (zero padding), x_size 1, last rows, unaligned."""
     b = _builder(hw)
@@ -116,7 +151,7 @@ def load_inp(hw: HwConfig) -> Program:
     b.end_layer()
     b.begin_layer("inp_last_rows", "load")
     addr = b.alloc(m * r + 7, exact=True) + 7  # unaligned source
-    b.mem[addr:addr + m * r] = data.int8(b.rng, (m * r,), "extreme").tobytes()
+    b.mem[addr : addr + m * r] = data.int8(b.rng, (m * r,), "extreme").tobytes()
     src = TensorRef("A_unaligned", addr, (m, r), (r, 1), "int8")
     b.add_tensor(src, role="input", check=False)
     _load(b, Buffer.INP, hw.inp_depth - m, src)
@@ -151,7 +186,7 @@ def load_strides(hw: HwConfig) -> Program:
     b.begin_layer("cross_4k", "load")
     base = b.alloc(8192, align=4096, exact=True)
     start = base + 4096 - max(1, r // 2)
-    b.mem[start:start + m * r] = data.int8(b.rng, (m * r,), "uniform").tobytes()
+    b.mem[start : start + m * r] = data.int8(b.rng, (m * r,), "uniform").tobytes()
     ref = TensorRef("A4k", start, (m, r), (r, 1), "int8")
     b.add_tensor(ref, role="input", check=False)
     _load(b, Buffer.INP, 0, ref)
@@ -215,6 +250,7 @@ def load_vec_row(hw: HwConfig) -> Program:
 
 # --------------------------------------------------------------------------- GEMM
 
+
 def gemm_modes(hw: HwConfig) -> Program:
     """Overwrite vs accumulate chains, m = 1 / ROWS / long, extremes, back-to-back GEMMs, corners."""
     b = _builder(hw, 4)
@@ -222,8 +258,10 @@ def gemm_modes(hw: HwConfig) -> Program:
     mlong = min(hw.acc_depth, hw.inp_depth, 3 * r + 5)
     b.begin_layer("gemm_modes", "gemm")
     a = b.place("A", data.int8(b.rng, (mlong, r), "uniform"), role="input")
-    ws = [b.place(f"W{i}", data.int8(b.rng, (r, c), d), role="const")
-          for i, d in enumerate(("uniform", "extreme", "negative", "positive"))]
+    ws = [
+        b.place(f"W{i}", data.int8(b.rng, (r, c), d), role="const")
+        for i, d in enumerate(("uniform", "extreme", "negative", "positive"))
+    ]
     _load(b, Buffer.INP, 0, a)
     for i, w in enumerate(ws):
         _load(b, Buffer.WGT, i * r, w)
@@ -239,8 +277,14 @@ def gemm_modes(hw: HwConfig) -> Program:
     mm = min(4, hw.inp_depth, hw.acc_depth)
     _load(b, Buffer.INP, hw.inp_depth - mm, a, y=mm)
     _load(b, Buffer.WGT, hw.wgt_depth - r, ws[1])
-    b.emit(Opcode.GEMM, inp_addr=hw.inp_depth - mm, wgt_addr=hw.wgt_depth - r, acc_addr=hw.acc_depth - mm,
-           m=mm, accumulate=0)
+    b.emit(
+        Opcode.GEMM,
+        inp_addr=hw.inp_depth - mm,
+        wgt_addr=hw.wgt_depth - r,
+        acc_addr=hw.acc_depth - mm,
+        m=mm,
+        accumulate=0,
+    )
     _store(b, "corners", hw.acc_depth - mm, mm, c, int32=True)
     # -128 * -128 everywhere: the largest products
     ext = b.place("Aext", np.full((r, r), -128, dtype=np.int8), role="input")
@@ -274,6 +318,7 @@ def gemm_acc_wrap(hw: HwConfig) -> Program:
 
 # --------------------------------------------------------------------------- STORE
 
+
 def store_layouts(hw: HwConfig) -> Program:
     """int8/int32, ragged and single columns, transposed, gather, broadcast and repeated targets."""
     b = _builder(hw, 6)
@@ -297,11 +342,20 @@ def store_layouts(hw: HwConfig) -> Program:
         gat = TensorRef(g.name, g.addr, (m, c), (2 * c * e, 2 * e), g.dtype)
         b.tensors[-1].update(strides=list(gat.strides))
         b.alloc(2 * m * c * e)
-        b.emit(Opcode.STORE, sram_addr=0, x_size=c, x_stride=2 * e, y_size=m, y_stride=2 * c * e, ext_addr=g.addr)
+        b.emit(
+            Opcode.STORE, sram_addr=0, x_size=c, x_stride=2 * e, y_size=m, y_stride=2 * c * e, ext_addr=g.addr
+        )
         # broadcast target: every column to the same element (last write wins)
         bc = b.reserve(f"broadcast_{tag}", (m, 1), "int32" if int32 else "int8")
-        b.emit(Opcode.STORE, sram_addr=0, x_size=c, x_stride=0, y_size=m, y_stride=bc.strides[0],
-               ext_addr=bc.addr)
+        b.emit(
+            Opcode.STORE,
+            sram_addr=0,
+            x_size=c,
+            x_stride=0,
+            y_size=m,
+            y_stride=bc.strides[0],
+            ext_addr=bc.addr,
+        )
         rp = b.reserve(f"repeat_{tag}", (1, c), "int32" if int32 else "int8")
         b.emit(Opcode.STORE, sram_addr=0, x_size=c, x_stride=e, y_size=m, y_stride=0, ext_addr=rp.addr)
     # unaligned and 4 KiB crossing rows
@@ -317,6 +371,7 @@ def store_layouts(hw: HwConfig) -> Program:
 
 
 # --------------------------------------------------------------------------- PPU
+
 
 def _gemm_block(b: ProgramBuilder, m: int, dist: str = "uniform", scale: int = 1) -> np.ndarray:
     """Load random A (m x ROWS) and W (ROWS x COLS), GEMM into ACC rows 0..m-1; return A@W."""
@@ -349,8 +404,9 @@ def ppu_stages(hw: HwConfig) -> Program:
     shift[0], shift[-1] = 0, 63  # no rounding, clamped to 62
     if c > 2:
         shift[1] = 64 + 5  # bits above 6 are ignored
-    table = pwl_table(sorted(int(v) for v in np.linspace(-200, 200, 15)), list(range(-8, 8)),
-                      list(range(-80, 80, 10)), 2)
+    table = pwl_table(
+        sorted(int(v) for v in np.linspace(-200, 200, 15)), list(range(-8, 8)), list(range(-80, 80, 10)), 2
+    )
     vec = np.zeros((3 + hw.pwl_rows, c), dtype=np.int64)
     vec[0], vec[1], vec[2] = bias, mult, shift
     vec[3:] = pwl_vec_rows(table, c)
@@ -360,8 +416,19 @@ def ppu_stages(hw: HwConfig) -> Program:
     _load(b, Buffer.ROW, 0, b.place("rowp", rows.astype(np.int32), role="const"))
     for combo in range(16):
         be, re_, qe, pe = (combo >> 3) & 1, (combo >> 2) & 1, (combo >> 1) & 1, combo & 1
-        b.emit(Opcode.PPUCFG, bias_en=be, row_en=re_, requant_en=qe, pwl_en=pe, out_int32=combo % 3 == 0,
-               row_shift=(0, 4, 62, 63)[combo % 4], bias_row=0, mult_row=1, shift_row=2, pwl_row=3)
+        b.emit(
+            Opcode.PPUCFG,
+            bias_en=be,
+            row_en=re_,
+            requant_en=qe,
+            pwl_en=pe,
+            out_int32=combo % 3 == 0,
+            row_shift=(0, 4, 62, 63)[combo % 4],
+            bias_row=0,
+            mult_row=1,
+            shift_row=2,
+            pwl_row=3,
+        )
         _store(b, f"combo{combo:02d}", 0, m, c, int32=combo % 3 == 0)
     b.end_layer()
     return b.finish("dir_ppu_stages")
@@ -421,6 +488,7 @@ def ppu_persist(hw: HwConfig) -> Program:
 
 # --------------------------------------------------------------------------- SYNC / FINISH
 
+
 def sync_chain(hw: HwConfig) -> Program:
     """SYNC on every engine, each waiting for the previous engine's SYNC (token ring, twice)."""
     b = _builder(hw, 10)
@@ -430,7 +498,9 @@ def sync_chain(hw: HwConfig) -> Program:
     order = [Queue.LD, Queue.CMP, Queue.ST, Queue.LD, Queue.ST, Queue.CMP, Queue.LD]
     prev: Queue | None = None
     for q in order:
-        b.emit_insn(make(Opcode.SYNC, queue=int(q)), force={prev} if prev is not None and prev != q else set())
+        b.emit_insn(
+            make(Opcode.SYNC, queue=int(q)), force={prev} if prev is not None and prev != q else set()
+        )
         prev = q
     w = b.place("W", data.int8(b.rng, (hw.rows, hw.cols), "uniform"), role="const")
     _load(b, Buffer.WGT, 0, w)
@@ -476,8 +546,9 @@ def reset_clears_buffers(hw: HwConfig) -> Program:
     m = min(4, hw.acc_depth // 2)
     b.emit(Opcode.PPUCFG, bias_en=1, row_en=1, bias_row=hw.vec_depth - 1, row_shift=0, out_int32=1)
     _store(b, "acc_unwritten", hw.acc_depth - m, m, c, int32=True)
-    b.emit(Opcode.GEMM, inp_addr=hw.inp_depth - m, wgt_addr=hw.wgt_depth - hw.rows, acc_addr=0, m=m,
-           accumulate=0)
+    b.emit(
+        Opcode.GEMM, inp_addr=hw.inp_depth - m, wgt_addr=hw.wgt_depth - hw.rows, acc_addr=0, m=m, accumulate=0
+    )
     _store(b, "gemm_of_unwritten", 0, m, c, int32=True)
     b.end_layer()
     return b.finish("dir_reset_clears_buffers")

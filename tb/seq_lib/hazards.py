@@ -60,9 +60,12 @@ def _rows(a: int, n: int) -> np.ndarray:
 
 def mem_grid(ext: int, y: int, ys: int, x: int, xs: int, e: int) -> np.ndarray:
     """Byte addresses of a 2-D strided access (flattened, modulo 2**32)."""
-    a = (ext + np.arange(y, dtype=np.int64)[:, None, None] * ys
-         + np.arange(x, dtype=np.int64)[None, :, None] * xs
-         + np.arange(e, dtype=np.int64)[None, None, :])
+    a = (
+        ext
+        + np.arange(y, dtype=np.int64)[:, None, None] * ys
+        + np.arange(x, dtype=np.int64)[None, :, None] * xs
+        + np.arange(e, dtype=np.int64)[None, None, :]
+    )
     return (a & ADDR_MASK).reshape(-1)
 
 
@@ -81,8 +84,9 @@ class FootprintModel:
             buf = Buffer(f["buf_sel"])
             e = HwConfig.elem_bytes(buf)
             fp.writes.append((buf.name, _rows(f["sram_addr"], f["y_size"])))
-            fp.reads.append((MEM, mem_grid(f["ext_addr"], f["y_size"], f["y_stride"], f["x_size"],
-                                           f["x_stride"], e)))
+            fp.reads.append(
+                (MEM, mem_grid(f["ext_addr"], f["y_size"], f["y_stride"], f["x_size"], f["x_stride"], e))
+            )
         elif op == Opcode.GEMM:
             fp.reads.append((Buffer.INP.name, _rows(f["inp_addr"], f["m"])))
             fp.reads.append((Buffer.WGT.name, _rows(f["wgt_addr"], hw.rows)))
@@ -103,8 +107,9 @@ class FootprintModel:
             if self.row_en:
                 fp.reads.append((Buffer.ROW.name, _rows(f["sram_addr"], f["y_size"])))
             e = 4 if self.out_int32 else 1
-            fp.writes.append((MEM, mem_grid(f["ext_addr"], f["y_size"], f["y_stride"], f["x_size"],
-                                            f["x_stride"], e)))
+            fp.writes.append(
+                (MEM, mem_grid(f["ext_addr"], f["y_size"], f["y_stride"], f["x_size"], f["x_stride"], e))
+            )
         return fp
 
 
@@ -116,9 +121,14 @@ class Shadow:
     """
 
     def __init__(self, hw: HwConfig, mem_size: int = 0) -> None:
-        sizes = {Buffer.INP.name: hw.inp_depth, Buffer.WGT.name: hw.wgt_depth,
-                 Buffer.VEC.name: hw.vec_depth, Buffer.ROW.name: hw.acc_depth, ACC: hw.acc_depth,
-                 MEM: max(min(mem_size, 1 << 20), 1)}
+        sizes = {
+            Buffer.INP.name: hw.inp_depth,
+            Buffer.WGT.name: hw.wgt_depth,
+            Buffer.VEC.name: hw.vec_depth,
+            Buffer.ROW.name: hw.acc_depth,
+            ACC: hw.acc_depth,
+            MEM: max(min(mem_size, 1 << 20), 1),
+        }
         self.last_read = {s: np.full((3, n), -1, dtype=np.int32) for s, n in sizes.items()}
         self.last_write = {s: np.full((3, n), -1, dtype=np.int32) for s, n in sizes.items()}
 
@@ -168,6 +178,7 @@ class Shadow:
 
 
 # --------------------------------------------------------------------------- checker
+
 
 @dataclass(frozen=True)
 class Race:
@@ -231,8 +242,9 @@ def happens_before(insns: Sequence[Insn]) -> list[VClock] | None:
     return start
 
 
-def find_races(program_or_insns: object, hw: HwConfig | None = None, mem_size: int | None = None,
-               limit: int = 20) -> list[Race]:
+def find_races(
+    program_or_insns: object, hw: HwConfig | None = None, mem_size: int | None = None, limit: int = 20
+) -> list[Race]:
     """Every (up to ``limit``) cross-engine conflict not ordered by tokens, in program order.
 
     Accepts a Program or a list of instruction words plus ``hw``/``mem_size``.  Instructions after
@@ -287,8 +299,14 @@ class Tokeniser:
     in program order: the program can never deadlock and every conflict is ordered.
     """
 
-    def __init__(self, hw: HwConfig, mem_size: int, rng: np.random.Generator | None = None,
-                 style_weights: dict[str, float] | None = None, extra_token_prob: float = 0.0) -> None:
+    def __init__(
+        self,
+        hw: HwConfig,
+        mem_size: int,
+        rng: np.random.Generator | None = None,
+        style_weights: dict[str, float] | None = None,
+        extra_token_prob: float = 0.0,
+    ) -> None:
         self.hw = hw
         self.rng = rng or np.random.default_rng(0)
         w = style_weights or {"tight": 1.0}
@@ -307,8 +325,9 @@ class Tokeniser:
         self.syncs_added = 0
 
     def _pushable(self, j: int, p: Queue, q: Queue) -> bool:
-        return (not self.insns[j].fields.get(f"push_{q.name.lower()}")
-                and j >= self.last_push_pos.get((p, q), -1))
+        return not self.insns[j].fields.get(f"push_{q.name.lower()}") and j >= self.last_push_pos.get(
+            (p, q), -1
+        )
 
     def _append_raw(self, ins: Insn) -> int:
         """Append and compute clocks (tokens of ``ins`` must already pair with earlier pushes)."""
@@ -338,8 +357,9 @@ class Tokeniser:
         # the pop being appended pairs with the push recorded most recently by _link
         return self._pending[(src, dst)]
 
-    def _link(self, p: Queue, q: Queue, ins_fields: dict[str, int], j_needed: int, style: str,
-              pre: list[Insn]) -> int | None:
+    def _link(
+        self, p: Queue, q: Queue, ins_fields: dict[str, int], j_needed: int, style: str, pre: list[Insn]
+    ) -> int | None:
         """Arrange a push on P (>= j_needed) paired with a pop on the instruction being appended.
 
         Returns the pushing instruction, or None when a SYNC (queued in ``pre``) will push.
@@ -352,8 +372,18 @@ class Tokeniser:
         elif style in ("tight", "late") and self._pushable(last_p, p, q):
             target = last_p
         if target is None:
-            sync = Insn(Opcode.SYNC, {"pop_ld": 0, "pop_cmp": 0, "pop_st": 0, "push_ld": 0,
-                                      "push_cmp": 0, "push_st": 0, "queue": int(p)})
+            sync = Insn(
+                Opcode.SYNC,
+                {
+                    "pop_ld": 0,
+                    "pop_cmp": 0,
+                    "pop_st": 0,
+                    "push_ld": 0,
+                    "push_cmp": 0,
+                    "push_st": 0,
+                    "queue": int(p),
+                },
+            )
             sync.fields[f"push_{q.name.lower()}"] = 1
             pre.append(sync)
             return None
@@ -388,8 +418,11 @@ class Tokeniser:
                 continue
             j = need[p][0] if p in need else -1
             required = j > have[p]
-            extra = (not required and self.last_of[p] > have[p]
-                     and (p in force or self.rng.random() < self.extra_token_prob))
+            extra = (
+                not required
+                and self.last_of[p] > have[p]
+                and (p in force or self.rng.random() < self.extra_token_prob)
+            )
             if required or extra:
                 style = str(self.rng.choice(self.styles, p=self.style_p))
                 target = self._link(p, q, fields, j if required else self.last_of[p], style, pre)
@@ -411,5 +444,17 @@ class Tokeniser:
         return [ins.encode() for ins in self.insns]
 
 
-__all__ = ["ACC", "DEP_STYLES", "MEM", "ROW_LANES", "Footprint", "FootprintModel", "Race", "Shadow",
-           "Tokeniser", "find_races", "happens_before", "mem_grid"]
+__all__ = [
+    "ACC",
+    "DEP_STYLES",
+    "MEM",
+    "ROW_LANES",
+    "Footprint",
+    "FootprintModel",
+    "Race",
+    "Shadow",
+    "Tokeniser",
+    "find_races",
+    "happens_before",
+    "mem_grid",
+]

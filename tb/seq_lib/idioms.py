@@ -56,12 +56,21 @@ def _dim(rng: np.random.Generator, max_dim: int, block: int) -> int:
     return _pick(rng, 1, max_dim)
 
 
-def _load2d(b: ProgramBuilder, buf: Buffer, sram: int, ref: TensorRef, r0: int, c0: int,
-            nrows: int, ncols: int) -> None:
+def _load2d(
+    b: ProgramBuilder, buf: Buffer, sram: int, ref: TensorRef, r0: int, c0: int, nrows: int, ncols: int
+) -> None:
     """LOAD rows r0.. (one buffer row per tensor row) of columns c0..c0+ncols of a 2-D tensor."""
     s0, s1 = ref.strides
-    b.emit(Opcode.LOAD, buf_sel=int(buf), sram_addr=sram, x_size=ncols, x_stride=s1, y_size=nrows,
-           y_stride=s0, ext_addr=ref.addr + r0 * s0 + c0 * s1)
+    b.emit(
+        Opcode.LOAD,
+        buf_sel=int(buf),
+        sram_addr=sram,
+        x_size=ncols,
+        x_stride=s1,
+        y_size=nrows,
+        y_stride=s0,
+        ext_addr=ref.addr + r0 * s0 + c0 * s1,
+    )
 
 
 def _pwl_table(rng: np.random.Generator, v: np.ndarray) -> np.ndarray:
@@ -75,9 +84,9 @@ def _pwl_table(rng: np.random.Generator, v: np.ndarray) -> np.ndarray:
     t[nbp:PWL_BREAKPOINTS] = I32_MAX  # unused breakpoints
     shift = _pick(rng, 0, 12)
     t[PWL_BREAKPOINTS] = shift + 64 * _pick(rng, 0, 3)  # only the low 6 bits count
-    t[PWL_SLOPE_WORD:PWL_SLOPE_WORD + 16] = rng.integers(-(2 << shift), (2 << shift) + 1, size=16)
+    t[PWL_SLOPE_WORD : PWL_SLOPE_WORD + 16] = rng.integers(-(2 << shift), (2 << shift) + 1, size=16)
     span = int(max(1, np.abs(flat).max() if flat.size else 1))
-    t[PWL_ICPT_WORD:PWL_ICPT_WORD + 16] = rng.integers(-min(span, I32_MAX), min(span, I32_MAX) + 1, size=16)
+    t[PWL_ICPT_WORD : PWL_ICPT_WORD + 16] = rng.integers(-min(span, I32_MAX), min(span, I32_MAX) + 1, size=16)
     return t
 
 
@@ -93,8 +102,9 @@ def _requant(rng: np.random.Generator, v: np.ndarray, n: int) -> tuple[np.ndarra
     return mult, shift
 
 
-def gemm_layer(b: ProgramBuilder, name: str, kn: LayerKnobs, *,
-               a_in: tuple[TensorRef, np.ndarray] | None = None) -> tuple[TensorRef, np.ndarray]:
+def gemm_layer(
+    b: ProgramBuilder, name: str, kn: LayerKnobs, *, a_in: tuple[TensorRef, np.ndarray] | None = None
+) -> tuple[TensorRef, np.ndarray]:
     """Append a tiled GEMM layer; returns the output tensor and its expected values."""
     rng, hw = b.rng, b.hw
     R, C = hw.rows, hw.cols
@@ -103,20 +113,32 @@ def gemm_layer(b: ProgramBuilder, name: str, kn: LayerKnobs, *,
     if a_in is None:
         M, K = _dim(rng, kn.max_dim, R), _dim(rng, kn.max_dim, R)
         a = data.int8(rng, (M, K), str(rng.choice(kn.dists)))
-        a_ref = b.place(f"{name}.A", a, role="input", transposed=rng.random() < kn.p_transposed,
-                        pad=_pick(rng, 1, 9) if rng.random() < kn.p_pad else 0)
+        a_ref = b.place(
+            f"{name}.A",
+            a,
+            role="input",
+            transposed=rng.random() < kn.p_transposed,
+            pad=_pick(rng, 1, 9) if rng.random() < kn.p_pad else 0,
+        )
     else:
         a_ref, a = a_in
         M, K = a.shape
     N = _dim(rng, kn.max_dim, C)
     w = data.int8(rng, (K, N), str(rng.choice(kn.dists)))
-    w_ref = b.place(f"{name}.W", w, role="const", transposed=rng.random() < kn.p_transposed,
-                    pad=_pick(rng, 1, 9) if rng.random() < kn.p_pad else 0)
+    w_ref = b.place(
+        f"{name}.W",
+        w,
+        role="const",
+        transposed=rng.random() < kn.p_transposed,
+        pad=_pick(rng, 1, 9) if rng.random() < kn.p_pad else 0,
+    )
     acc = a.astype(np.int64) @ w.astype(np.int64)
 
     # ---- PPU configuration fitted to the data
-    en = {k: rng.random() < p for k, p in (("bias", kn.p_bias), ("row", kn.p_row),
-                                            ("requant", kn.p_requant), ("pwl", kn.p_pwl))}
+    en = {
+        k: rng.random() < p
+        for k, p in (("bias", kn.p_bias), ("row", kn.p_row), ("requant", kn.p_requant), ("pwl", kn.p_pwl))
+    }
     out_int32 = rng.random() < kn.p_int32_out
     cfg = arith.PpuConfig(N, out_int32=True)
     v = acc
@@ -151,7 +173,7 @@ def gemm_layer(b: ProgramBuilder, name: str, kn: LayerKnobs, *,
     def vec_block(key: str, vec: np.ndarray) -> None:
         rows_of[key] = len(vec_rows)
         padded = np.zeros(NB * C, dtype=np.int64)
-        padded[:vec.size] = vec
+        padded[: vec.size] = vec
         vec_rows.extend(padded.reshape(NB, C))
 
     if en["bias"]:
@@ -191,16 +213,34 @@ def gemm_layer(b: ProgramBuilder, name: str, kn: LayerKnobs, *,
     resident = rng.random() < kn.p_weights_resident and KB * NB * R <= hw.wgt_depth
     wslots = KB * NB if resident else n_wgt
     wgt_base = _pick(rng, 0, hw.wgt_depth - wslots * R)
-    out_ref = b.reserve(f"{name}.C", (M, N), "int32" if out_int32 else "int8",
-                        transposed=rng.random() < kn.p_transposed,
-                        pad=_pick(rng, 1, 9) if rng.random() < kn.p_pad else 0)
+    out_ref = b.reserve(
+        f"{name}.C",
+        (M, N),
+        "int32" if out_int32 else "int8",
+        transposed=rng.random() < kn.p_transposed,
+        pad=_pick(rng, 1, 9) if rng.random() < kn.p_pad else 0,
+    )
     if resident:
         for kb in range(KB):
             for nb in range(NB):
-                _load2d(b, Buffer.WGT, wgt_base + (kb * NB + nb) * R, w_ref, kb * R, nb * C,
-                        min(R, K - kb * R), min(C, N - nb * C))
-    flags = {"bias_en": int(en["bias"]), "row_en": int(en["row"]), "requant_en": int(en["requant"]),
-             "pwl_en": int(en["pwl"]), "out_int32": int(out_int32), "row_shift": cfg.row_shift}
+                _load2d(
+                    b,
+                    Buffer.WGT,
+                    wgt_base + (kb * NB + nb) * R,
+                    w_ref,
+                    kb * R,
+                    nb * C,
+                    min(R, K - kb * R),
+                    min(C, N - nb * C),
+                )
+    flags = {
+        "bias_en": int(en["bias"]),
+        "row_en": int(en["row"]),
+        "requant_en": int(en["requant"]),
+        "pwl_en": int(en["pwl"]),
+        "out_int32": int(out_int32),
+        "row_shift": cfg.row_shift,
+    }
     last_cfg: dict[str, int] | None = None
     ia = iw = 0
     for m0 in range(0, M, mt):
@@ -221,8 +261,14 @@ def gemm_layer(b: ProgramBuilder, name: str, kn: LayerKnobs, *,
                     wb = wgt_base + (iw % n_wgt) * R
                     iw += 1
                     _load2d(b, Buffer.WGT, wb, w_ref, kb * R, nb * C, min(R, K - kb * R), nc)
-                b.emit(Opcode.GEMM, inp_addr=ibase + kb * mt, wgt_addr=wb, acc_addr=abase, m=mr,
-                       accumulate=int(kb > 0))
+                b.emit(
+                    Opcode.GEMM,
+                    inp_addr=ibase + kb * mt,
+                    wgt_addr=wb,
+                    acc_addr=abase,
+                    m=mr,
+                    accumulate=int(kb > 0),
+                )
             pc = dict(flags)
             pc["bias_row"] = vbase + rows_of.get("bias", 0) + nb if en["bias"] else 0
             pc["mult_row"] = vbase + rows_of.get("mult", 0) + nb if en["requant"] else 0
@@ -232,8 +278,15 @@ def gemm_layer(b: ProgramBuilder, name: str, kn: LayerKnobs, *,
                 b.emit(Opcode.PPUCFG, **pc)
                 last_cfg = pc
             s0, s1 = out_ref.strides
-            b.emit(Opcode.STORE, sram_addr=abase, x_size=nc, x_stride=s1, y_size=mr, y_stride=s0,
-                   ext_addr=out_ref.addr + m0 * s0 + nb * C * s1)
+            b.emit(
+                Opcode.STORE,
+                sram_addr=abase,
+                x_size=nc,
+                x_stride=s1,
+                y_size=mr,
+                y_stride=s0,
+                ext_addr=out_ref.addr + m0 * s0 + nb * C * s1,
+            )
     b.end_layer(M=M, K=K, N=N, m_tile=mt, ppu={k: bool(x) for k, x in en.items()}, out_int32=out_int32)
     out = expected.astype(np.int32 if out_int32 else np.int8)
     b.expected[out_ref.name] = out
@@ -241,6 +294,7 @@ def gemm_layer(b: ProgramBuilder, name: str, kn: LayerKnobs, *,
 
 
 # --------------------------------------------------------------------------- random instruction mix
+
 
 def _stride_pattern(rng: np.random.Generator, x: int, e: int) -> tuple[int, int, str]:
     """(x_stride, y_stride, kind) of a random 2-D access of x elements of e bytes per row."""
@@ -287,38 +341,76 @@ def mix_block(b: ProgramBuilder, name: str, n_ops: int, *, max_rows: int = 24) -
                 vals = data.int8(rng, (nbytes,), str(rng.choice(data.INT8_DISTS))).view(np.uint8)
             else:
                 vals = data.int32(rng, (-(-nbytes // 4),), -(1 << 20), 1 << 20, 0.05).view(np.uint8)[:nbytes]
-            b.mem[addr:addr + nbytes] = vals.tobytes()
-            b.tensors.append({"name": f"{name}.src{i}", "role": "input", "addr": addr, "shape": [nbytes],
-                              "strides": [1], "dtype": "int8", "check": False, "layer": name})
-            b.emit(Opcode.LOAD, buf_sel=int(buf), sram_addr=sram, x_size=x, x_stride=xs, y_size=y,
-                   y_stride=ys, ext_addr=addr)
+            b.mem[addr : addr + nbytes] = vals.tobytes()
+            b.tensors.append(
+                {
+                    "name": f"{name}.src{i}",
+                    "role": "input",
+                    "addr": addr,
+                    "shape": [nbytes],
+                    "strides": [1],
+                    "dtype": "int8",
+                    "check": False,
+                    "layer": name,
+                }
+            )
+            b.emit(
+                Opcode.LOAD,
+                buf_sel=int(buf),
+                sram_addr=sram,
+                x_size=x,
+                x_stride=xs,
+                y_size=y,
+                y_stride=ys,
+                ext_addr=addr,
+            )
         elif op == "GEMM":
             m = _pick(rng, 1, min(max_rows, hw.acc_depth))
 
             def corner(top: int) -> int:
                 return int(rng.choice([0, top, _pick(rng, 0, top)]))
 
-            b.emit(Opcode.GEMM, inp_addr=corner(hw.inp_depth - m), wgt_addr=corner(hw.wgt_depth - hw.rows),
-                   acc_addr=corner(hw.acc_depth - m), m=m, accumulate=int(rng.random() < 0.5))
+            b.emit(
+                Opcode.GEMM,
+                inp_addr=corner(hw.inp_depth - m),
+                wgt_addr=corner(hw.wgt_depth - hw.rows),
+                acc_addr=corner(hw.acc_depth - m),
+                m=m,
+                accumulate=int(rng.random() < 0.5),
+            )
         elif op == "STORE":
             e = 4 if b.ppu_out_int32 else 1
             x = int(rng.choice([1, hw.cols, _pick(rng, 1, hw.cols)]))
             y = _pick(rng, 1, min(max_rows, hw.acc_depth))
             sram = int(rng.choice([0, hw.acc_depth - y, _pick(rng, 0, hw.acc_depth - y)]))
             xs, ys, _ = _stride_pattern(rng, x, e)
-            ref = TensorRef(f"{name}.out{n_store}", b.alloc(_span(y, ys, x, xs, e)), (y, x), (ys, xs),
-                            "int32" if e == 4 else "int8")
+            ref = TensorRef(
+                f"{name}.out{n_store}",
+                b.alloc(_span(y, ys, x, xs, e)),
+                (y, x),
+                (ys, xs),
+                "int32" if e == 4 else "int8",
+            )
             b.add_tensor(ref, role="output", check=True)
             n_store += 1
-            b.emit(Opcode.STORE, sram_addr=sram, x_size=x, x_stride=xs, y_size=y, y_stride=ys,
-                   ext_addr=ref.addr)
+            b.emit(
+                Opcode.STORE, sram_addr=sram, x_size=x, x_stride=xs, y_size=y, y_stride=ys, ext_addr=ref.addr
+            )
         elif op == "PPUCFG":
             vd = hw.vec_depth
-            b.emit(Opcode.PPUCFG, bias_en=int(rng.random() < 0.5), row_en=int(rng.random() < 0.3),
-                   requant_en=int(rng.random() < 0.5), pwl_en=int(rng.random() < 0.4),
-                   out_int32=int(rng.random() < 0.4), row_shift=_pick(rng, 0, 63),
-                   bias_row=_pick(rng, 0, vd - 1), mult_row=_pick(rng, 0, vd - 1),
-                   shift_row=_pick(rng, 0, vd - 1), pwl_row=_pick(rng, 0, vd - hw.pwl_rows))
+            b.emit(
+                Opcode.PPUCFG,
+                bias_en=int(rng.random() < 0.5),
+                row_en=int(rng.random() < 0.3),
+                requant_en=int(rng.random() < 0.5),
+                pwl_en=int(rng.random() < 0.4),
+                out_int32=int(rng.random() < 0.4),
+                row_shift=_pick(rng, 0, 63),
+                bias_row=_pick(rng, 0, vd - 1),
+                mult_row=_pick(rng, 0, vd - 1),
+                shift_row=_pick(rng, 0, vd - 1),
+                pwl_row=_pick(rng, 0, vd - hw.pwl_rows),
+            )
         else:  # a SYNC that also waits for another engine (token ping-pong through a SYNC)
             q = Queue(int(rng.choice(list(Queue))))
             others = [p for p in Queue if p != q]

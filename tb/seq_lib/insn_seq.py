@@ -15,8 +15,9 @@ from tb.env.items import InsnItem
 
 
 class InsnStreamSeq(uvm_sequence):
-    def __init__(self, name: str, words: list[int], *, seed: int = 0, gap_prob: float = 0.0,
-                 gap_max: int = 0) -> None:
+    def __init__(
+        self, name: str, words: list[int], *, seed: int = 0, gap_prob: float = 0.0, gap_max: int = 0
+    ) -> None:
         super().__init__(name)
         self.words = words
         self.seed = seed

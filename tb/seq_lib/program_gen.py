@@ -43,16 +43,22 @@ class GenKnobs:
     dists: tuple[str, ...] = data.INT8_DISTS
 
 
-def random_program(seed: int, hw: HwConfig | None = None, knobs: GenKnobs | None = None,
-                   name: str | None = None) -> Program:
+def random_program(
+    seed: int, hw: HwConfig | None = None, knobs: GenKnobs | None = None, name: str | None = None
+) -> Program:
     """A valid, race-free random Program for ``hw``; identical for identical arguments."""
     hw = hw or HwConfig()
     k = knobs or GenKnobs()
     rng = np.random.Generator(np.random.PCG64(seed))
     styles = {s: float(rng.random()) + 0.05 for s in k.dep_styles}
-    b = ProgramBuilder(hw, rng, dep_styles=styles,
-                       extra_token_prob=float(rng.uniform(*k.extra_token_prob)),
-                       p_misalign=k.p_misalign, p_straddle_4k=k.p_straddle_4k)
+    b = ProgramBuilder(
+        hw,
+        rng,
+        dep_styles=styles,
+        extra_token_prob=float(rng.uniform(*k.extra_token_prob)),
+        p_misalign=k.p_misalign,
+        p_straddle_4k=k.p_straddle_4k,
+    )
     max_dim = k.max_dim or (5 * max(hw.rows, hw.cols) + max(hw.rows, hw.cols) // 2)
     lk = LayerKnobs(max_dim=max_dim, dists=k.dists)
     kinds = list(k.layer_weights)

@@ -51,8 +51,13 @@ class ProgramVseq(uvm_sequence):
             bfm.stream()
         else:
             start = bfm.cycle
-            seq = InsnStreamSeq("insns", ctx.program.insns, seed=ctx.seed, gap_prob=ctx.knobs.gap_prob,
-                                gap_max=ctx.knobs.gap_max)
+            seq = InsnStreamSeq(
+                "insns",
+                ctx.program.insns,
+                seed=ctx.seed,
+                gap_prob=ctx.knobs.gap_prob,
+                gap_max=ctx.knobs.gap_max,
+            )
             feeder = cocotb.start_soon(seq.start(env.insn_agent.seqr))
         status = await env.status_monitor.wait_run(ctx.watchdog_cycles, start)
         if seq is not None:
@@ -64,11 +69,15 @@ class ProgramVseq(uvm_sequence):
             bus = env.mem_agent.monitor.last
             drv = env.insn_agent.driver if seq is not None else None
             status.diagnosis = describe_hang(
-                ctx.program, accepted=env.insn_agent.monitor.count,
+                ctx.program,
+                accepted=env.insn_agent.monitor.count,
                 pending=str(drv.pending) if drv is not None and drv.pending is not None else None,
-                insn_ready=int(bfm.dut.insn_ready.value), growing=growing,
-                transfers=bus.transfers if bus else [], mem_queues=mem_model_queues(bfm.dut),
-                beat_bytes=bfm.bus_bytes)
+                insn_ready=int(bfm.dut.insn_ready.value),
+                growing=growing,
+                transfers=bus.transfers if bus else [],
+                mem_queues=mem_model_queues(bfm.dut),
+                beat_bytes=bfm.bus_bytes,
+            )
         else:
             await env.mem_agent.close_log()
         if feeder is not None:
@@ -77,8 +86,9 @@ class ProgramVseq(uvm_sequence):
                 feeder.cancel()
         bus = env.mem_agent.monitor.last
         assert bus is not None
-        v = await env.scoreboard.judge(ctx, status, bus, env.insn_agent.monitor.count,
-                                       env.insn_agent.monitor.port_errors)
+        v = await env.scoreboard.judge(
+            ctx, status, bus, env.insn_agent.monitor.count, env.insn_agent.monitor.port_errors
+        )
         _, cov_path = env.coverage.finish_run(ctx, v.passed)
         v.coverage_file = cov_path
         (ctx.out_dir / "result.json").write_text(json.dumps(v.to_json(), indent=1, default=str))
@@ -97,6 +107,7 @@ class ProgramVseq(uvm_sequence):
         ok = await bfm.wait_done(200_000)  # type: ignore[attr-defined]
         st = bfm.status()  # type: ignore[attr-defined]
         if not ok or st.error:
-            raise RuntimeError(f"buffer scrub program failed: done={ok} error={st.error_code.name}"
-                               f"@{st.error_index}")
+            raise RuntimeError(
+                f"buffer scrub program failed: done={ok} error={st.error_code.name}@{st.error_index}"
+            )
         self.ctx.tags["scrubbed"] = int(sum(1 for _ in prog.insns) - 1)

@@ -24,8 +24,13 @@ SPACES = (Buffer.INP.name, Buffer.WGT.name, Buffer.VEC.name, Buffer.ROW.name, AC
 def uninitialised_reads(program: Program) -> dict[str, np.ndarray]:
     """Rows of each buffer that the Program reads before any write to them (program order)."""
     hw = program.hw
-    depth = {Buffer.INP.name: hw.inp_depth, Buffer.WGT.name: hw.wgt_depth, Buffer.VEC.name: hw.vec_depth,
-             Buffer.ROW.name: hw.acc_depth, ACC: hw.acc_depth}
+    depth = {
+        Buffer.INP.name: hw.inp_depth,
+        Buffer.WGT.name: hw.wgt_depth,
+        Buffer.VEC.name: hw.vec_depth,
+        Buffer.ROW.name: hw.acc_depth,
+        ACC: hw.acc_depth,
+    }
     written = {s: np.zeros(n, dtype=bool) for s, n in depth.items()}
     need = {s: np.zeros(n, dtype=bool) for s, n in depth.items()}
     fm = FootprintModel(hw)
@@ -72,13 +77,27 @@ def scrub_program(hw: HwConfig, rows: dict[str, np.ndarray]) -> Program | None:
     """A race-free Program that zeroes the given rows (None if there is nothing to do)."""
     if not rows:
         return None
-    b = ProgramBuilder(hw, np.random.default_rng(0), dep_styles={"late": 1.0}, extra_token_prob=0.0,
-                       p_misalign=0.0, p_straddle_4k=0.0)
+    b = ProgramBuilder(
+        hw,
+        np.random.default_rng(0),
+        dep_styles={"late": 1.0},
+        extra_token_prob=0.0,
+        p_misalign=0.0,
+        p_straddle_4k=0.0,
+    )
     zero = b.alloc(4 * max(hw.rows, hw.cols, 2), exact=True)
     if ACC in rows:  # zero activations x anything = 0
         chunk = min(hw.inp_depth, 256)
-        b.emit(Opcode.LOAD, buf_sel=int(Buffer.INP), sram_addr=0, x_size=hw.rows, x_stride=1, y_size=chunk,
-               y_stride=0, ext_addr=zero)
+        b.emit(
+            Opcode.LOAD,
+            buf_sel=int(Buffer.INP),
+            sram_addr=0,
+            x_size=hw.rows,
+            x_stride=1,
+            y_size=chunk,
+            y_stride=0,
+            ext_addr=zero,
+        )
         for s, n in _ranges(rows[ACC], chunk):
             b.emit(Opcode.GEMM, inp_addr=0, wgt_addr=0, acc_addr=s, m=n, accumulate=0)
     for buf in (Buffer.INP, Buffer.WGT, Buffer.VEC, Buffer.ROW):
@@ -87,6 +106,14 @@ def scrub_program(hw: HwConfig, rows: dict[str, np.ndarray]) -> Program | None:
             continue
         e = hw.elem_bytes(buf)
         for s, n in _ranges(r, 4096):
-            b.emit(Opcode.LOAD, buf_sel=int(buf), sram_addr=s, x_size=hw.width(buf), x_stride=e, y_size=n,
-                   y_stride=0, ext_addr=zero)
+            b.emit(
+                Opcode.LOAD,
+                buf_sel=int(buf),
+                sram_addr=s,
+                x_size=hw.width(buf),
+                x_stride=e,
+                y_size=n,
+                y_stride=0,
+                ext_addr=zero,
+            )
     return b.finish("scrub")

@@ -52,17 +52,39 @@ class NmxBaseTest(uvm_test):
     def make_runs(self) -> Iterator[RunContext]:
         """Default: the runs listed in the job file (Program files)."""
         for r in self.job.get("runs", []):
-            yield self.context(r["name"], Program.load(r["program"]), int(r.get("seed", 1)),
-                               RunKnobs.from_json(r.get("knobs", {})), rerun=r.get("rerun", ""),
-                               expect_error=r.get("expect_error"), tags=r.get("tags", {}))
+            yield self.context(
+                r["name"],
+                Program.load(r["program"]),
+                int(r.get("seed", 1)),
+                RunKnobs.from_json(r.get("knobs", {})),
+                rerun=r.get("rerun", ""),
+                expect_error=r.get("expect_error"),
+                tags=r.get("tags", {}),
+            )
 
     # ---- helpers
-    def context(self, name: str, program: Program, seed: int, knobs: RunKnobs, *, rerun: str = "",
-                expect_error: str | None = None, tags: dict[str, Any] | None = None) -> RunContext:
+    def context(
+        self,
+        name: str,
+        program: Program,
+        seed: int,
+        knobs: RunKnobs,
+        *,
+        rerun: str = "",
+        expect_error: str | None = None,
+        tags: dict[str, Any] | None = None,
+    ) -> RunContext:
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
-        return RunContext(name=name, program=program, seed=seed, knobs=knobs, out_dir=self.out_dir / safe,
-                          rerun=rerun, expect_error=ErrorCode[expect_error] if expect_error else None,
-                          tags=dict(tags or {}))
+        return RunContext(
+            name=name,
+            program=program,
+            seed=seed,
+            knobs=knobs,
+            out_dir=self.out_dir / safe,
+            rerun=rerun,
+            expect_error=ErrorCode[expect_error] if expect_error else None,
+            tags=dict(tags or {}),
+        )
 
     async def run_phase(self) -> None:
         self.raise_objection()
@@ -75,24 +97,32 @@ class NmxBaseTest(uvm_test):
                 v = vseq.verdict
                 self.verdicts.append(v)
                 log = self.logger.info if v.passed else self.logger.error
-                log(v.report() if not v.passed else
-                    f"[PASS] {v.name} seed={v.seed} cycles={v.cycles} ratio={v.cycle_ratio}")
+                log(
+                    v.report()
+                    if not v.passed
+                    else f"[PASS] {v.name} seed={v.seed} cycles={v.cycles} ratio={v.cycle_ratio}"
+                )
         finally:
             self._write_summary()
             self.drop_objection()
 
     def _write_summary(self) -> None:
-        summary = {"test": type(self).__name__, "runs": len(self.verdicts),
-                   "passed": sum(v.passed for v in self.verdicts),
-                   "failed": [v.name for v in self.verdicts if not v.passed],
-                   "results": [str(self.out_dir / v.name / "result.json") for v in self.verdicts]}
+        summary = {
+            "test": type(self).__name__,
+            "runs": len(self.verdicts),
+            "passed": sum(v.passed for v in self.verdicts),
+            "failed": [v.name for v in self.verdicts if not v.passed],
+            "results": [str(self.out_dir / v.name / "result.json") for v in self.verdicts],
+        }
         (self.out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
         if self.env.coverage.model is not None:
             from cocotb_coverage.coverage import coverage_db
+
             coverage_db.export_to_yaml(str(self.out_dir / "coverage_db.yml"))
 
     def check_phase(self) -> None:
         bad = [v for v in self.verdicts if not v.passed]
         if bad:
-            raise AssertionError(f"{len(bad)}/{len(self.verdicts)} runs failed:\n"
-                                 + "\n".join(v.report() for v in bad[:5]))
+            raise AssertionError(
+                f"{len(bad)}/{len(self.verdicts)} runs failed:\n" + "\n".join(v.report() for v in bad[:5])
+            )

@@ -29,11 +29,20 @@ class DirectedTest(NmxBaseTest):
         cfg = self.env_cfg.cfg_name
         for seed in seed_range(self.args.get("seeds", "1")):
             for n in names:
-                yield self.context(f"{n}_s{seed}", DIRECTED[n](self.env_cfg.hw), seed, knobs_for(seed, spec, feed),
-                                   rerun=rerun_command(test="directed", seed=seed, cfg=cfg, extra=f"--only {n}"))
+                yield self.context(
+                    f"{n}_s{seed}",
+                    DIRECTED[n](self.env_cfg.hw),
+                    seed,
+                    knobs_for(seed, spec, feed),
+                    rerun=rerun_command(test="directed", seed=seed, cfg=cfg, extra=f"--only {n}"),
+                )
         if not only or "reset_clears_buffers" in only:
             seed = seed_range(self.args.get("seeds", "1"))[-1]
-            yield self.context("reset_clears_buffers", reset_clears_buffers(self.env_cfg.hw), seed,
-                               knobs_for(seed, "fast", feed), tags={"no_scrub": True},
-                               rerun=rerun_command(test="directed", seed=seed, cfg=cfg,
-                                                   extra="--only reset_clears_buffers"))
+            yield self.context(
+                "reset_clears_buffers",
+                reset_clears_buffers(self.env_cfg.hw),
+                seed,
+                knobs_for(seed, "fast", feed),
+                tags={"no_scrub": True},
+                rerun=rerun_command(test="directed", seed=seed, cfg=cfg, extra="--only reset_clears_buffers"),
+            )

@@ -25,10 +25,18 @@ class ErrorTest(NmxBaseTest):
         spec = self.args.get("knobs", "random")
         cfg = self.env_cfg.cfg_name
         for seed in seed_range(self.args.get("seeds", "1")):
-            for case in error_cases(seed, self.env_cfg.hw, self.args.get("only"), slow=bool(self.args.get("slow"))):
+            for case in error_cases(
+                seed, self.env_cfg.hw, self.args.get("only"), slow=bool(self.args.get("slow"))
+            ):
                 k = knobs_for(seed, spec, case.feed)
                 k.slverr = list(case.slverr)
                 kind = case.name.rsplit("_s", 1)[0]
-                yield self.context(case.name, case.program, seed, k, expect_error=case.expect.name,
-                                   tags=dict(case.tags, kind=kind),
-                                   rerun=rerun_command(test="errors", seed=seed, cfg=cfg, extra=f"--only {kind}"))
+                yield self.context(
+                    case.name,
+                    case.program,
+                    seed,
+                    k,
+                    expect_error=case.expect.name,
+                    tags=dict(case.tags, kind=kind),
+                    rerun=rerun_command(test="errors", seed=seed, cfg=cfg, extra=f"--only {kind}"),
+                )

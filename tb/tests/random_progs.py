@@ -34,14 +34,25 @@ class RandomTest(NmxBaseTest):
         spec = self.args.get("knobs", "random")
         feed = self.args.get("feed", "pins")
         source = self.args.get("source", "seq_lib")
-        extra = " ".join(x for x in (f"--knobs {spec}" if spec != "random" else "",
-                                     f"--source {source}" if source != "seq_lib" else "") if x)
+        extra = " ".join(
+            x
+            for x in (
+                f"--knobs {spec}" if spec != "random" else "",
+                f"--source {source}" if source != "seq_lib" else "",
+            )
+            if x
+        )
         for seed in seed_range(self.args.get("seeds", "0")):
             if source == "progs":
                 from tb.progs import random_program as progs_random_program
+
                 prog = progs_random_program(seed, self.env_cfg.hw)
             else:
                 prog = random_program(seed, self.env_cfg.hw, GenKnobs(**self.args.get("gen", {})))
-            yield self.context(f"random_s{seed}" if source == "seq_lib" else f"progs_s{seed}", prog, seed,
-                               knobs_for(seed, spec, feed),
-                               rerun=rerun_command(test="random", seed=seed, cfg=self.env_cfg.cfg_name, extra=extra))
+            yield self.context(
+                f"random_s{seed}" if source == "seq_lib" else f"progs_s{seed}",
+                prog,
+                seed,
+                knobs_for(seed, spec, feed),
+                rerun=rerun_command(test="random", seed=seed, cfg=self.env_cfg.cfg_name, extra=extra),
+            )
