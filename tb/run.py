@@ -129,12 +129,13 @@ def run_job(
     out: str | pathlib.Path | None = None,
     coverage: bool = True,
     mem_bytes: int | None = None,
+    transfer_log: bool = True,
 ) -> SuiteResult:
     """Run pyuvm test ``test`` in one simulator process and collect its per-run results."""
     module, testcase = TESTS[test]
     out_dir = _out_dir(test, hw, out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    env = EnvCfg(hw=hw, out_dir=str(out_dir), coverage=coverage, cfg_name=cfg_name(hw))
+    env = EnvCfg(hw=hw, out_dir=str(out_dir), coverage=coverage, cfg_name=cfg_name(hw), transfer_log=transfer_log)
     sizes = [p.mem_size for p in (programs or {}).values()]
     params = harness.build_parameters(hw, mem_bytes or _mem_bytes(sizes))
     job = {"env": env.to_json(), "args": dict(args or {}), "runs": list(runs or [])}
@@ -234,6 +235,7 @@ def run_program(
     program_file: str | pathlib.Path | None = None,
     out: str | pathlib.Path | None = None,
     coverage: bool = True,
+    transfer_log: bool = True,
 ) -> RunResult:
     """Run one Program on the RTL in the full env and judge it against the golden simulator."""
     return run_programs(
@@ -245,6 +247,7 @@ def run_program(
         program_files=[program_file] if program_file else None,
         out=out,
         coverage=coverage,
+        transfer_log=transfer_log,
     ).runs[0]
 
 
@@ -258,6 +261,7 @@ def run_programs(
     program_files: list[str | pathlib.Path] | None = None,
     out: str | pathlib.Path | None = None,
     coverage: bool = True,
+    transfer_log: bool = True,
 ) -> SuiteResult:
     """Run several Programs (seed, seed+1, ...) in one simulator process."""
     hw = hw or items[0][0].hw
@@ -296,6 +300,7 @@ def run_programs(
         out=out_dir,
         coverage=coverage,
         mem_bytes=_mem_bytes([p.mem_size for p, _ in items]),
+        transfer_log=transfer_log,
     )
 
 

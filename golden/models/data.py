@@ -35,11 +35,13 @@ def _digits_raw() -> tuple[torch.Tensor, torch.Tensor]:
     return x, y
 
 
-def digits(split: str, size: int, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+def digits(split: str, size: int, channels: int, colour: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Normalised digit images (N, channels, size, size) and labels for ``split`` "train"|"test".
 
     1 channel: intensity standardised with fixed constants (mean 0.3, std 0.4 of the 8x8 set).
-    3 channels: per-image seeded colouring (foreground/background RGB, contrast >= 0.5) plus
+    3 channels, ``colour=False``: the 1-channel image replicated (used where the weights are random
+    features, which cannot learn colour invariance).
+    3 channels, ``colour=True``: per-image seeded colouring (foreground/background RGB, contrast >= 0.5) plus
     N(0, 0.03) pixel noise, then (x - 0.5) / 0.25.  Deterministic: the colouring seed is the
     image index, so a given image always looks the same.
     """
@@ -48,8 +50,8 @@ def digits(split: str, size: int, channels: int) -> tuple[torch.Tensor, torch.Te
     idx = torch.arange(len(y))[sl]
     x, y = x[sl], y[sl]
     x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False).clamp(0.0, 1.0)
-    if channels == 1:
-        return (x - 0.3) / 0.4, y
+    if channels == 1 or not colour:
+        return ((x - 0.3) / 0.4).repeat(1, channels, 1, 1), y
     assert channels == 3, channels
     out = torch.empty(len(y), 3, size, size)
     for k, i in enumerate(idx.tolist()):

@@ -133,7 +133,7 @@ def resnet18_arch() -> ResNet:
 
 
 def resnet50_arch() -> ResNet:
-    """ImageNet ResNet-50 (bottlenecks 3/4/6/3) at 224x224; 10-class head (digits)."""
+    """ImageNet ResNet-50 (bottlenecks 3/4/6/3) at 224x224; 10-class head (grey digits x 3 channels)."""
     return ResNet(Bottleneck, [(64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)], in_ch=3,
                   stem_width=64, stem_kernel=7, stem_stride=2, maxpool=True)
 
@@ -184,7 +184,8 @@ def fit_head(model: ResNet, images: torch.Tensor, labels: torch.Tensor, batch: i
     return float(clf.score((f - mu) / sd, labels.numpy()))
 
 
-def random_feature_resnet(arch: ResNet, seed: int, size: int, n_calib: int, n_head: int) -> ResNet:
+def random_feature_resnet(arch: ResNet, seed: int, images: tuple[torch.Tensor, torch.Tensor], n_calib: int,
+                          n_head: int) -> ResNet:
     """Random-feature recipe: seeded init, random BN affine, BN calibrated, head fitted.
 
     Forward passes only, so it runs with all threads (ResNet-50 at 224x224 is ~4 GMAC per image);
@@ -194,9 +195,9 @@ def random_feature_resnet(arch: ResNet, seed: int, size: int, n_calib: int, n_he
     with seeded(seed, threads=None) as g:
         model = arch
         _randomise_bn_affine(model, g)
-        x, y = data.digits("train", size, 3)
-        calibrate_bn(model, x[:n_calib])
-        fit_head(model, x[:n_head], y[:n_head])
+        x, y = images
+        calibrate_bn(model, x[:n_calib], batch=16)
+        fit_head(model, x[:n_head], y[:n_head], batch=16)
     return freeze(model)
 
 
@@ -237,7 +238,8 @@ def _make_state(name: str) -> dict[str, torch.Tensor]:
         return state_copy(train_resnet(_seeded_arch(_ARCH[name], seed), 32, 3, epochs=TRAIN_EPOCHS[name],
                                        seed=seed, threads=1))
     if name == "resnet50":
-        return state_copy(random_feature_resnet(_seeded_arch(resnet50_arch, 50), 50, 224, 32, 256))
+        return state_copy(random_feature_resnet(_seeded_arch(resnet50_arch, 50), 50, _images(name, "train"),
+                                                32, 256))
     raise KeyError(name)
 
 
@@ -245,14 +247,18 @@ def _make_state(name: str) -> dict[str, torch.Tensor]:
 def _cached_state(name: str) -> dict[str, torch.Tensor]:
     """Build once per process and once per machine (disk cache; training is the slow part)."""
     code = [_make_state, _ARCH[name], ResNet, BasicBlock, Bottleneck, train_resnet, random_feature_resnet,
-            _randomise_bn_affine, calibrate_bn, fit_head, _seeded_arch, data.digits, data._digits_raw]
-    return disk_cached(recipe_key(name, TRAIN_EPOCHS.get(name), code=code), lambda: _make_state(name))
+            _randomise_bn_affine, calibrate_bn, fit_head, _seeded_arch, _images, data.digits,
+            data._digits_raw]
+    return disk_cached(recipe_key(name, TRAIN_EPOCHS.get(name), _INPUT[name], code=code),
+                       lambda: _make_state(name))
 
 
 TRAIN_EPOCHS = {"resnet_tiny": 20, "resnet20": 5, "resnet18": 5}
 _ARCH = {"resnet_tiny": resnet_tiny_arch, "resnet20": resnet20_arch, "resnet18": resnet18_arch,
          "resnet50": resnet50_arch}
-_INPUT = {"resnet_tiny": (16, 1), "resnet20": (32, 3), "resnet18": (32, 3), "resnet50": (224, 3)}
+_INPUT = {"resnet_tiny": (16, 1, False), "resnet20": (32, 3, True), "resnet18": (32, 3, True),
+          "resnet50": (224, 3, False)}
+"""(size, channels, colour): resnet50's random features need grey images replicated to 3 channels."""
 
 
 def _seeded_arch(fn: functools.partial | type | object, seed: int) -> ResNet:
@@ -268,8 +274,8 @@ def build(name: str) -> tuple[ResNet, tuple[torch.Tensor, ...]]:
 
 
 def _images(name: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    size, ch = _INPUT[name]
-    return data.digits(split, size, ch)
+    size, ch, colour = _INPUT[name]
+    return data.digits(split, size, ch, colour)
 
 
 def calibration(name: str, n: int) -> list[tuple[torch.Tensor, ...]]:

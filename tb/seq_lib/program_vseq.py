@@ -60,6 +60,9 @@ class ProgramVseq(uvm_sequence):
             )
             feeder = cocotb.start_soon(seq.start(env.insn_agent.seqr))
         status = await env.status_monitor.wait_run(ctx.watchdog_cycles, start)
+        import os
+        if os.environ.get("NMX_DEBUG_WAKES"):
+            print("MONITOR WAKES", env.insn_agent.monitor.wakes, "accepted", env.insn_agent.monitor.count)
         if seq is not None:
             seq.stop = True
             env.insn_agent.driver.abort()
