@@ -154,6 +154,8 @@ def run_job(
             seed=seed,
             waves=waves,
             test_dir=out_dir,
+            # the harness's build flags (only nmx_tb_top's own signals public): same cached model, ~6x faster
+            build_args=getattr(harness, "FAST_BUILD_ARGS", ()),
         )
     except sim_env.SimFailure as e:
         sim_error = str(e)

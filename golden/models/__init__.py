@@ -73,7 +73,7 @@ ZOO: dict[str, ModelSpec] = {
         _spec("resnet18", "resnet", resnet, "classify", "small",
               "ImageNet-layout ResNet-18 (7x7 stem + max-pool), 3x32x32 coloured digits, ~37M MACs, trained"),
         _spec("resnet50", "resnet", resnet, "classify", "large",
-              "ImageNet ResNet-50 at 3x224x224, random features + BN calibrated + fitted head, ~4.1G MACs"),
+              "ImageNet ResNet-50, 3x224x224 grey digits, random features, BN calibrated, fitted head"),
         _spec("bert_tiny", "bert", bert, "classify", "small",
               "BERT 2L/128H/2 heads/512 FFN, seq 32, vocab 2048, 4-way topic classification, trained"),
         _spec("bert_mini", "bert", bert, "classify", "small",

@@ -85,7 +85,8 @@ def disk_cached(key: str, make: Callable[[], dict[str, torch.Tensor]]) -> dict[s
     """Load the state dict cached under ``key``, or run ``make`` and store its result.
 
     Training is deterministic, so the cache only saves time: a cold cache yields the same weights.
-    Writes are atomic (temp file + rename) so concurrent processes never see a partial file.
+    Writes are atomic (temp file + rename) so concurrent processes never see a partial file; a
+    write removes the model's entries under other keys (stale recipes) so the cache stays small.
     """
     d = cache_dir()
     path = None if d is None else d / f"{key}.pt"
@@ -103,6 +104,9 @@ def disk_cached(key: str, make: Callable[[], dict[str, torch.Tensor]]) -> dict[s
             torch.save(state, tmp)
             os.chmod(tmp, 0o644)
             os.replace(tmp, path)
+            for old in path.parent.glob(f"{key.rsplit('-', 1)[0]}-*.pt"):
+                if old != path:
+                    old.unlink(missing_ok=True)
         except OSError:
             pass
     return state

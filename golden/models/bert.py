@@ -118,7 +118,13 @@ def _make_state(name: str) -> dict[str, torch.Tensor]:
 
 @functools.cache
 def _cached_state(name: str) -> dict[str, torch.Tensor]:
-    """Build once per process and once per machine (disk cache, see ``_util.disk_cached``)."""
+    """Build once per process and once per machine (disk cache, see ``_util.disk_cached``).
+
+    Untrained recipes (bert_base) skip the disk: seeded HF initialisation is quicker than loading
+    a 440 MB file.
+    """
+    if not RECIPES[name].train_steps:
+        return _make_state(name)
     code = [_make_state, _arch, config, BertClassifier, train, data.topic_sequences]
     return disk_cached(recipe_key(name, RECIPES[name], code=code), lambda: _make_state(name))
 

@@ -34,13 +34,8 @@ class InsnMonitor(uvm_monitor):
 
     async def run_phase(self) -> None:
         d = self.bfm.dut
-        self.wakes = 0
-        import os
-        if os.environ.get("NMX_NO_INSN_MON"):
-            return
         while True:
             await RisingEdge(d.insn_fire)
-            self.wakes += 1
             await ReadOnly()
             if not int(d.insn_fire.value):
                 continue

@@ -12,25 +12,32 @@ from tb.bfm.translog import Transfer
 
 
 class InsnItem(uvm_sequence_item):
-    """One instruction for the driver: the word, its program index, and idle cycles before it."""
+    """A block of consecutive instructions for the driver: words, index of the first, and the idle
+    cycles before each (one item per block keeps the sequencer cost per instruction small)."""
 
     def __init__(
-        self, name: str = "insn", word: int = 0, index: int = 0, gap: int = 0, last: bool = False
+        self,
+        name: str = "insns",
+        words: list[int] | None = None,
+        index: int = 0,
+        gaps: list[int] | None = None,
+        last: bool = False,
     ) -> None:
         super().__init__(name)
-        self.word = word
+        self.words = list(words or [])
         self.index = index
-        self.gap = gap
+        self.gaps = list(gaps) if gaps is not None else [0] * len(self.words)
         self.last = last
-        """The driver drops insn_valid after the last item (the port must not stay valid)."""
-        self.accepted = False
+        """The block ends the stream: the driver drops insn_valid after it."""
+        self.accepted = 0
 
     def __str__(self) -> str:
+        first = self.words[0] if self.words else 0
         try:
-            text = disassemble(self.word)
+            text = disassemble(first)
         except ValueError:
-            text = f"<undecodable {self.word:#034x}>"
-        return f"#{self.index} {text}"
+            text = f"<undecodable {first:#034x}>"
+        return f"#{self.index}..{self.index + len(self.words) - 1} (first: {text})"
 
 
 @dataclass(frozen=True)

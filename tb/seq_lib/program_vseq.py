@@ -60,9 +60,6 @@ class ProgramVseq(uvm_sequence):
             )
             feeder = cocotb.start_soon(seq.start(env.insn_agent.seqr))
         status = await env.status_monitor.wait_run(ctx.watchdog_cycles, start)
-        import os
-        if os.environ.get("NMX_DEBUG_WAKES"):
-            print("MONITOR WAKES", env.insn_agent.monitor.wakes, "accepted", env.insn_agent.monitor.count)
         if seq is not None:
             seq.stop = True
             env.insn_agent.driver.abort()
@@ -74,7 +71,7 @@ class ProgramVseq(uvm_sequence):
             status.diagnosis = describe_hang(
                 ctx.program,
                 accepted=env.insn_agent.monitor.count,
-                pending=str(drv.pending) if drv is not None and drv.pending is not None else None,
+                pending=drv.pending if drv is not None else None,
                 insn_ready=int(bfm.dut.insn_ready.value),
                 growing=growing,
                 transfers=bus.transfers if bus else [],
