@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
              if getattr(a, f) is not None}
     hw = HwConfig(**hw_kw)
     from compiler import compile_model
-    from compiler.report import format_table, layer_table
+    from compiler.report import format_pwl_table, format_table, layer_table
 
     model, example, calib, zspec = load_model(a.model, a.calib)
     t0 = time.perf_counter()
@@ -58,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
           f"of memory image", file=sys.stderr)
     rows = layer_table(prog, None if a.no_sim else example)
     print(format_table(rows))
+    if info["pwl"]:
+        print(f"\nPWL tables (golden.pwl vertical fit; hardware-table error on the calibration samples, "
+              f"per op): {len(info['pwl'])}")
+        print(format_pwl_table(info["pwl"]))
     skipped = [(s["op"], s["tiles_skipped"], s["tiles_total"]) for s in info["layer_stats"]
                if s.get("tiles_skipped")]
     if skipped:

@@ -29,6 +29,9 @@ from golden.isa import Buffer, HwConfig, Opcode, Queue
 ACC = 4  # pseudo buffer id for ACC in the hazard tables
 ENGINES = (Queue.LD, Queue.CMP, Queue.ST)
 _QNAME = {Queue.LD: "ld", Queue.CMP: "cmp", Queue.ST: "st"}
+_ENGINE = {op: int(q) for op, q in isa.QUEUE_OF.items() if q is not None}
+_PUSH = {int(q): f"push_{nm}" for q, nm in _QNAME.items()}
+_POP = {int(q): f"pop_{nm}" for q, nm in _QNAME.items()}
 
 
 # --------------------------------------------------------------------------- memory image
@@ -84,14 +87,14 @@ class Emitter:
         self.hw = hw
         self.ops: list[Opcode] = []
         self.fields: list[dict[str, int]] = []
-        self.engine: list[Queue] = []
         depth = {Buffer.INP: hw.inp_depth, Buffer.WGT: hw.wgt_depth, Buffer.VEC: hw.vec_depth,
                  Buffer.ROW: hw.acc_depth, ACC: hw.acc_depth}
-        self._w = {b: np.full((3, d), -1, dtype=np.int64) for b, d in depth.items()}
-        self._r = {b: np.full((3, d), -1, dtype=np.int64) for b, d in depth.items()}
+        self._depth = {int(b): d for b, d in depth.items()}
+        self._w: dict[int, list[np.ndarray | None]] = {int(b): [None, None, None] for b in depth}
+        self._r: dict[int, list[np.ndarray | None]] = {int(b): [None, None, None] for b in depth}
         self._mw: dict[int, list[int]] = {}
         self._mr: dict[int, list[int]] = {}
-        self._last_push = np.full((3, 3), -1, dtype=np.int64)  # [src engine, dst engine]
+        self._last_push = [[-1, -1, -1] for _ in range(3)]  # [src engine][dst engine]
         self.layers: list[LayerRec] = []
         # rotating buffer halves / slots shared by all ops so consecutive ops also overlap
         self.inp_half = 0
@@ -114,29 +117,41 @@ class Emitter:
         rec.end = len(self.ops)
 
     # ---- emission with hazard tracking
+    def _last(self, tab: dict[int, list[np.ndarray | None]], b: int, lo: int, n: int, e: int,
+              dep: list[int]) -> None:
+        """dep[a] = max(dep[a], last access by engine a != e of rows [lo, lo+n) of buffer b)."""
+        per = tab[b]
+        for a in range(3):
+            arr = per[a]
+            if a != e and arr is not None and n > 0:
+                m = int(arr[lo:lo + n].max()) if n > 1 else int(arr[lo])
+                if m > dep[a]:
+                    dep[a] = m
+
+    def _mark(self, tab: dict[int, list[np.ndarray | None]], b: int, lo: int, n: int, e: int,
+              idx: int) -> None:
+        per = tab[b]
+        arr = per[e]
+        if arr is None:
+            arr = per[e] = np.full(self._depth[b], -1, dtype=np.int64)
+        arr[lo:lo + n] = idx
+
     def emit(self, op: Opcode, fields: dict[str, int], *,
              reads: tuple[tuple[int, int, int], ...] = (), writes: tuple[tuple[int, int, int], ...] = (),
              mem_reads: tuple[int, ...] = (), mem_writes: tuple[int, ...] = ()) -> int:
-        """Append an instruction; ``reads``/``writes`` are (buffer, first row, rows)."""
+        """Append an instruction; ``reads``/``writes`` are (buffer, first row, rows).
+
+        Per buffer row and engine the last reader / writer index is kept (arrays allocated only for
+        engines that touch the buffer, so the usual single-writer / single-reader buffers cost one
+        slice maximum per access)."""
         idx = len(self.ops)
-        eng = isa.QUEUE_OF[op]
-        e = int(eng)
+        e = _ENGINE[op]
         dep = [-1, -1, -1]
         for b, lo, n in reads:
-            w = self._w[b][:, lo:lo + n]
-            if w.size:
-                m = w.max(axis=1)
-                for a in range(3):
-                    if a != e and m[a] > dep[a]:
-                        dep[a] = int(m[a])
+            self._last(self._w, b, lo, n, e, dep)
         for b, lo, n in writes:
-            w = self._w[b][:, lo:lo + n]
-            r = self._r[b][:, lo:lo + n]
-            if w.size:
-                m = np.maximum(w.max(axis=1), r.max(axis=1))
-                for a in range(3):
-                    if a != e and m[a] > dep[a]:
-                        dep[a] = int(m[a])
+            self._last(self._w, b, lo, n, e, dep)
+            self._last(self._r, b, lo, n, e, dep)
         for rid in mem_reads:
             lw = self._mw.get(rid)
             if lw:
@@ -151,19 +166,19 @@ class Emitter:
                         if a != e and lw[a] > dep[a]:
                             dep[a] = lw[a]
         f = dict(fields)
+        lp = self._last_push
         for a in range(3):
             d = dep[a]
-            if d >= 0 and d > self._last_push[a, e]:
-                self.fields[d][f"push_{_QNAME[Queue(e)]}"] = 1
-                f[f"pop_{_QNAME[Queue(a)]}"] = 1
-                self._last_push[a, e] = d
+            if d >= 0 and d > lp[a][e]:
+                self.fields[d][_PUSH[e]] = 1
+                f[_POP[a]] = 1
+                lp[a][e] = d
         self.ops.append(op)
         self.fields.append(f)
-        self.engine.append(eng)
         for b, lo, n in reads:
-            self._r[b][e, lo:lo + n] = idx
+            self._mark(self._r, b, lo, n, e, idx)
         for b, lo, n in writes:
-            self._w[b][e, lo:lo + n] = idx
+            self._mark(self._w, b, lo, n, e, idx)
         for rid in mem_reads:
             self._mr.setdefault(rid, [-1, -1, -1])[e] = idx
         for rid in mem_writes:
@@ -202,9 +217,30 @@ class Emitter:
                          reads=tuple(reads), mem_writes=(region,))
 
     def finish(self) -> list[int]:
-        words = [isa.encode(op, **f) for op, f in zip(self.ops, self.fields, strict=True)]
+        words = [_fast_encode(op, f) for op, f in zip(self.ops, self.fields, strict=True)]
         words.append(isa.encode(Opcode.FINISH))
         return words
+
+
+# Field layout per opcode, taken from golden.isa.FORMATS (the one definition of the encoding):
+# name -> (lsb, max).  ``_fast_encode`` equals ``isa.encode`` (tests check it on whole programs)
+# without building an Insn per instruction, which dominated the compile time of large models.
+_LAYOUT: dict[Opcode, dict[str, tuple[int, int]]] = {
+    op: {f.name: (f.lsb, f.max) for f in fmt[1:]} for op, fmt in isa.FORMATS.items()}
+
+
+def _fast_encode(op: Opcode, fields: dict[str, int]) -> int:
+    lay = _LAYOUT[op]
+    word = int(op)
+    for name, v in fields.items():
+        lsb_max = lay.get(name)
+        if lsb_max is None:
+            raise ValueError(f"{op.name} has no field(s) {[name]}")
+        v = int(v)
+        if not 0 <= v <= lsb_max[1]:
+            raise ValueError(f"{op.name}.{name}={v} does not fit the field")
+        word |= v << lsb_max[0]
+    return word
 
 
 def _merge_rows(rows: tuple[int, ...]) -> list[tuple[int, int]]:
@@ -485,18 +521,23 @@ def pack_weight_tiles(mem: Memory, w: np.ndarray, hw: HwConfig, name: str,
     if row_blocks is None:
         row_blocks = [(k0, min(R, K - k0)) for k0 in range(0, K, R)]
     nn = -(-N // C)
-    tiles: dict[tuple[int, int], np.ndarray] = {}
-    for nb in range(nn):
+    nk = len(row_blocks)
+    if row_blocks == [(k0, min(R, K - k0)) for k0 in range(0, K, R)]:
+        # consecutive K-blocks: pad and view as [nb][kb][R][C] in one go
+        pad = np.zeros((nk * R, nn * C), dtype=np.int8)
+        pad[:K, :N] = w
+        grid = pad.reshape(nk, R, nn, C).transpose(2, 0, 1, 3)
+    else:
+        grid = np.zeros((nn, nk, R, C), dtype=np.int8)
         for kb, (k0, kn) in enumerate(row_blocks):
-            t = w[k0:k0 + kn, nb * C:nb * C + C]
-            if np.any(t):
-                full = np.zeros((R, C), dtype=np.int8)
-                full[:kn, :t.shape[1]] = t
-                tiles[kb, nb] = full
-    if not tiles:
+            for nb in range(nn):
+                t = w[k0:k0 + kn, nb * C:nb * C + C]
+                grid[nb, kb, :kn, :t.shape[1]] = t
+    nz = grid.reshape(nn, nk, R * C).any(axis=2)
+    order = [(int(kb), int(nb)) for nb, kb in zip(*np.nonzero(nz), strict=True)]   # (nb, kb) order
+    if not order:
         return lambda kb, nb: None
-    order = sorted(tiles, key=lambda kn: (kn[1], kn[0]))
-    blob = np.stack([tiles[k] for k in order])
+    blob = np.ascontiguousarray(grid[nz])
     reg = mem.const(blob, name)
     addr = {k: reg.addr + i * R * C for i, k in enumerate(order)}
 

@@ -61,7 +61,7 @@ def compile_model(model: torch.nn.Module, example_inputs: tuple[Any, ...] | Any,
         "export_s": t_export - t0, "calibrate_s": t_cal - t_export, "lower_s": t_end - t_cal,
         "total_s": t_end - t0, "insns": len(insns), "mem_bytes": len(prog.memory),
         "gemm_rows": lw.em.gemm_rows, "layer_stats": lw.layer_stats, "ranges": ranges,
-        "graph": graph, "lowerer": lw,
+        "graph": graph, "lowerer": lw, "pwl": lw.pwl_stats,
     }
     return prog
 

@@ -8,10 +8,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch.fx import Node
 
 aten = torch.ops.aten
+# Calibration keeps, per node and per calibration sample, this many randomly drawn float values:
+# the PWL fits (golden.pwl, horizontal + vertical) are weighted and de-biased on them.
+SAMPLES_PER_UPDATE = 2048
+_SAMPLE_GEN = torch.Generator().manual_seed(0)
 
 # Ops that only re-view memory (handled as stride changes, or a copy when not expressible).
 VIEW_OPS = {
@@ -179,20 +184,34 @@ def evaluate(graph: Graph, inputs: tuple[Any, ...]) -> dict[str, Any]:
 
 @dataclass
 class Range:
+    """Calibrated range of a node's float value, plus a random subsample of its values."""
+
     lo: float = float("inf")
     hi: float = float("-inf")
     amax: float = 0.0
+    parts: list[np.ndarray] = field(default_factory=list, repr=False)
 
     def update(self, t: torch.Tensor) -> None:
-        if t.numel() == 0 or not t.is_floating_point():
-            if t.numel():
-                self.lo = min(self.lo, float(t.min()))
-                self.hi = max(self.hi, float(t.max()))
-                self.amax = max(self.amax, float(t.abs().max()))
+        if t.numel() == 0:
             return
-        self.lo = min(self.lo, float(t.min()))
-        self.hi = max(self.hi, float(t.max()))
-        self.amax = max(self.amax, float(t.abs().max()))
+        lo, hi = float(t.min()), float(t.max())
+        self.lo = min(self.lo, lo)
+        self.hi = max(self.hi, hi)
+        self.amax = max(self.amax, abs(lo), abs(hi))
+        if t.is_floating_point():
+            flat = t.detach().reshape(-1)
+            if flat.numel() > SAMPLES_PER_UPDATE:
+                flat = flat[torch.randint(0, flat.numel(), (SAMPLES_PER_UPDATE,), generator=_SAMPLE_GEN)]
+            self.parts.append(flat.to(torch.float64).numpy().copy())
+
+    @property
+    def samples(self) -> np.ndarray | None:
+        """The kept calibration values (float64, at most SAMPLES_PER_UPDATE per update), or None."""
+        if not self.parts:
+            return None
+        if len(self.parts) > 1:
+            self.parts = [np.concatenate(self.parts)]
+        return self.parts[0]
 
 
 def calibrate(graph: Graph, samples: Iterable[tuple[Any, ...]],
@@ -213,6 +232,8 @@ def calibrate(graph: Graph, samples: Iterable[tuple[Any, ...]],
             _upd(ranges, n.name, env[n.name])
             if n.target == aten.native_layer_norm.default:
                 _layernorm_stats(ranges, n, env)
+            elif n.target == aten._softmax.default:
+                _softmax_stats(ranges, n, env)
     assert first is not None, "empty calibration set"
     return ranges, first
 
@@ -233,3 +254,11 @@ def _layernorm_stats(ranges: dict[str, Range], n: Node, env: dict[str, Any]) -> 
     ranges.setdefault(f"{n.name}#xc", Range()).update(xc)
     ranges.setdefault(f"{n.name}#var", Range()).update(var)
     ranges.setdefault(f"{n.name}#z", Range()).update(xc / torch.sqrt(var[..., None] + eps))
+
+
+def _softmax_stats(ranges: dict[str, Range], n: Node, env: dict[str, Any]) -> None:
+    """Inputs of the softmax's two PWLs: x - rowmax (exp) and 127 * row sums of exp (reciprocal)."""
+    x = env[n.args[0].name].detach().to(torch.float64)
+    d = x - x.amax(dim=int(n.args[1]), keepdim=True)
+    ranges.setdefault(f"{n.name}#d", Range()).update(d)
+    ranges.setdefault(f"{n.name}#sum", Range()).update(127.0 * torch.exp(d).sum(dim=int(n.args[1])))

@@ -14,7 +14,6 @@ import scipy.sparse as sp
 import torch
 from torch.fx import Node
 
-from compiler import pwlfit
 from compiler.codegen import (
     ASrc,
     Emitter,
@@ -38,6 +37,7 @@ from compiler.frontend import (
     unsupported,
 )
 from compiler.quantize import act_scale, mult_shift, quant, weight_scales
+from golden import pwl
 from golden.isa import HwConfig
 
 aten = torch.ops.aten
@@ -80,24 +80,50 @@ class LRows:
 
 @dataclass
 class Post:
-    """What the PPU does after requantisation: nothing, exact ReLU, or a PWL fit of ``fn``."""
+    """What the PPU does after requantisation: nothing, exact ReLU, or a PWL fit of ``fn``.
+
+    ``fit`` holds golden.pwl.FnInfo options (``outer``, ``spacing``, ``kinks``); ``samples`` are
+    calibration values of the PWL's real input (the fit's weights and vertical bias correction).
+    """
 
     kind: str = "none"                        # none | relu | pwl
     fn: Callable[[np.ndarray], np.ndarray] | None = None
     lo: float = 0.0
     hi: float = 0.0
     fit: dict[str, Any] = field(default_factory=dict)
+    samples: np.ndarray | None = None
+    label: str = ""
+
+
+_KINKED = {aten.relu.default, aten.hardtanh.default, aten.clamp.default, aten.leaky_relu.default,
+           aten.abs.default, aten.hardsigmoid.default, aten.hardswish.default, aten.elu.default}
 
 
 def _fit_opts(chain: list[Node]) -> dict[str, Any]:
+    """golden.pwl.FnInfo options for a composed chain of unary ops: flat (clamped) outer segments
+    for saturating functions, a forced breakpoint candidate at 0 for ReLU-like kinks."""
     names = {n.target for n in chain}
-    opts: dict[str, Any] = {"kinks": (0.0,)}
+    left, right = "extend", "extend"
     if names & {aten.sigmoid.default, aten.tanh.default, aten.hardtanh.default, aten.clamp.default,
-                aten.hardsigmoid.default}:
-        opts.update(const_below=True, const_above=True)
+                aten.hardsigmoid.default, aten.erf.default}:
+        left, right = "clamp", "clamp"
     if aten.exp.default in names:
-        opts.update(const_below=True)
-    return opts
+        left = "clamp"
+    return {"outer": (left, right), "kinks": (0.0,) if names & _KINKED else ()}
+
+
+def _chain_label(chain: list[Node]) -> str:
+    return "+".join(str(getattr(n.target, "__name__", n.target)).split(".")[0] for n in chain)
+
+
+_RELU_TABLE = pwl.to_hw_table(pwl.fit("relu"), 1.0, 1.0)   # bit-exact when in and out scales agree
+
+
+def hat_table() -> np.ndarray:
+    """Compiler-only one-hot indicator for integers, quantised by golden.pwl.to_hw_table:
+    v == 0 -> 1, any other integer -> 0 (breakpoints at -1/2 and 1/2, unit scales)."""
+    p = pwl.Pwl(np.array([-0.5, 0.5]), np.zeros(3), np.array([0.0, 1.0, 0.0]), "hat", "exact")
+    return pwl.to_hw_table(p, 1.0, 1.0)
 
 
 def runs_of(addr: int, dims: list[tuple[int, int]]) -> list[Run]:
@@ -135,6 +161,7 @@ class Lowerer:
             self.users[p.name] = list(p.users)
         self.out_names = {o.name for o in graph.outputs if o is not None}
         self.host_ops: list[dict[str, Any]] = []
+        self.pwl_stats: list[dict[str, Any]] = []
         self._cur_layer: Any = None
         self._plan()
 
@@ -323,13 +350,12 @@ class Lowerer:
             ratio = acc_scale / s_out
         elif post.kind == "relu":
             ratio = acc_scale / s_out
-            table = pwlfit.relu_table()
+            table = _RELU_TABLE
         else:
             amax = max(abs(post.lo), abs(post.hi), 1e-6)
             s_mid = amax / 2**MID_BITS
             ratio = acc_scale / s_mid
-            assert post.fn is not None
-            table = pwlfit.fit_table(post.fn, post.lo, post.hi, s_mid, s_out, **post.fit)
+            table = self.fit_pwl(name, post, s_mid, s_out)
         if mult_override is not None:
             mult, shift = mult_override
         else:
@@ -345,6 +371,43 @@ class Lowerer:
             ppu.row_en, ppu.row_addr, ppu.row_region = True, row[0], row[1]
             ppu.row_shift = row[2]
         return ppu
+
+    def fit_pwl(self, name: str, post: Post, s_mid: float, s_out: float) -> np.ndarray:
+        """48-word table for ``post.fn`` from golden.pwl (vertical = horizontal breakpoints + bias
+        correction, on the calibration samples of the PWL input), and its error on those samples
+        (hardware table, bit-exact) recorded in ``self.pwl_stats`` and the layer's meta."""
+        assert post.fn is not None
+        lo, hi = float(post.lo), float(post.hi)
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise ValueError(f"PWL range [{lo}, {hi}] of {name} is not finite")
+        if hi <= lo:
+            hi = lo + max(abs(lo), 1.0) * 1e-3 + 1e-6
+        opts = dict(post.fit)
+        spacing = opts.pop("spacing", "linear") if lo > 0 else "linear"
+        opts.pop("spacing", None)
+        info = pwl.FnInfo(post.fn, (lo, hi), spacing=spacing, label=post.label or name, **opts)
+        smp = post.samples
+        if smp is not None:
+            smp = smp[np.isfinite(smp)]
+        p = pwl.fit(info, smp, "vertical", lo=lo, hi=hi)
+        table = pwl.to_hw_table(p, s_mid, s_out)
+        x = smp if smp is not None and len(smp) else np.linspace(lo, hi, 4097)
+        q = np.clip(np.round(x / s_mid), -I32 - 1, I32)
+        y = pwl.hw_eval(table, q).astype(np.float64) * s_out
+        f = np.asarray(post.fn(x), dtype=np.float64)
+        e = y - f
+        fmax = float(np.abs(f).max()) or 1.0
+        st = {"layer": self._cur_layer.name if self._cur_layer is not None else name, "table": name,
+              "fn": info.label, "lo": lo, "hi": hi, "samples": len(x) if smp is not None else 0,
+              "max_err": float(np.abs(e).max()), "mean_abs_err": float(np.abs(e).mean()),
+              "mean_err": float(e.mean()), "max_rel": float(np.abs(e).max()) / fmax,
+              "max_lsb": float(np.abs(e).max()) / s_out}
+        self.pwl_stats.append(st)
+        if self._cur_layer is not None:
+            m = self._cur_layer.meta
+            m["pwl_max_rel"] = max(m.get("pwl_max_rel", 0.0), st["max_rel"])
+            m["pwl_mean_rel"] = max(m.get("pwl_mean_rel", 0.0), st["mean_abs_err"] / fmax)
+        return table
 
     def out_runs(self, act: Act, row_dims: list[int]) -> list[Run]:
         return runs_of(act.addr, [(act.shape[d], act.bstride(d)) for d in row_dims])
@@ -381,7 +444,7 @@ class Lowerer:
                 t = self._apply_unary(u, t)
             return t.numpy()
 
-        return Post("pwl", fn, r.lo, r.hi, _fit_opts(real)), end
+        return Post("pwl", fn, r.lo, r.hi, _fit_opts(real), r.samples, _chain_label(real)), end
 
     def _bn_get(self, anchor: Node) -> Node | None:
         bn = self.bn_of.get(anchor.name)
@@ -788,7 +851,7 @@ class Lowerer:
                 for u in chain:
                     t = self._apply_unary(u, t)
                 return t.numpy()
-            post = Post("pwl", fn, r.lo, r.hi, _fit_opts(real))
+            post = Post("pwl", fn, r.lo, r.hi, _fit_opts(real), r.samples, _chain_label(real))
             s_out, _ = self.out_spec(end, x.shape)
             pre_scale = x.scale
         dtype = self.out_spec(end, x.shape)[1]
@@ -1206,10 +1269,12 @@ class Lowerer:
         self.rowsum_gemm(f"{n.name}.negmax", mx, rows, dim, Post(), 1.0, 1.0, -WID, rowm, 0)
         # 2. e = exp(x - max) as int8 (scale 1/127), input range [-span, 0]
         span = min(12.0, max(1e-3, self.rng(n.args[0].name).hi - self.rng(n.args[0].name).lo))
+        d_rng, sum_rng = self.ranges.get(f"{n.name}#d"), self.ranges.get(f"{n.name}#sum")
         s_e = 1.0 / 127
         e = self.alloc(f"{n.name}.exp", shape, s_e, col_dim=dim, check=False, role="scratch")
         ppu = self.make_ppu(f"{n.name}.exp", T, np.full(T, x.scale / WID), None,
-                            Post("pwl", np.exp, -span, 0.0, {"const_below": True}), s_e,
+                            Post("pwl", np.exp, -span, 0.0, {"outer": ("clamp", "extend")},
+                                 d_rng.samples if d_rng else None, "exp"), s_e,
                             row=(rowm[0], rowm[1], 0))
         self.scaled_copy(f"{n.name}.exp", x, rows, dim, WID, ppu, e)
         # 3. row sums (in [127, 127*T]) -> PWL reciprocal -> ROW lane 1
@@ -1220,7 +1285,8 @@ class Lowerer:
         rscale = 2.0**rs / s_p          # ROW scale = rscale / sum  (sum in e units)
         self.rowsum_gemm(f"{n.name}.sum", e, rows, dim,
                          Post("pwl", lambda v: rscale / np.maximum(v, 0.5), smin, smax,
-                              {"mode": "geometric", "const_below": True, "const_above": True}),
+                              {"spacing": "log", "outer": ("clamp", "clamp")},
+                              sum_rng.samples if sum_rng else None, "reciprocal"),
                          1.0, 1.0, 1, rowt, 1)
         # 4. p = e * ROW scale >> rs
         out = self.alloc(n.name, shape, s_p, col_dim=dim, dtype=dt, role=self.role_of(n))
@@ -1259,7 +1325,8 @@ class Lowerer:
         s_sq = amax_c**2 / 127
         sq = self.alloc(f"{n.name}.sq", x.shape, s_sq, col_dim=col, check=False, role="scratch")
         ppu = self.make_ppu(f"{n.name}.sq", D, np.full(D, x.scale / WID), None,
-                            Post("pwl", lambda v: v * v, -amax_c, amax_c, {"kinks": (0.0,)}), s_sq,
+                            Post("pwl", lambda v: v * v, -amax_c, amax_c, {},
+                                 cr.samples, "square"), s_sq,
                             row=(rowa[0], rowa[1], 0))
         self.scaled_copy(f"{n.name}.sq", x, rows, col, WID, ppu, sq)
         # G3: variance -> PWL rsqrt -> ROW lane 1 of rowb
@@ -1271,7 +1338,8 @@ class Lowerer:
         hi_v = vhi * 2 + eps
         self.rowsum_gemm(f"{n.name}.var", sq, rows, col,
                          Post("pwl", lambda v: k / np.sqrt(np.maximum(v, 0) + eps), lo_v - eps, hi_v,
-                              {"mode": "geometric", "const_below": True, "const_above": True}),
+                              {"spacing": "log", "outer": ("clamp", "clamp")},
+                              vr.samples if vr else None, "rsqrt"),
                          1.0, s_sq / D, 1, rowb, 1)
         # G4: z = (x - mean) * rsqrt(var + eps), int8
         z = self.alloc(f"{n.name}.z", x.shape, s_z, col_dim=col, check=False, role="scratch")
@@ -1326,15 +1394,7 @@ class Lowerer:
         v = np.arange(V)
         lowb = ((v & 0xFF) ^ 0x80) - 0x80
         code = lowb + 256 * (v >> 8)
-        hat = np.zeros(48, dtype=np.int64)
-        from golden.isa import PWL_ICPT_WORD, PWL_SHIFT_WORD, PWL_SLOPE_WORD
-        hat[:15] = I32
-        hat[0], hat[1], hat[2] = -1, 0, 1
-        hat[PWL_SHIFT_WORD] = 0
-        hat[PWL_SLOPE_WORD + 1] = 1
-        hat[PWL_ICPT_WORD + 1] = 1
-        hat[PWL_SLOPE_WORD + 2] = -1
-        hat[PWL_ICPT_WORD + 2] = 1
+        hat = hat_table()
         recf, rid = self.records(V, -code, None, None, hat, f"{n.name}.onehot")
         ppu = Ppu(recf, rid, bias_en=True, pwl_en=True)
         id_runs = runs_of(ids.addr, [(ishape[d], ids.bstride(d)) for d in rows])

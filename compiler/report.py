@@ -91,3 +91,18 @@ def format_table(rows: list[dict[str, Any]]) -> str:
                      f"{r['insns']:>7} {r['cycles']:>10,} {100 * r['util']:>5.1f}% "
                      f"{r['cosine']:>8.4f} {r['max_abs_err']:>9.4f}")
     return "\n".join(lines)
+
+
+def format_pwl_table(stats: list[dict[str, Any]]) -> str:
+    """One row per PWL table the compiler fitted (``program.compile_info["pwl"]``): the error of the
+    bit-exact hardware table against the float function on the op's calibration samples (a grid
+    over the calibrated range when there are none), in output units and relative to max |f|."""
+    hdr = (f"{'layer':<28} {'function':<18} {'range [lo, hi]':<22} {'samples':>7} {'max|err|':>10} "
+           f"{'mean|err|':>10} {'mean err':>10} {'max rel':>8}")
+    lines = [hdr, "-" * len(hdr)]
+    for r in stats:
+        rng = f"[{r['lo']:.3g}, {r['hi']:.3g}]"
+        lines.append(f"{r['layer'][:28]:<28} {r['fn'][:18]:<18} {rng[:22]:<22} {r['samples']:>7} "
+                     f"{r['max_err']:>10.3g} {r['mean_abs_err']:>10.3g} {r['mean_err']:>+10.2g} "
+                     f"{r['max_rel']:>8.4f}")
+    return "\n".join(lines)

@@ -75,6 +75,13 @@ class FnInfo:
     domain: tuple[float, float] = (-math.inf, math.inf)
     aten: tuple[str, ...] = ()
     """torch aten op names this function implements (a hint for the compiler's op matcher)."""
+    kinks: tuple[float, ...] = ()
+    """Points where f has a kink (e.g. 0 for ReLU-like compositions): the horizontal fitter puts
+    them exactly on its grid and in the candidate breakpoint set."""
+    label: str = ""
+    """Name stored in ``Pwl.name`` when this info is passed directly (a custom function)."""
+
+
 
 
 FUNCTIONS: dict[str, FnInfo] = {
@@ -96,6 +103,16 @@ FUNCTIONS: dict[str, FnInfo] = {
 def function(name: str) -> Fn:
     """The float64 numpy reference of a named function."""
     return FUNCTIONS[name].fn
+
+
+def info_of(name: str | FnInfo) -> FnInfo:
+    """``FUNCTIONS[name]``, or ``name`` itself when it is a custom :class:`FnInfo` (e.g. a compiler's
+    composed epilogue ``gelu(x) * 0.5``), which every fitter accepts in place of a name."""
+    return name if isinstance(name, FnInfo) else FUNCTIONS[name]
+
+
+def _label(name: str | FnInfo) -> str:
+    return (name.label or "custom") if isinstance(name, FnInfo) else name
 
 
 # ------------------------------------------------------------------------------------------ PWL
@@ -139,9 +156,9 @@ class Pwl:
 
 
 # ---------------------------------------------------------------------------------- fit helpers
-def fit_range(name: str, samples: np.ndarray | None, coverage: float = 0.999) -> tuple[float, float]:
+def fit_range(name: str | FnInfo, samples: np.ndarray | None, coverage: float = 0.999) -> tuple[float, float]:
     """[lo, hi] for fitting: central ``coverage`` quantiles of the samples within the domain."""
-    info = FUNCTIONS[name]
+    info = info_of(name)
     if samples is None or len(samples) == 0:
         return info.default_range
     s = np.asarray(samples, dtype=np.float64).ravel()
@@ -195,7 +212,8 @@ def _ls_line(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]
     return k, float(my - k * mx)
 
 
-def _dp_breakpoints(x: np.ndarray, y: np.ndarray, w: np.ndarray, k: int, candidates: int) -> np.ndarray:
+def _dp_breakpoints(x: np.ndarray, y: np.ndarray, w: np.ndarray, k: int, candidates: int,
+                    extra: tuple[int, ...] = ()) -> np.ndarray:
     """Indices into x of the k-1 interior breakpoints minimising the total weighted LS error.
 
     Classic segmented least squares: prefix sums of the weighted moments give every candidate
@@ -204,7 +222,8 @@ def _dp_breakpoints(x: np.ndarray, y: np.ndarray, w: np.ndarray, k: int, candida
     """
     xs = (x - x.mean()) / (x.std() + 1e-300)
     ys = (y - y.mean()) / (y.std() + 1e-300)
-    cand = np.unique(np.linspace(0, len(x), candidates + 1).round().astype(np.int64))
+    cand = np.unique(np.concatenate([np.linspace(0, len(x), candidates + 1).round().astype(np.int64),
+                                     np.asarray(extra, dtype=np.int64)]))
     zero = np.zeros(1)
     pw, px, py = (np.concatenate([zero, np.cumsum(v)]) for v in (w, w * xs, w * ys))
     pxx, pxy, pyy = (np.concatenate([zero, np.cumsum(v)]) for v in (w * xs * xs, w * xs * ys, w * ys * ys))
@@ -258,7 +277,7 @@ def _exact_relu() -> Pwl:
 
 
 # ------------------------------------------------------------------------------------ fitters
-def fit_uniform(name: str, samples: np.ndarray | None = None, segments: int = PWL_SEGMENTS,
+def fit_uniform(name: str | FnInfo, samples: np.ndarray | None = None, segments: int = PWL_SEGMENTS,
                 lo: float | None = None, hi: float | None = None, granularity: float | None = None,
                 coverage: float = 0.999) -> Pwl:
     """Uniform breakpoints and chord interpolation (the NeuralMatrix baseline).
@@ -269,7 +288,7 @@ def fit_uniform(name: str, samples: np.ndarray | None = None, segments: int = PW
     """
     if name == "relu":
         return _exact_relu()
-    info = FUNCTIONS[name]
+    info = info_of(name)
     rlo, rhi = fit_range(name, samples, coverage)
     lo, hi = rlo if lo is None else lo, rhi if hi is None else hi
     n = _interior_budget(info, segments)
@@ -284,23 +303,30 @@ def fit_uniform(name: str, samples: np.ndarray | None = None, segments: int = PW
     slopes = list((fk[1:] - fk[:-1]) / (knots[1:] - knots[:-1]))
     icpts = list(fk[:-1] - np.array(slopes) * knots[:-1])
     bp, k, c = _assemble(info, knots[1:-1], slopes, icpts, lo, hi)
-    return Pwl(bp, k, c, name, "uniform", lo, hi, {"granularity": granularity or (hi - lo) / n})
+    return Pwl(bp, k, c, _label(name), "uniform", lo, hi, {"granularity": granularity or (hi - lo) / n})
 
 
-def fit_horizontal(name: str, samples: np.ndarray | None = None, segments: int = PWL_SEGMENTS,
+def fit_horizontal(name: str | FnInfo, samples: np.ndarray | None = None, segments: int = PWL_SEGMENTS,
                    lo: float | None = None, hi: float | None = None, coverage: float = 0.999,
                    floor: float = 0.05, grid_points: int = 4096, candidates: int = 384) -> Pwl:
     """Calibration-weighted optimal breakpoints (DP) with weighted least-squares segments."""
     if name == "relu":
         return _exact_relu()
-    info = FUNCTIONS[name]
+    info = info_of(name)
     rlo, rhi = fit_range(name, samples, coverage)
     lo, hi = rlo if lo is None else lo, rhi if hi is None else hi
     n = _interior_budget(info, segments)
     x = _grid(lo, hi, grid_points, info.spacing)
+    extra = []
+    for kink in info.kinks:  # put kinks exactly on the grid and into the candidate set
+        if lo < kink < hi:
+            i = int(np.clip(np.searchsorted(x, kink), 1, len(x) - 2))
+            x[i] = kink
+            extra.append(i)
     y = info.fn(x)
     w = _weights(x, samples, floor)
-    cuts = _dp_breakpoints(x, y, w, n, candidates) if n > 1 else np.array([], dtype=np.int64)
+    cuts = (_dp_breakpoints(x, y, w, n, candidates, tuple(extra)) if n > 1
+            else np.array([], dtype=np.int64))
     bounds = [0, *cuts.tolist(), len(x)]
     slopes, icpts = [], []
     for a, b in itertools.pairwise(bounds):
@@ -308,7 +334,7 @@ def fit_horizontal(name: str, samples: np.ndarray | None = None, segments: int =
         slopes.append(k)
         icpts.append(c)
     bp, k_, c_ = _assemble(info, x[cuts], slopes, icpts, lo, hi)
-    return Pwl(bp, k_, c_, name, "horizontal", lo, hi)
+    return Pwl(bp, k_, c_, _label(name), "horizontal", lo, hi)
 
 
 def vertical_correct(pwl: Pwl, samples: np.ndarray, fn: Fn | None = None) -> Pwl:
@@ -328,12 +354,14 @@ def vertical_correct(pwl: Pwl, samples: np.ndarray, fn: Fn | None = None) -> Pwl
     return replace(pwl, intercepts=pwl.intercepts - shift, method=method)
 
 
-def fit(name: str, samples: np.ndarray | None = None, method: str = "vertical",
+def fit(name: str | FnInfo, samples: np.ndarray | None = None, method: str = "vertical",
         segments: int = PWL_SEGMENTS, **kw: float) -> Pwl:
     """Fit ``name`` with ``method`` ("uniform" | "horizontal" | "vertical") under ``segments``.
 
     ``samples`` are calibration inputs of the op (any shape); they set [lo, hi] and the weights.
-    ``"vertical"`` without samples equals ``"horizontal"``.  Extra keywords go to the fitter
+    ``"vertical"`` without samples equals ``"horizontal"``.  ``name`` may also be a custom
+    :class:`FnInfo` (any scalar function with its own range / outer policy / spacing / kinks).
+    Extra keywords go to the fitter
     (lo, hi, coverage; granularity for uniform; floor, grid_points, candidates for horizontal).
     """
     if name == "relu":
@@ -347,7 +375,7 @@ def fit(name: str, samples: np.ndarray | None = None, method: str = "vertical",
     if method == "vertical":
         if samples is None or len(np.ravel(samples)) == 0:
             return replace(h, method="vertical")
-        return vertical_correct(h, samples)
+        return vertical_correct(h, samples, info_of(name).fn)
     raise ValueError(method)
 
 
@@ -393,7 +421,7 @@ def hw_eval(table: np.ndarray, q: np.ndarray) -> np.ndarray:
     return pwl_eval(np.asarray(q, dtype=np.int64), np.asarray(table, dtype=np.int64))
 
 
-def fit_hw(name: str, samples: np.ndarray | None, in_scale: float, out_scale: float,
+def fit_hw(name: str | FnInfo, samples: np.ndarray | None, in_scale: float, out_scale: float,
            method: str = "vertical", segments: int = PWL_SEGMENTS, **kw: float) -> tuple[Pwl, np.ndarray]:
     """Fit and quantise in one call: returns (float PWL, 48-word int32 table)."""
     p = fit(name, samples, method, segments, **kw)

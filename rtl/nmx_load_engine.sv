@@ -106,6 +106,7 @@ module nmx_load_engine #(
   localparam logic [LW-1:0] BURST_BYTES = LW'(nmx_cfg_pkg::AXI_MAX_BEATS * BB);
   localparam logic [LW-1:0] ELEM_WORD   = LW'(4);
   localparam logic [LW-1:0] ELEM_BYTE   = LW'(1);
+  localparam int unsigned   WORD_SHIFT  = 2;     // log2 of ELEM_WORD
   localparam logic [2:0]    AR_SIZE     = 3'(BBW);
   localparam int unsigned RAW  = 16;             // buffer row address (ISA field width)
   localparam int unsigned BUFW = 2;
@@ -199,7 +200,7 @@ module nmx_load_engine #(
   logic          p_bytes, p_contig;
   assign p_bytes    = (pend.buf_sel == nmx_isa_pkg::BUF_INP) || (pend.buf_sel == nmx_isa_pkg::BUF_WGT);
   assign p_ebytes   = p_bytes ? ELEM_BYTE : ELEM_WORD;
-  assign p_rowbytes = p_bytes ? LW'(pend.x_size) : (LW'(pend.x_size) << 2);
+  assign p_rowbytes = p_bytes ? LW'(pend.x_size) : (LW'(pend.x_size) << WORD_SHIFT);
   assign p_contig   = (LW'(pend.x_stride) == p_ebytes);
 
   always_ff @(posedge clk) begin

@@ -152,7 +152,8 @@ def run_programs_on_rtl(runs: list[tuple[Program, RunKnobs]], hw: HwConfig | Non
     if max(len(p.insns) for p, _ in runs) > IMEM_DEPTH:
         raise ValueError(f"a program exceeds the streamer's {IMEM_DEPTH} instructions")
     params = build_parameters(hw, mem_bytes_for([p for p, _ in runs]))
-    jobdir = (workdir or sim_env.BUILD / "rtl_runs" / f"{os.getpid()}_{next(_seq)}_{int(time.time())}").resolve()
+    name = f"{os.getpid()}_{next(_seq)}_{int(time.time())}"
+    jobdir = (workdir or sim_env.BUILD / "rtl_runs" / name).resolve()
     jobdir.mkdir(parents=True, exist_ok=True)
     for f in jobdir.glob("result_*.json"):
         f.unlink()
@@ -170,7 +171,7 @@ def run_programs_on_rtl(runs: list[tuple[Program, RunKnobs]], hw: HwConfig | Non
     except sim_env.SimFailure as e:  # results written so far are still reported below
         err = e
     out = []
-    for i, (prog, knobs) in enumerate(runs):
+    for i, (prog, _) in enumerate(runs):
         rp = jobdir / f"result_{i}.json"
         if not rp.exists():
             raise sim_env.SimFailure(f"run {i} ({prog.manifest.get('name')}) produced no result: {err}")
@@ -215,7 +216,8 @@ def check_against_golden(program: Program, res: RtlResult, gold: SimResult | Non
     if res.proto_errors:
         diffs.append(f"{res.proto_errors} AXI protocol violations")
     if res.error != gold.error or (gold.error != ErrorCode.NONE and res.error_index != gold.error_index):
-        diffs.append(f"error {res.error.name}@{res.error_index} != golden {gold.error.name}@{gold.error_index}"
+        diffs.append(f"error {res.error.name}@{res.error_index} != golden "
+                     f"{gold.error.name}@{gold.error_index}"
                      f" ({gold.error_message})")
     if gold.error == ErrorCode.NONE and res.error == ErrorCode.NONE:
         if bytes(res.memory) != bytes(gold.memory):

@@ -216,7 +216,8 @@ class _Gen:
             return
         if self.p(0.15):                              # straddle a 4 KiB boundary
             pages = [a for a in range(4096, hi, 4096) if lo <= a - span // 2 <= hi_start]
-            ext = (int(self.rng.choice(pages)) - self.r(1, max(1, span - 1))) if pages else self.r(lo, hi_start)
+            ext = (int(self.rng.choice(pages)) - self.r(1, max(1, span - 1))) if pages \
+                else self.r(lo, hi_start)
             ext = min(max(ext, lo), hi_start)
         else:
             ext = self.r(lo, hi_start)
@@ -346,6 +347,67 @@ def random_program(seed: int, hw: HwConfig, knobs: GenKnobs | None = None) -> Pr
     return Program.create(f"rand_{seed}", insns, g.mem, hw)
 
 
+# --------------------------------------------------------------------------- GEMM with resident operand
+
+def gemm_resident_program(M: int, K: int, N: int, hw: HwConfig, seed: int = 0, wgt_slots: int = 8) -> Program:
+    """C = A @ B (int32 out) with all of A resident in INP and B tiles streamed through WGT slots.
+
+    A is loaded once, one K-block (M rows x ROWS) per LOAD, interleaved with the first column of
+    B tiles; then for every N-block and K-block one B tile (ROWS x COLS) is loaded into one of
+    ``wgt_slots`` WGT slots and one GEMM (m = M) accumulates into one of two ACC slots; a STORE
+    writes each finished N-block. The GEMM engine never waits for a large LOAD, which is what a
+    compiler does when INP can hold the operand (M * ceil(K/ROWS) <= INP depth). Tokens:
+    LD->CMP per B tile, CMP->LD frees a WGT slot, CMP->ST hands over a finished ACC slot,
+    ST->CMP frees it.
+    """
+    R, C = hw.rows, hw.cols
+    kb_n, nb_n = -(-K // R), -(-N // C)
+    if M * kb_n > hw.inp_depth or 2 * M > hw.acc_depth or wgt_slots * R > hw.wgt_depth:
+        raise ValueError(f"{M}x{K}x{N} does not fit {hw} with A resident")
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-128, 128, size=(M, K), dtype=np.int8)
+    b = rng.integers(-128, 128, size=(K, N), dtype=np.int8)
+
+    def al(n: int) -> int:
+        return -(-n // MEM_ALIGN) * MEM_ALIGN
+
+    a_addr, b_addr = 0, al(M * K)
+    c_addr = al(b_addr + K * N)
+    mem = bytearray(al(c_addr + 4 * M * N))
+    mem[a_addr:a_addr + M * K] = a.tobytes()
+    mem[b_addr:b_addr + K * N] = b.tobytes()
+    L = Opcode
+    insns = [encode(L.PPUCFG, out_int32=1)]
+    total = nb_n * kb_n
+    s = 0
+    for nb in range(nb_n):
+        n0, nv = nb * C, min(C, N - nb * C)
+        aslot = (nb % 2) * M
+        for kb in range(kb_n):
+            k0, kv = kb * R, min(R, K - kb * R)
+            if nb == 0:
+                insns.append(encode(L.LOAD, buf_sel=Buffer.INP, sram_addr=kb * M, x_size=kv, x_stride=1,
+                                    y_size=M, y_stride=K, ext_addr=a_addr + k0))
+            slot = s % wgt_slots
+            insns.append(encode(L.LOAD, buf_sel=Buffer.WGT, sram_addr=slot * R, x_size=nv, x_stride=1,
+                                y_size=kv, y_stride=N, ext_addr=b_addr + k0 * N + n0,
+                                pop_cmp=int(s >= wgt_slots), push_cmp=1))
+            insns.append(encode(L.GEMM, inp_addr=kb * M, wgt_addr=slot * R, acc_addr=aslot, m=M,
+                                accumulate=int(kb > 0), pop_ld=1, push_ld=int(s + wgt_slots < total),
+                                pop_st=int(kb == 0 and nb >= 2), push_st=int(kb == kb_n - 1)))
+            s += 1
+        insns.append(encode(L.STORE, sram_addr=aslot, x_size=nv, x_stride=4, y_size=M, y_stride=4 * N,
+                            ext_addr=c_addr + 4 * n0, pop_cmp=1, push_cmp=int(nb + 2 < nb_n)))
+    insns.append(encode(L.FINISH))
+    tensors = [
+        {"name": "A", "role": "input", "addr": a_addr, "shape": [M, K], "strides": [K, 1], "dtype": "int8"},
+        {"name": "B", "role": "input", "addr": b_addr, "shape": [K, N], "strides": [N, 1], "dtype": "int8"},
+        {"name": "C", "role": "output", "addr": c_addr, "shape": [M, N], "strides": [4 * N, 4],
+         "dtype": "int32", "check": True},
+    ]
+    return Program.create(f"gemm_resident_{M}x{K}x{N}", insns, mem, hw, tensors=tensors)
+
+
 # --------------------------------------------------------------------------- directed error programs
 
 @dataclass
@@ -386,8 +448,8 @@ def error_programs(hw: HwConfig) -> list[ErrorCase]:
     add("own_queue_pop", [*good, encode(L.GEMM, m=1, pop_cmp=1), fin])
     add("own_queue_push", [*good, encode(L.LOAD, **{**ld_inp, "push_ld": 1}), fin])
     add("load_x_size_0", [*good, encode(L.LOAD, **{**ld_inp, "x_size": 0}), fin])
-    add("load_x_size_wide", [*good, encode(L.LOAD, **{**ld_inp, "buf_sel": Buffer.ROW, "x_size": ROW_LANES + 1,
-                                                         "x_stride": 4}), fin])
+    wide = {**ld_inp, "buf_sel": Buffer.ROW, "x_size": ROW_LANES + 1, "x_stride": 4}
+    add("load_x_size_wide", [*good, encode(L.LOAD, **wide), fin])
     add("load_y_size_0", [*good, encode(L.LOAD, **{**ld_inp, "y_size": 0}), fin])
     add("gemm_m_0", [*good, encode(L.GEMM, m=0), fin])
     add("store_x_size_wide", [*good, encode(L.STORE, **{**st, "x_size": hw.cols + 1}), fin])
@@ -396,7 +458,8 @@ def error_programs(hw: HwConfig) -> list[ErrorCase]:
     # BUF_RANGE
     for b in Buffer:
         d = hw.depth(b)
-        f = {**ld_inp, "buf_sel": b, "x_size": 1, "x_stride": hw.elem_bytes(b), "sram_addr": d - 1, "y_size": 2}
+        f = {**ld_inp, "buf_sel": b, "x_size": 1, "x_stride": hw.elem_bytes(b), "sram_addr": d - 1,
+             "y_size": 2}
         add(f"load_range_{b.name}", [*good, encode(L.LOAD, **f), fin])
     add("gemm_range_inp", [*good, encode(L.GEMM, inp_addr=hw.inp_depth - 1, m=2), fin])
     add("gemm_range_wgt", [*good, encode(L.GEMM, wgt_addr=hw.wgt_depth - hw.rows + 1, m=1), fin])
@@ -405,26 +468,30 @@ def error_programs(hw: HwConfig) -> list[ErrorCase]:
     add("ppucfg_range_bias", [*good, encode(L.PPUCFG, bias_en=1, bias_row=hw.vec_depth), fin])
     add("ppucfg_range_shift", [*good, encode(L.PPUCFG, requant_en=1, shift_row=hw.vec_depth), fin])
     add("ppucfg_range_pwl", [*good, encode(L.PPUCFG, pwl_en=1, pwl_row=hw.vec_depth - hw.pwl_rows + 1), fin])
-    add("ppucfg_disabled_rows_ok", [*good, encode(L.PPUCFG, bias_row=0xFFFF, mult_row=0xFFFF, shift_row=0xFFFF,
-                                                  pwl_row=0xFFFF), encode(L.GEMM, m=0x7FFF), fin])
+    off_rows = encode(L.PPUCFG, bias_row=0xFFFF, mult_row=0xFFFF, shift_row=0xFFFF, pwl_row=0xFFFF)
+    add("ppucfg_disabled_rows_ok", [*good, off_rows, encode(L.GEMM, m=0x7FFF), fin])
     # AXI_READ: DECERR beyond mem_size, SLVERR window, gather element, second LOAD of several
     add("axi_read_decerr", [*good, encode(L.LOAD, **{**ld_inp, "ext_addr": 8192 - hw.rows}), fin])
-    add("axi_read_decerr_wrap", [*good, encode(L.LOAD, **{**ld_inp, "ext_addr": 0xFFFFFFF0, "y_size": 1}), fin])
-    add("axi_read_slverr", [*good, encode(L.LOAD, **{**ld_inp, "ext_addr": 1000}), encode(L.LOAD, **ld_inp), fin],
+    add("axi_read_decerr_wrap", [*good, encode(L.LOAD, **{**ld_inp, "ext_addr": 0xFFFFFFF0, "y_size": 1}),
+                                 fin])
+    add("axi_read_slverr", [*good, encode(L.LOAD, **{**ld_inp, "ext_addr": 1000}), encode(L.LOAD, **ld_inp),
+                            fin],
         slverr=[(1000 + hw.rows, 1000 + hw.rows + 1)])
     add("axi_read_slverr_gather", [encode(L.LOAD, **{**ld_inp, "x_stride": 37, "ext_addr": 300}), fin],
         slverr=[(300 + 37 * (hw.rows - 1), 300 + 37 * (hw.rows - 1) + 1)])
     # AXI_WRITE: DECERR and SLVERR; the STORE waits for the GEMM
     gemm_st = [encode(L.LOAD, **ld_inp, push_cmp=1), encode(L.GEMM, m=2, pop_ld=1, push_st=1),
                encode(L.PPUCFG, out_int32=1)]
-    add("axi_write_decerr", [*gemm_st, encode(L.STORE, **{**st, "ext_addr": 8192 - 4 * hw.cols, "pop_cmp": 1}), fin])
+    st_end = {**st, "ext_addr": 8192 - 4 * hw.cols, "pop_cmp": 1}
+    add("axi_write_decerr", [*gemm_st, encode(L.STORE, **st_end), fin])
     add("axi_write_slverr", [*gemm_st, encode(L.STORE, **{**st, "pop_cmp": 1}), fin],
         slverr=[(4096 + 4 * hw.cols + 5, 4096 + 4 * hw.cols + 6)])
     # TOKEN_DEADLOCK: pops nobody pushes; index = smallest blocked head
     add("deadlock_simple", [*good, encode(L.GEMM, m=1, pop_st=1), fin])
     add("deadlock_two_heads", [encode(L.LOAD, **ld_inp), encode(L.STORE, **st, pop_cmp=1),
                                encode(L.GEMM, m=1, pop_st=1), fin])
-    add("deadlock_full_fifo", [encode(L.SYNC, queue=0, pop_cmp=1)] + [encode(L.LOAD, **ld_inp)] * (hw.queue_depth + 3))
+    add("deadlock_full_fifo",
+        [encode(L.SYNC, queue=0, pop_cmp=1)] + [encode(L.LOAD, **ld_inp)] * (hw.queue_depth + 3))
     add("deadlock_cycle", [encode(L.SYNC, queue=0, pop_st=1, push_st=1), encode(L.SYNC, queue=2, pop_ld=1,
                                                                                  push_ld=1), fin])
     # TOKEN_OVERFLOW: 2**token_bits SYNC pushes LD->CMP, never popped
@@ -441,4 +508,4 @@ def error_programs(hw: HwConfig) -> list[ErrorCase]:
     return out
 
 
-__all__ = ["ErrorCase", "GenKnobs", "error_programs", "random_program", "tokenize"]
+__all__ = ["ErrorCase", "GenKnobs", "error_programs", "gemm_resident_program", "random_program", "tokenize"]

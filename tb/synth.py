@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import re
 import subprocess
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from golden.isa import HwConfig
@@ -57,8 +58,14 @@ def default_params() -> dict[str, int]:
     return {k.upper(): v for k, v in HwConfig().to_dict().items()}
 
 
-def yosys_script(params: dict[str, int], full: bool = False) -> str:
-    files = " ".join(str(p) for p in sim_env.rtl_sources())
+def _rel(path: pathlib.Path, cwd: pathlib.Path) -> str:
+    """Path as seen from Yosys' working directory. The WebAssembly Yosys maps its own private /tmp,
+    so absolute paths under /tmp are invisible to it; relative ones always work."""
+    return os.path.relpath(path, cwd)
+
+
+def yosys_script(params: dict[str, int], cwd: pathlib.Path, full: bool = False) -> str:
+    files = " ".join(_rel(p, cwd) for p in sim_env.rtl_sources())
     chp = " ".join(f"-chparam {k} {v}" for k, v in params.items() if default_params().get(k) != v)
     latch_sel = " ".join(f"t:{t}" for t in LATCH_TYPES)
     return "\n".join([
@@ -72,18 +79,19 @@ def yosys_script(params: dict[str, int], full: bool = False) -> str:
         "wreduce",
         "memory -nomap",
         "opt_clean",
-        f"tee -q -o coarse.json stat -json",
+        "tee -q -o coarse.json stat -json",
         "select -set inst t:$mem_v2 t:$paramod* t:nmx_* %u %u",
         "select @inst",
-        f"write_json -selected instances.json",
+        "write_json -selected instances.json",
         "select -clear",
-        *([f"select -set keepmul t:$mul r:A_WIDTH>{MUL_KEEP_WIDTH} %i t:$mul r:B_WIDTH>{MUL_KEEP_WIDTH} %i %u",
+        *([f"select -set keepmul t:$mul r:A_WIDTH>{MUL_KEEP_WIDTH} %i "
+           f"t:$mul r:B_WIDTH>{MUL_KEEP_WIDTH} %i %u",
            "techmap @keepmul %n", "opt_expr", "opt_clean"] if not full else
           ["techmap t:$mem_v2 %n", "opt -fast", "abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX",
            "opt_clean"]),
         f"select -assert-none {latch_sel}",
         "check -assert",
-        f"tee -q -o gates.json stat -json",
+        "tee -q -o gates.json stat -json",
         "",
     ])
 
@@ -92,7 +100,8 @@ def structural_check(files: list[pathlib.Path], top: str, workdir: pathlib.Path)
     """Only the pass/fail checks of the flow (latches, combinational loops) on any design."""
     workdir.mkdir(parents=True, exist_ok=True)
     latch_sel = " ".join(f"t:{t}" for t in LATCH_TYPES)
-    script = "\n".join([f"read_verilog -sv {' '.join(str(f) for f in files)}", f"hierarchy -check -top {top}",
+    script = "\n".join([f"read_verilog -sv {' '.join(_rel(f, workdir) for f in files)}",
+                        f"hierarchy -check -top {top}",
                         "proc", f"select -assert-none {latch_sel}", "check -assert", ""])
     (workdir / "check.ys").write_text(script)
     proc = subprocess.run([_yosys(), "-q", "-l", "check.log", "check.ys"], capture_output=True, text=True,
@@ -176,7 +185,8 @@ def _clean(name: str) -> str:
     return name.lstrip("\\")
 
 
-def finalize(mods: dict[str, ModuleReport], top: str, mul_shapes: dict[str, list[tuple[int, int, int]]]) -> None:
+def finalize(mods: dict[str, ModuleReport], top: str,
+             mul_shapes: dict[str, list[tuple[int, int, int]]]) -> None:
     for key, m in mods.items():
         ge = sum(GE_WEIGHTS.get(t, 1.33) * n for t, n in m.gates.items() if t != "DFF") + FF_GE * m.ff_bits
         shapes = mul_shapes.get(key, [])
@@ -229,18 +239,20 @@ def run(params: dict[str, int] | None = None, outdir: pathlib.Path = OUT, quiet:
     """Run the flow; returns the report dict (also written to outdir). Raises on a failed check."""
     params = {**default_params(), **(params or {})}
     outdir.mkdir(parents=True, exist_ok=True)
-    script = yosys_script(params, full)
+    script = yosys_script(params, outdir, full)
     # the kept multipliers' shapes: dump them right after techmap (selected, small)
     script = script.replace("tee -q -o gates.json stat -json",
-                            "tee -q -o gates.json stat -json\nselect t:$mul\nwrite_json -selected muls.json\nselect -clear")
+                            "tee -q -o gates.json stat -json\nselect t:$mul\n"
+                            "write_json -selected muls.json\nselect -clear")
     (outdir / "synth.ys").write_text(script)
     t0 = time.perf_counter()
-    # relative paths only: the WebAssembly Yosys cannot write every absolute path (e.g. /tmp)
+    # relative paths only (see _rel)
     proc = subprocess.run([_yosys(), "-q", "-l", "yosys.log", "synth.ys"],
                           capture_output=True, text=True, cwd=outdir)
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
-        tail = (outdir / "yosys.log").read_text().splitlines()[-30:] if (outdir / "yosys.log").exists() else []
+        log = outdir / "yosys.log"
+        tail = log.read_text().splitlines()[-30:] if log.exists() else []
         raise RuntimeError("yosys failed:\n" + "\n".join(tail) + proc.stderr[-2000:])
     gates = json.loads((outdir / "gates.json").read_text())
     inst = json.loads((outdir / "instances.json").read_text())
@@ -287,8 +299,9 @@ def text_report(r: dict) -> str:
         lines.append(f"{m['module']:22s} {len(m['instances']):4d} {m['own']['ge']:11.0f} {t['ge']:11.0f} "
                      f"{t['ff_bits']:8.0f} {t['mem_bits']:10.0f} {t['gates']:9.0f}")
     t = r["total"]
-    lines += ["", f"total: {t['ge']:.0f} GE, {t['gates']:.0f} generic gates, {t['ff_bits']:.0f} flip-flop bits, "
-              f"{t['mem_bits']:.0f} memory bits ({t['mem_bits'] / 8 / 1024:.1f} KiB), {t['muls']:.0f} kept multipliers",
+    lines += ["", f"total: {t['ge']:.0f} GE, {t['gates']:.0f} generic gates, {t['ff_bits']:.0f} flip-flop "
+              f"bits, {t['mem_bits']:.0f} memory bits ({t['mem_bits'] / 8 / 1024:.1f} KiB), "
+              f"{t['muls']:.0f} kept multipliers",
               "checks: no latches, no combinational loops, buffers kept as memories"]
     return "\n".join(lines) + "\n"
 

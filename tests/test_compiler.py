@@ -10,8 +10,9 @@ from torch import nn
 
 from compiler import UnsupportedOpError, compile_model
 from compiler.fidelity import fidelity
-from compiler.pwlfit import eval_table, fit_table, relu_table
+from compiler.lower import Lowerer, Post, hat_table
 from compiler.verify import run_schedule
+from golden import pwl
 from golden.isa import ErrorCode, HwConfig
 from golden.sim import run_program, simulate
 
@@ -42,15 +43,27 @@ def _samples(*shape: int, n: int = 6, seed: int = 0) -> list[tuple[torch.Tensor,
 
 
 # ------------------------------------------------------------------ PWL tables
-def test_pwl_relu_exact_and_gelu_close() -> None:
+def test_pwl_tables_come_from_golden_pwl() -> None:
+    """Compiler tables: exact ReLU and the embedding 'hat' (golden.pwl quantiser), and a composed
+    epilogue fitted by golden.pwl (vertical) on calibration samples, with its error recorded."""
     v = np.arange(-300, 300)
-    assert np.array_equal(eval_table(relu_table(), v), np.maximum(v, 0))
-    t = fit_table(lambda x: np.asarray(torch.nn.functional.gelu(torch.as_tensor(x))), -4, 4, 4 / 2**14,
-                  4 / 127, kinks=(0.0,))
+    relu = pwl.to_hw_table(pwl.fit("relu"), 1.0, 1.0)
+    assert np.array_equal(pwl.hw_eval(relu, v), np.maximum(v, 0))
+    big = np.array([-2**31, -2**31 + 1, 2**31 - 1])
+    assert np.array_equal(pwl.hw_eval(hat_table(), np.concatenate([v, big])),
+                          (np.concatenate([v, big]) == 0).astype(np.int64))
+    lw = Lowerer.__new__(Lowerer)        # only fit_pwl's state is needed
+    lw.pwl_stats, lw._cur_layer = [], None
+    rng = np.random.default_rng(0)
+    smp = rng.normal(-0.3, 1.2, 4000).clip(-4, 4)
+    gelu = pwl.function("gelu")
+    t = lw.fit_pwl("g", Post("pwl", lambda x: 0.5 * gelu(x), -4.0, 4.0, {}, smp, "gelu*0.5"),
+                   4 / 2**14, 2 / 127)
     x = np.linspace(-4, 4, 999)
-    got = eval_table(t, np.round(x / (4 / 2**14))) * (4 / 127)
-    ref = torch.nn.functional.gelu(torch.as_tensor(x)).numpy()
-    assert np.abs(got - ref).max() < 0.05
+    got = pwl.hw_eval(t, np.round(x / (4 / 2**14))) * (2 / 127)
+    assert np.abs(got - 0.5 * gelu(x)).max() < 0.02
+    st = lw.pwl_stats[0]
+    assert st["samples"] == 4000 and st["max_err"] < 0.02 and abs(st["mean_err"]) < 2 / 127
 
 
 # ------------------------------------------------------------------ unit lowering vs float
@@ -103,6 +116,17 @@ class _Attention(nn.Module):
 
 def test_attention_lowering() -> None:
     _check(_Attention(), _samples(1, 10, 32))
+
+
+def test_fast_encoder_matches_isa_encode() -> None:
+    """The emitter's vectorised-layout encoder equals golden.isa.encode on a whole program."""
+    from golden import isa
+    xs = _samples(1, 10, 32)
+    prog = compile_model(_Attention().eval(), xs[0], calibration=xs)
+    em = prog.compile_info["lowerer"].em  # type: ignore[attr-defined]
+    ref = [isa.encode(op, **f) for op, f in zip(em.ops, em.fields, strict=True)]
+    assert prog.insns[:-1] == ref and prog.insns[-1] == isa.encode(isa.Opcode.FINISH)
+    assert any(p["fn"] == "exp" and p["samples"] > 0 for p in prog.compile_info["pwl"])  # type: ignore[attr-defined]
 
 
 # ------------------------------------------------------------------ a model outside the zoo

@@ -54,7 +54,8 @@ def test_synth_report_files(small_report: dict) -> None:
     ("latch_comb", "always @* if (d) q = 1'b1;", False),
     ("loop", "logic a, b; assign a = b ^ d; assign b = a; always_ff @(posedge clk) q <= a;", False),
 ])
-def test_structural_checks_catch_latches_and_loops(tmp_path: pathlib.Path, name: str, body: str, ok: bool) -> None:
+def test_structural_checks_catch_latches_and_loops(tmp_path: pathlib.Path, name: str, body: str,
+                                                   ok: bool) -> None:
     f = tmp_path / f"{name}.sv"
     f.write_text(f"module {name} (input logic clk, input logic d, output logic q);\n  {body}\nendmodule\n")
     passed, log = synth.structural_check([f], name, tmp_path)

@@ -63,3 +63,17 @@ def test_program_file_api(tmp_out) -> None:  # type: ignore[no-untyped-def]
     assert r.counters[Counter.MAC_CYCLES] == r.golden_counters[Counter.MAC_CYCLES]
     assert set(r.outputs) == {"C"} and r.outputs["C"].shape == (24, 12)
     assert "--waves" in r.rerun and r.coverage["hit"] > 0
+
+
+def test_watchdog_reports_and_recovers(tmp_out) -> None:  # type: ignore[no-untyped-def]
+    """A run killed by the watchdog fails with a diagnosis; the next run in the process is clean."""
+    from tb.run import run_programs
+
+    p = gemm_program(40, 24, 20, hw=HW)
+    res = run_programs([(p, RunKnobs(watchdog_cycles=60, gap_prob=0.5, gap_max=3)), (p, RunKnobs())], hw=HW,
+                       out=tmp_out / "watchdog")
+    hung, ok = res.runs
+    assert not hung.passed and any("watchdog" in f for f in hung.failures)
+    rep = hung.report()
+    assert "dispatcher accepted" in rep and "rerun with waves" in rep
+    assert ok.passed, ok.report()
