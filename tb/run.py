@@ -160,6 +160,8 @@ def run_job(
         )
     except sim_env.SimFailure as e:
         sim_error = str(e)
+    except SystemExit as e:  # under pytest the cocotb runner exits on failing tests; results are on disk
+        sim_error = f"cocotb runner exited with {e.code}: failing runs, see below"
     except RuntimeError as e:  # the runner's build step failed
         if waves:
             raise RuntimeError(
