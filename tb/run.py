@@ -75,6 +75,7 @@ class RunResult:
     rerun: str
     result_dir: str
     tags: dict[str, Any] = field(default_factory=dict)
+    diagnosis: str = ""
 
     @property
     def cycles_per_s(self) -> float:
@@ -89,6 +90,7 @@ class RunResult:
             warnings=self.warnings,
             mismatches=self.mismatches,
             rerun=self.rerun,
+            diagnosis=self.diagnosis,
         ).report()
 
 
@@ -231,6 +233,7 @@ def _collect(out_dir: pathlib.Path, programs: dict[str, Program]) -> list[RunRes
                 rerun=v.rerun,
                 result_dir=str(rp.parent),
                 tags=v.tags,
+                diagnosis=v.diagnosis,
             )
         )
     return out

