@@ -29,12 +29,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed-base", type=int, default=None,
                     help="first random seed (default: per configuration)")
     ap.add_argument("--no-errors", action="store_true", help="skip the directed error programs")
+    ap.add_argument("--fuzz", type=int, default=100,
+                    help="dispatcher boundary-fuzz programs per configuration")
     a = ap.parse_args(argv)
     summary = []
     failed = 0
     for cfg in [c.strip() for c in a.configs.split(",") if c.strip()]:
         t0 = time.perf_counter()
-        cases = run_cases(cfg, build_cases(cfg, a.seeds, a.seed_base, errors=not a.no_errors))
+        cases = run_cases(cfg, build_cases(cfg, a.seeds, a.seed_base, errors=not a.no_errors, n_fuzz=a.fuzz))
         bad = [(c, c.diffs()) for c in cases]
         bad = [(c, d) for c, d in bad if d]
         for c, d in bad:

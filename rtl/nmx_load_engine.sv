@@ -31,7 +31,7 @@ module nmx_load_engine #(
   parameter int unsigned AXI_DATA_BITS  = 128,
   parameter int unsigned AXI_ADDR_BITS  = 32,
   parameter int unsigned AXI_ID_BITS    = 4,
-  parameter int unsigned RD_OUTSTANDING = 16,
+  parameter int unsigned RD_OUTSTANDING = 32,   // bursts in flight: covers ~28 cycles of latency
   localparam int unsigned IB       = nmx_isa_pkg::INSN_BITS,
   localparam int unsigned XB       = nmx_cfg_pkg::INDEX_BITS,
   localparam int unsigned EB       = nmx_cfg_pkg::ERR_BITS,

@@ -18,6 +18,7 @@ import itertools
 import json
 import os
 import pathlib
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -141,8 +142,13 @@ def mem_bytes_for(programs: list[Program]) -> int:
 
 
 def run_programs_on_rtl(runs: list[tuple[Program, RunKnobs]], hw: HwConfig | None = None, *, seed: int = 1,
-                        waves: bool = False, workdir: pathlib.Path | None = None) -> list[RtlResult]:
-    """Run every (Program, knobs) pair in one simulator process; results in the same order."""
+                        waves: bool = False, workdir: pathlib.Path | None = None,
+                        keep: bool | None = None) -> list[RtlResult]:
+    """Run every (Program, knobs) pair in one simulator process; results in the same order.
+
+    The job directory (Programs, memory dumps, transfer logs, waves) is deleted afterwards unless
+    ``keep`` (default: kept when ``waves`` or ``workdir`` is given, or when a run failed to finish).
+    """
     if not runs:
         return []
     hw = hw or runs[0][0].hw
@@ -185,6 +191,10 @@ def run_programs_on_rtl(runs: list[tuple[Program, RunKnobs]], hw: HwConfig | Non
             transfers=translog.read(r["log"]) if r["log"] else None))
     if err is not None:
         raise err
+    if keep is None:
+        keep = waves or workdir is not None or any(r.timed_out for r in out)
+    if not keep:
+        shutil.rmtree(jobdir, ignore_errors=True)
     return out
 
 

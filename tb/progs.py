@@ -347,6 +347,58 @@ def random_program(seed: int, hw: HwConfig, knobs: GenKnobs | None = None) -> Pr
     return Program.create(f"rand_{seed}", insns, g.mem, hw)
 
 
+# --------------------------------------------------------------------------- dispatcher boundary fuzz
+
+def dispatch_fuzz_program(seed: int, hw: HwConfig) -> Program:
+    """0-3 token-free SYNCs, then one instruction with fields at the boundaries of the static checks
+    (x_size 0/1/width/width+1, rows ending at depth or one past it, reserved bits, own-queue tokens,
+    SYNC queue 3, PPUCFG rows of enabled and disabled stages, illegal opcodes), then FINISH. Whatever
+    the golden simulator reports (a static error, a dynamic one, or none) the RTL must report too."""
+    rng = np.random.default_rng(seed)
+
+    def pick(*vals: int) -> int:
+        return int(rng.choice(vals))
+
+    ops = [Opcode.LOAD, Opcode.GEMM, Opcode.STORE, Opcode.PPUCFG, Opcode.SYNC, Opcode.FINISH]
+    raw_op = pick(0, 7, 8, 15) if rng.random() < 0.08 else int(rng.choice(ops))
+    f: dict[str, int] = {}
+    if raw_op == Opcode.LOAD:
+        buf = Buffer(pick(0, 1, 2, 3))
+        d, w = hw.depth(buf), hw.width(buf)
+        y = pick(0, 1, 2, 7)
+        f = dict(buf_sel=buf, x_size=pick(0, 1, w, w + 1, min(255, w + 9)),
+                 x_stride=pick(hw.elem_bytes(buf), 1, 5), y_size=y, y_stride=pick(0, 64, 100),
+                 ext_addr=pick(0, 100, 4090),
+                 sram_addr=pick(0, max(0, d - y), max(0, d - y + 1), d - 1, 0xFFFF) & 0xFFFF)
+    elif raw_op == Opcode.GEMM:
+        m = pick(0, 1, 5)
+        f = dict(m=m, inp_addr=pick(0, max(0, hw.inp_depth - m), hw.inp_depth - m + 1) & 0xFFFF,
+                 wgt_addr=pick(0, hw.wgt_depth - hw.rows, hw.wgt_depth - hw.rows + 1),
+                 acc_addr=pick(0, max(0, hw.acc_depth - m), hw.acc_depth - m + 1) & 0xFFFF,
+                 accumulate=pick(0, 1))
+    elif raw_op == Opcode.STORE:
+        y = pick(0, 1, 3)
+        f = dict(x_size=pick(0, 1, hw.cols, hw.cols + 1), x_stride=pick(1, 4), y_size=y,
+                 y_stride=pick(64, 128), ext_addr=pick(1024, 2000),
+                 sram_addr=pick(0, max(0, hw.acc_depth - y), hw.acc_depth - y + 1) & 0xFFFF)
+    elif raw_op == Opcode.PPUCFG:
+        vd, pr = hw.vec_depth, hw.pwl_rows
+        f = {k: pick(0, 1) for k in ("bias_en", "row_en", "requant_en", "pwl_en", "out_int32")}
+        f.update(bias_row=pick(0, vd - 1, vd, 0xFFFF), mult_row=pick(0, vd - 1, vd),
+                 shift_row=pick(0, vd - 1, vd), pwl_row=pick(0, vd - pr, vd - pr + 1, 0xFFFF))
+    elif raw_op == Opcode.SYNC:
+        f = dict(queue=pick(0, 1, 2, 3))
+    word = encode(Opcode(raw_op), **f) if raw_op in ops else raw_op
+    r = rng.random()
+    if r < 0.15:
+        word |= 1 << int(rng.integers(126, 128))                     # a reserved bit (every format)
+    elif r < 0.35 and raw_op in ops:
+        word |= 1 << int(rng.integers(4, 10))                        # one token bit (own queue, FINISH...)
+    pre = [encode(Opcode.SYNC, queue=pick(0, 1, 2)) for _ in range(pick(0, 1, 3))]
+    mem = np.random.default_rng(seed + 1).integers(0, 256, size=8192, dtype=np.uint8).tobytes()
+    return Program.create(f"fuzz_{seed}", [*pre, word, encode(Opcode.FINISH)], mem, hw)
+
+
 # --------------------------------------------------------------------------- GEMM with resident operand
 
 def gemm_resident_program(M: int, K: int, N: int, hw: HwConfig, seed: int = 0, wgt_slots: int = 8) -> Program:
@@ -508,4 +560,5 @@ def error_programs(hw: HwConfig) -> list[ErrorCase]:
     return out
 
 
-__all__ = ["ErrorCase", "GenKnobs", "error_programs", "gemm_resident_program", "random_program", "tokenize"]
+__all__ = ["ErrorCase", "GenKnobs", "dispatch_fuzz_program", "error_programs", "gemm_resident_program",
+           "random_program", "tokenize"]

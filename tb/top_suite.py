@@ -8,7 +8,9 @@ configuration). A suite is one batch per configuration - a single simulator proc
   resident-operand GEMM of :func:`tb.progs.gemm_resident_program`;
 * ``pins``    - Programs fed pin by pin from Python (tb.bfm NmxTb.send), incl. an error mid-stream;
 * ``error``   - every error path of :func:`tb.progs.error_programs` with its expected code and index,
-  each under a cycle watchdog (the reset-time buffer clear plus ERROR_SLACK cycles).
+  each under a cycle watchdog (the reset-time buffer clear plus ERROR_SLACK cycles);
+* ``fuzz``    - :func:`tb.progs.dispatch_fuzz_program`: one instruction with fields at the boundaries of
+  the dispatcher's static checks; code and index must equal the golden simulator's.
 
 Every case is compared with the golden simulator by :func:`tb.harness.check_against_golden`.
 """
@@ -22,7 +24,7 @@ from golden.isa import ErrorCode, HwConfig
 from golden.program import Program
 from golden.sim import SimResult, simulate
 from tb.harness import RTL_CONFIGS, RtlResult, RunKnobs, check_against_golden, run_programs_on_rtl
-from tb.progs import error_programs, gemm_resident_program, random_program
+from tb.progs import dispatch_fuzz_program, error_programs, gemm_resident_program, random_program
 
 ERROR_SLACK = 3000
 """An error must be reported within this many cycles after the reset-time buffer clear."""
@@ -52,7 +54,8 @@ def max_depth(hw: HwConfig) -> int:
     return max(hw.inp_depth, hw.wgt_depth, hw.acc_depth, hw.vec_depth)
 
 
-def build_cases(cfg: str, n_random: int, seed_base: int | None = None, errors: bool = True) -> list[Case]:
+def build_cases(cfg: str, n_random: int, seed_base: int | None = None, errors: bool = True,
+                n_fuzz: int = 0) -> list[Case]:
     """The cases of one configuration (deterministic)."""
     hw = RTL_CONFIGS[cfg]
     base = seed_base if seed_base is not None else 1000 * (list(RTL_CONFIGS).index(cfg) + 1)
@@ -85,6 +88,12 @@ def build_cases(cfg: str, n_random: int, seed_base: int | None = None, errors: b
         out.append(Case("pins_deadlock_full_fifo", "pins", dl.program,
                         RunKnobs(feed="pins", watchdog_cycles=max_depth(hw) + ERROR_SLACK),
                         simulate(dl.program), expect=(dl.code, dl.index)))
+    for i in range(n_fuzz):
+        p = dispatch_fuzz_program(base + i, hw)
+        g = simulate(p)
+        k = RunKnobs(watchdog_cycles=max_depth(hw) + ERROR_SLACK, rd_latency=i % 4)
+        exp = (g.error, g.error_index) if g.error else None
+        out.append(Case(f"fuzz_{base + i}", "fuzz", p, k, g, expect=exp))
     return out
 
 

@@ -19,11 +19,12 @@ from tb.top_suite import Case, build_cases, run_cases
 
 CONFIGS = selected_configs()
 RANDOM_SEEDS = {"4x4": 10, "8x16": 6, "8x8": 6, "16x16": 4}
+FUZZ = {"4x4": 60, "8x16": 40, "8x8": 20, "16x16": 20}
 
 
 @functools.cache
 def _cases(cfg: str) -> tuple[Case, ...]:
-    return tuple(build_cases(cfg, RANDOM_SEEDS.get(cfg, 4)))
+    return tuple(build_cases(cfg, RANDOM_SEEDS.get(cfg, 4), n_fuzz=FUZZ.get(cfg, 20)))
 
 
 @functools.cache
@@ -64,6 +65,11 @@ def test_pin_level_feed(cfg: str, name: str) -> None:
 def test_error_path(cfg: str, name: str) -> None:
     c = _check(cfg, name)
     assert not c.result.timed_out and c.result.cycles <= c.knobs.watchdog_cycles
+
+
+@_param("fuzz")
+def test_dispatch_boundary_fuzz(cfg: str, name: str) -> None:
+    _check(cfg, name)
 
 
 def test_error_paths_cover_every_code() -> None:
