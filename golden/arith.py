@@ -6,11 +6,20 @@ values) and the RTL block tests all call these, so the arithmetic is written onc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from golden.isa import PWL_BREAKPOINTS, PWL_ICPT_WORD, PWL_SEGMENTS, PWL_SHIFT_WORD, PWL_SLOPE_WORD, SHIFT_MAX
+from golden.isa import (
+    PWL_BREAKPOINTS,
+    PWL_ICPT_WORD,
+    PWL_SEGMENTS,
+    PWL_SHIFT_WORD,
+    PWL_SLOPE_WORD,
+    PWL_WORDS,
+    SHIFT_MAX,
+)
 
 I8_MIN, I8_MAX = -(1 << 7), (1 << 7) - 1
 I32_MIN, I32_MAX = -(1 << 31), (1 << 31) - 1
@@ -72,6 +81,25 @@ class PpuConfig:
         self.shift = z.copy() if self.shift is None else np.asarray(self.shift, dtype=np.int64) & 63
         self.pwl = (np.zeros(3 * PWL_SEGMENTS, dtype=np.int64) if self.pwl is None
                     else np.asarray(self.pwl, dtype=np.int64))
+
+    def latch(self, f: Mapping[str, int], vec: np.ndarray) -> None:
+        """Execute a PPUCFG with fields ``f`` against the VEC buffer ``vec`` (vec_depth x cols int32).
+
+        Flags are always latched; vectors and the PWL table are copied only when enabled, so the
+        others keep their previous values (docs/isa.md section 3).
+        """
+        self.bias_en, self.row_en = bool(f["bias_en"]), bool(f["row_en"])
+        self.requant_en, self.pwl_en = bool(f["requant_en"]), bool(f["pwl_en"])
+        self.out_int32, self.row_shift = bool(f["out_int32"]), int(f["row_shift"])
+        vec = np.asarray(vec, dtype=np.int64)
+        if self.bias_en:
+            self.bias = vec[f["bias_row"]].copy()
+        if self.requant_en:
+            self.mult = vec[f["mult_row"]].copy()
+            self.shift = vec[f["shift_row"]] & 63
+        if self.pwl_en:
+            rows = -(-PWL_WORDS // self.cols)
+            self.pwl = vec[f["pwl_row"]:f["pwl_row"] + rows].reshape(-1)[:PWL_WORDS].copy()
 
 
 def pwl_eval(v: np.ndarray, table: np.ndarray) -> np.ndarray:

@@ -21,7 +21,6 @@ import numpy as np
 
 from golden import arith
 from golden.isa import (
-    PWL_WORDS,
     ROW_LANES,
     Buffer,
     Counter,
@@ -212,19 +211,7 @@ class Machine:
         self.acc[aa:aa + m] = arith.gemm_tile(self.inp[ia:ia + m], self.wgt[wa:wa + self.hw.rows], prev)
 
     def ppucfg(self, f: dict[str, int]) -> None:
-        c = self.ppu
-        c.bias_en, c.row_en, c.requant_en, c.pwl_en, c.out_int32 = (
-            bool(f["bias_en"]), bool(f["row_en"]), bool(f["requant_en"]), bool(f["pwl_en"]),
-            bool(f["out_int32"]))
-        c.row_shift = f["row_shift"]
-        if c.bias_en:
-            c.bias = self.vec[f["bias_row"]].copy()
-        if c.requant_en:
-            c.mult = self.vec[f["mult_row"]].copy()
-            c.shift = self.vec[f["shift_row"]] & 63
-        if c.pwl_en:
-            pr = f["pwl_row"]
-            c.pwl = self.vec[pr:pr + self.hw.pwl_rows].reshape(-1)[:PWL_WORDS].copy()
+        self.ppu.latch(f, self.vec)
 
     def store(self, f: dict[str, int]) -> None:
         y, x, ys, xs = f["y_size"], f["x_size"], f["y_stride"], f["x_stride"]

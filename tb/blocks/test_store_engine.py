@@ -95,17 +95,7 @@ class RefModel:
         return 4 if self.cfg.out_int32 else 1
 
     def ppucfg(self, f: dict) -> None:
-        c = self.cfg
-        c.bias_en, c.row_en, c.requant_en = bool(f["bias_en"]), bool(f["row_en"]), bool(f["requant_en"])
-        c.pwl_en, c.out_int32, c.row_shift = bool(f["pwl_en"]), bool(f["out_int32"]), f["row_shift"]
-        if c.bias_en:
-            c.bias = self.vec[f["bias_row"]].copy()
-        if c.requant_en:
-            c.mult = self.vec[f["mult_row"]].copy()
-            c.shift = self.vec[f["shift_row"]] & 63
-        if c.pwl_en:
-            c.pwl = np.array([self.vec[f["pwl_row"] + j // COLS][j % COLS] for j in range(PWL_WORDS)],
-                             dtype=np.int64)
+        self.cfg.latch(f, np.asarray(self.vec))
 
     def store(self, f: dict) -> list[tuple[int, int]]:
         r0, ny, nx = f["sram_addr"], f["y_size"], f["x_size"]
