@@ -199,7 +199,6 @@ class Lowerer:
                 continue
             if n.target in (aten.add.Tensor, aten.sub.Tensor) and self._unary_operand(n) is not None:
                 continue
-            chain: list[Node] = []
             cur = n
             if n.target == aten.convolution.default:
                 us = self.users[n.name]
@@ -211,18 +210,7 @@ class Lowerer:
                         self.bn_of[n.name] = bn
                         self.fused.update({bn.name, gi[0].name})
                         cur = gi[0]
-            while cur.name not in self.out_names:
-                us = self.users[cur.name]
-                if len(us) != 1:
-                    break
-                u = us[0]
-                if u.target in IDENTITY_OPS or self._unary_operand(u) is cur:
-                    chain.append(u)
-                    self.fused.add(u.name)
-                    cur = u
-                else:
-                    break
-            self.chain[n.name] = chain
+            self.chain[n.name] = self._standalone_chain(cur)
         # zero borders needed by convolution / pooling consumers
         self.border: dict[str, int] = {}
         for n in self.g.nodes:
@@ -866,6 +854,7 @@ class Lowerer:
             self.vals[u.name] = out
 
     def _standalone_chain(self, n: Node) -> list[Node]:
+        """The single-user elementwise/identity ops after ``n`` that fuse into its epilogue."""
         out = []
         cur = n
         while cur.name not in self.out_names:
