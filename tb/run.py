@@ -331,12 +331,11 @@ def run_test(
     out: str | pathlib.Path | None = None,
     coverage: bool = True,
     gen: dict[str, Any] | None = None,
-    source: str = "seq_lib",
     slow: bool = False,
 ) -> SuiteResult:
     """Run one of the generated-stimulus tests (random, directed, errors) over ``seeds``."""
     hw = cfg if isinstance(cfg, HwConfig) else parse_cfg(cfg)
-    args: dict[str, Any] = {"seeds": seeds, "knobs": knobs, "feed": feed, "source": source, "slow": slow}
+    args: dict[str, Any] = {"seeds": seeds, "knobs": knobs, "feed": feed, "slow": slow}
     if only:
         args["only"] = list(only)
     if gen:
@@ -471,12 +470,6 @@ def main(argv: list[str] | None = None) -> int:
         help="timing knobs: 'random' (from the seed), a profile (fast|nominal|stress) or JSON",
     )
     ap.add_argument("--feed", choices=["pins", "stream"], default="pins")
-    ap.add_argument(
-        "--source",
-        choices=["seq_lib", "progs"],
-        default="seq_lib",
-        help="random Program generator: tb/seq_lib (default) or tb/progs.py",
-    )
     ap.add_argument("--out", default=None, help="result directory (default build/tb/...)")
     ap.add_argument("--no-coverage", action="store_true")
     ap.add_argument("--slow", action="store_true", help="include the slow directed/error cases")
@@ -518,7 +511,6 @@ def main(argv: list[str] | None = None) -> int:
             feed=a.feed,
             out=a.out,
             coverage=not a.no_coverage,
-            source=a.source,
             slow=a.slow,
         )
     _print(res)

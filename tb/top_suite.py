@@ -3,7 +3,8 @@
 Shared by ``tests/test_rtl_top.py`` (make test) and ``regressions/run_configs.py`` (more seeds, every
 configuration). A suite is one batch per configuration - a single simulator process:
 
-* ``random``  - :func:`tb.progs.random_program` seeds under varied memory latency and back-pressure;
+* ``random``  - :func:`tb.seq_lib.program_gen.random_program` seeds (the project's one constrained-random
+  generator, shared with the pyuvm env) under varied memory latency and back-pressure;
 * ``example`` - golden/examples GEMMs (int32 and requantised int8, ragged), GEMM+ReLU, and the
   resident-operand GEMM of :func:`tb.progs.gemm_resident_program`;
 * ``pins``    - Programs fed pin by pin from Python (tb.bfm NmxTb.send), incl. an error mid-stream;
@@ -24,10 +25,13 @@ from golden.isa import ErrorCode, HwConfig
 from golden.program import Program
 from golden.sim import SimResult, simulate
 from tb.harness import RTL_CONFIGS, RtlResult, RunKnobs, check_against_golden, run_programs_on_rtl
-from tb.progs import dispatch_fuzz_program, error_programs, gemm_resident_program, random_program
+from tb.progs import dispatch_fuzz_program, error_programs, gemm_resident_program
+from tb.seq_lib.program_gen import random_program
 
 ERROR_SLACK = 3000
 """An error must be reported within this many cycles after the reset-time buffer clear."""
+RANDOM_WATCHDOG = 2_000_000
+"""Cycle budget of a random or pin-fed Program (layered seq_lib Programs can hold large GEMMs)."""
 
 
 @dataclass
@@ -64,7 +68,7 @@ def build_cases(cfg: str, n_random: int, seed_base: int | None = None, errors: b
         seed = base + i
         p = random_program(seed, hw)
         k = RunKnobs(rd_latency=i % 9, wr_latency=(3 * i) % 7, backpressure=[0.0, 0.25, 0.5][i % 3],
-                     watchdog_cycles=200_000)
+                     watchdog_cycles=RANDOM_WATCHDOG)
         out.append(Case(f"random_{seed}", "random", p, k, simulate(p)))
     examples = [gemm_program(2 * hw.rows + 3, 3 * hw.rows - 1, 2 * hw.cols + 5, hw, seed=1),
                 gemm_program(hw.rows + 1, 2 * hw.rows, hw.cols - 1, hw, seed=2, out_int32=False),
@@ -74,7 +78,7 @@ def build_cases(cfg: str, n_random: int, seed_base: int | None = None, errors: b
     for p in examples:
         out.append(Case(p.manifest["name"], "example", p, RunKnobs(backpressure=0.1), simulate(p)))
     for i, p in enumerate([random_program(base + 777, hw), relu_program(hw)]):
-        k = RunKnobs(feed="pins", backpressure=0.2 * i, watchdog_cycles=200_000)
+        k = RunKnobs(feed="pins", backpressure=0.2 * i, watchdog_cycles=RANDOM_WATCHDOG)
         out.append(Case(f"pins_{p.manifest['name']}", "pins", p, k, simulate(p)))
     if errors:
         ecases = error_programs(hw)

@@ -12,9 +12,10 @@ import functools
 
 import pytest
 
-from golden.isa import Counter, ErrorCode
+from golden.isa import Buffer, Counter, ErrorCode, HwConfig, Opcode, decode
 from tb.harness import RTL_CONFIGS, selected_configs
 from tb.progs import error_programs
+from tb.seq_lib.hazards import find_races
 from tb.top_suite import Case, build_cases, run_cases
 
 CONFIGS = selected_configs()
@@ -75,3 +76,39 @@ def test_dispatch_boundary_fuzz(cfg: str, name: str) -> None:
 def test_error_paths_cover_every_code() -> None:
     codes = {c.code for c in error_programs(RTL_CONFIGS[CONFIGS[0]])}
     assert codes == set(ErrorCode) - {ErrorCode.NONE}
+
+
+@pytest.mark.parametrize("cfg", CONFIGS)
+def test_random_programs_cover_every_instruction(cfg: str) -> None:
+    """The suite's random Programs (tb.seq_lib.program_gen, incl. the pin-fed one) are race free and
+    together hold every instruction type, every buffer, every PPU stage and output width, gathers,
+    transposed STOREs and both GEMM modes."""
+    hw: HwConfig = RTL_CONFIGS[cfg]
+    progs = [c.program for c in _cases(cfg) if c.kind == "random" or c.name.startswith("pins_random")]
+    assert len(progs) == RANDOM_SEEDS.get(cfg, 4) + 1
+    seen: set = set()
+    for p in progs:
+        assert find_races(p) == [], p.manifest["name"]
+        for w in p.insns:
+            ins = decode(w)
+            seen.add(ins.opcode)
+            f = ins.fields
+            if ins.opcode == Opcode.LOAD:
+                buf = Buffer(f["buf_sel"])
+                seen.add(("load", buf))
+                if f["x_size"] > 1 and f["x_stride"] > hw.elem_bytes(buf):
+                    seen.add("gather")
+                if f["x_size"] > 1 and f["x_stride"] == 0:
+                    seen.add("broadcast")
+            elif ins.opcode == Opcode.GEMM:
+                seen.add(("accumulate", f["accumulate"]))
+            elif ins.opcode == Opcode.PPUCFG:
+                seen |= {k for k in ("bias_en", "row_en", "requant_en", "pwl_en") if f[k]}
+                seen.add(("out_int32", f["out_int32"]))
+            elif ins.opcode == Opcode.STORE and f["x_size"] > 1 and f["y_size"] > 1 \
+                    and 0 < f["y_stride"] < f["x_stride"]:
+                seen.add("transposed_store")
+    want = set(Opcode) | {("load", b) for b in Buffer} | {("accumulate", 0), ("accumulate", 1)} \
+        | {"bias_en", "row_en", "requant_en", "pwl_en", ("out_int32", 0), ("out_int32", 1)} \
+        | {"gather", "broadcast", "transposed_store"}
+    assert want - seen == set(), f"{cfg}: random Programs never use {sorted(map(str, want - seen))}"

@@ -6,7 +6,7 @@ memory image and lets the tokeniser insert the dependency tokens in one of sever
 ``(seed, hw, knobs)`` always yields the same bytes: all randomness flows from one
 ``numpy.random.Generator(PCG64(seed))``.
 
-Validity is checked where it is cheap to be sure: ``tests/test_tb_progs.py`` runs every generated
+Validity is checked where it is cheap to be sure: ``tests/test_tb_seq_lib.py`` runs every generated
 program through the golden simulator (error NONE expected) and through
 :func:`tb.seq_lib.hazards.find_races` (no unordered conflict expected) for many seeds.
 """
