@@ -175,27 +175,41 @@ class Machine:
             return int(idx.reshape(-1)[int(np.argmax(over.reshape(-1)))])
         return None
 
-    # ---- instructions
-    def load(self, f: dict[str, int]) -> None:
-        buf = Buffer(f["buf_sel"])
-        e = HwConfig.elem_bytes(buf)
-        y, x, ys, xs = f["y_size"], f["x_size"], f["y_stride"], f["x_stride"]
-        ext, sa = f["ext_addr"], f["sram_addr"]
+    def _check_access(self, f: dict[str, int], e: int, *, write: bool) -> tuple[int, np.ndarray | None]:
+        """Fault checks shared by LOAD (read) and STORE (write) of a 2-D strided access.
+
+        Returns the highest byte address and, when it had to be built, the (y, x, e) byte-address
+        grid.  Bytes at or beyond mem_size (or wrapping past 2**32) are DECERR; injected bad
+        addresses are SLVERR, per bus beat on reads and per byte on writes (the strobes tell).
+        """
+        y, x, ys, xs, ext = f["y_size"], f["x_size"], f["y_stride"], f["x_stride"], f["ext_addr"]
+        code, op, verb = ((ErrorCode.AXI_WRITE, "STORE", "writes") if write
+                          else (ErrorCode.AXI_READ, "LOAD", "reads"))
         hi = ext + (y - 1) * ys + (x - 1) * xs + e - 1
         idx = None
         if hi >= self.mem_size:  # out of range, or wraps around 2**32: check byte by byte
             idx = self._grid(ext, y, ys, x, xs, e)
             a = self._out_of_range(idx)
             if a is not None:
-                raise _Fault(ErrorCode.AXI_READ, f"LOAD reads byte {a:#x} at or beyond mem_size "
+                raise _Fault(code, f"{op} {verb} byte {a:#x} at or beyond mem_size "
                              f"{self.mem_size:#x} (DECERR)")
         if self.bad:
             if idx is None:
                 idx = self._grid(ext, y, ys, x, xs, e)
-            a = self.bad.read_hit(idx)
+            a = self.bad.write_hit(idx) if write else self.bad.read_hit(idx)
             if a is not None:
-                raise _Fault(ErrorCode.AXI_READ, f"LOAD reads the bus beat at {a:#x} holding an"
-                             " injected bad address (SLVERR)")
+                what = (f"writes injected bad address {a:#x}" if write
+                        else f"reads the bus beat at {a:#x} holding an injected bad address")
+                raise _Fault(code, f"{op} {what} (SLVERR)")
+        return hi, idx
+
+    # ---- instructions
+    def load(self, f: dict[str, int]) -> None:
+        buf = Buffer(f["buf_sel"])
+        e = HwConfig.elem_bytes(buf)
+        y, x, ys, xs = f["y_size"], f["x_size"], f["y_stride"], f["x_stride"]
+        ext, sa = f["ext_addr"], f["sram_addr"]
+        hi, idx = self._check_access(f, e, write=False)
         dt = np.int8 if e == 1 else np.dtype("<i4")
         if idx is None or hi < self.mem_size:
             vals = np.ndarray(shape=(y, x), dtype=dt, buffer=self.memory, offset=ext, strides=(ys, xs))
@@ -218,20 +232,7 @@ class Machine:
         ext, sa = f["ext_addr"], f["sram_addr"]
         c = self.ppu
         e = 4 if c.out_int32 else 1
-        hi = ext + (y - 1) * ys + (x - 1) * xs + e - 1
-        idx = None
-        if hi >= self.mem_size:
-            idx = self._grid(ext, y, ys, x, xs, e)
-            a = self._out_of_range(idx)
-            if a is not None:
-                raise _Fault(ErrorCode.AXI_WRITE, f"STORE writes byte {a:#x} at or beyond mem_size "
-                             f"{self.mem_size:#x} (DECERR)")
-        if self.bad:
-            if idx is None:
-                idx = self._grid(ext, y, ys, x, xs, e)
-            a = self.bad.write_hit(idx)
-            if a is not None:
-                raise _Fault(ErrorCode.AXI_WRITE, f"STORE writes injected bad address {a:#x} (SLVERR)")
+        hi, idx = self._check_access(f, e, write=True)
         if c.row_en:
             v = arith.ppu(self.acc[sa:sa + y, :x], c, self.row[sa:sa + y, 0], self.row[sa:sa + y, 1])
         else:
