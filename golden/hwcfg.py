@@ -114,8 +114,9 @@ def hw_name(hw: HwConfig) -> str:
     size = f"{hw.rows}x{hw.cols}"
     candidates = [(size, HwConfig(rows=hw.rows, cols=hw.cols))]
     candidates += [(n, c) for n, c in CONFIGS.items() if (c.rows, c.cols) == (hw.rows, hw.cols)]
-    best = min(((len(_overrides(hw, c)), n, _overrides(hw, c)) for n, c in candidates), key=lambda t: t[0])
-    return best[1] + ":" + ",".join(best[2])
+    _, base, extra = min(((len(_overrides(hw, c)), n, _overrides(hw, c)) for n, c in candidates),
+                         key=lambda t: t[0])
+    return base + (":" + ",".join(extra) if extra else "")
 
 
 def describe() -> str:
