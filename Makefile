@@ -38,7 +38,7 @@ synth: $(STAMP)
 	$(PY) -m tb.synth
 
 bench: $(STAMP)
-	$(PY) -m golden.bench_sim
+	$(PY) -m regressions.bench_sim
 	$(PY) -m regressions.bench_rtl
 
 # Regenerate the artefacts derived from golden/isa.py.

@@ -6,7 +6,7 @@ values) and the RTL block tests all call these, so the arithmetic is written onc
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -110,6 +110,43 @@ def pwl_eval(v: np.ndarray, table: np.ndarray) -> np.ndarray:
     slope = table[PWL_SLOPE_WORD:PWL_SLOPE_WORD + PWL_SEGMENTS][seg]
     icpt = table[PWL_ICPT_WORD:PWL_ICPT_WORD + PWL_SEGMENTS][seg]
     return sat(rshift(v * slope, int(table[PWL_SHIFT_WORD]) & 63) + icpt, 32)
+
+
+def pwl_table(breakpoints: Sequence[int], slopes: Sequence[int], intercepts: Sequence[int],
+              shift: int) -> np.ndarray:
+    """The 48-word PWL table of docs/isa.md section 3, the layout :func:`pwl_eval` reads.
+
+    Missing breakpoints are padded with 2**31-1, which no int32 input reaches, so a table with
+    fewer segments behaves as if the unused ones did not exist.
+    """
+    if len(breakpoints) > PWL_BREAKPOINTS or len(slopes) > PWL_SEGMENTS or len(intercepts) > PWL_SEGMENTS:
+        raise ValueError("at most 15 breakpoints, 16 slopes and 16 intercepts")
+    if list(breakpoints) != sorted(breakpoints):
+        raise ValueError("breakpoints must be non-decreasing")
+    t = np.zeros(PWL_WORDS, dtype=np.int64)
+    t[:PWL_BREAKPOINTS] = I32_MAX
+    t[:len(breakpoints)] = breakpoints
+    t[PWL_SHIFT_WORD] = shift
+    t[PWL_SLOPE_WORD:PWL_SLOPE_WORD + len(slopes)] = slopes
+    t[PWL_ICPT_WORD:PWL_ICPT_WORD + len(intercepts)] = intercepts
+    return t
+
+
+def relu_table(k: int = 0) -> np.ndarray:
+    """ReLU as in docs/isa.md: all breakpoints 0, slope 0 below and 1<<k above, pwl_shift k."""
+    return pwl_table([0] * PWL_BREAKPOINTS, [0] + [1 << k] * PWL_BREAKPOINTS, [0] * PWL_SEGMENTS, k)
+
+
+def pwl_vec_rows(table: np.ndarray, cols: int) -> np.ndarray:
+    """VEC-row image of a table: T[j] at row j // cols, lane j % cols (int32, zero padded).
+
+    This is the inverse of what PPUCFG latches (:meth:`PpuConfig.latch`), so a Program that LOADs
+    this image into VEC and enables pwl_row there evaluates exactly ``table``.
+    """
+    rows = -(-PWL_WORDS // cols)
+    out = np.zeros(rows * cols, dtype=np.int32)
+    out[:PWL_WORDS] = np.asarray(table, dtype=np.int64)
+    return out.reshape(rows, cols)
 
 
 def ppu(acc: np.ndarray, cfg: PpuConfig, row_off: np.ndarray | None = None,

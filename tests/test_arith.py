@@ -147,7 +147,7 @@ def test_pwl_matches_reference(table: list[int], vs: list[int]) -> None:
 
 
 def test_relu_table() -> None:
-    from golden.examples import relu_table
+    from golden.arith import relu_table
 
     t = relu_table(3)
     v = np.array([-(1 << 31), -1, 0, 1, 100, (1 << 31) - 1], dtype=np.int64)

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from golden import isa
-from golden.examples import gemm_program, relu_program
 from golden.isa import HwConfig
 from golden.program import Program, ProgramFormatError, validate_manifest
 from golden.program_cli import main as cli_main
+from tb.seq_lib.examples import gemm_program, relu_program
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 

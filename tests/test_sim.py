@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from golden import run_program, simulate
 from golden.arith import PpuConfig
-from golden.examples import gemm_expected, gemm_program, relu_inputs, relu_program
 from golden.isa import Buffer, Counter, ErrorCode, HwConfig, Opcode, encode
 from golden.program import Program
 from golden.sim import Machine, quantize
+from tb.seq_lib.examples import gemm_expected, gemm_program, relu_inputs, relu_program
 
 SMALL = HwConfig(rows=4, cols=4, inp_depth=64, wgt_depth=32, acc_depth=32, vec_depth=32, queue_depth=2)
 FIN = encode(Opcode.FINISH)

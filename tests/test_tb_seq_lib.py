@@ -4,7 +4,8 @@
   from its seed, and computes what the generator meant (its own prediction == golden);
 * an independent dynamic check of race freedom: executing the engines in a *random* legal order
   (tokens respected) gives the golden result bit for bit;
-* directed Programs are valid and race free; error cases raise the code they intend;
+* directed Programs are valid and race free; error cases raise the code they intend; the directed
+  error Programs pin code and index; illegal words are illegal; the dispatcher fuzzer is reproducible;
 * the race checker finds races in token-stripped programs and none in the hand-written examples.
 """
 
@@ -16,12 +17,14 @@ from collections import deque
 import numpy as np
 import pytest
 
-from golden.examples import gemm_program, relu_program
-from golden.isa import DEP_FIELDS, ErrorCode, HwConfig, Opcode, Queue, decode
+from golden.hwcfg import CONFIGS
+from golden.isa import DEP_FIELDS, FORMATS, DecodeError, ErrorCode, HwConfig, Opcode, Queue, decode, encode
 from golden.sim import Machine, simulate
 from tb.seq_lib import builder as builder_mod
 from tb.seq_lib.directed import DIRECTED, SLOW, reset_clears_buffers
-from tb.seq_lib.errors import KINDS, error_cases
+from tb.seq_lib.errors import KINDS, error_cases, error_programs, illegal_word, reserved_bits
+from tb.seq_lib.examples import gemm_program, relu_program
+from tb.seq_lib.fuzz import dispatch_fuzz_program
 from tb.seq_lib.hazards import find_races
 from tb.seq_lib.program_gen import random_program, seed_range
 from tb.seq_lib.scrub import scrub_program, uninitialised_reads
@@ -157,6 +160,52 @@ def test_overflow_case() -> None:
     (c,) = error_cases(1, HwConfig(rows=4, cols=4), ["overflow"])
     r = simulate(c.program)
     assert r.error == ErrorCode.TOKEN_OVERFLOW and r.error_index == (1 << 16) - 1
+
+
+def test_error_programs_pin_code_and_index() -> None:
+    """Every directed error Program reproduces its pinned (code, index), and together they cover
+    every error code of docs/isa.md section 5."""
+    hw = CONFIGS["4x4-narrow"]  # 8-bit tokens: the overflow cases stay short
+    cases = error_programs(hw)
+    assert len({c.name for c in cases}) == len(cases)
+    for c in cases:
+        assert c.index is not None and c.feed == "pins", c.name
+        r = simulate(c.program, bad_addresses=c.slverr or None)
+        assert (r.error, r.error_index) == (c.expect, c.index), c.name
+    assert {c.expect for c in cases} == set(ErrorCode) - {ErrorCode.NONE}
+
+
+def test_illegal_word() -> None:
+    """The one builder of deliberately illegal words: only illegal results, on the ISA's field table."""
+    for op in Opcode:
+        word = encode(op)
+        assert reserved_bits(op).start == FORMATS[op][-1].msb + 1
+        for bit in (reserved_bits(op).start, 127):
+            with pytest.raises(DecodeError) as e:
+                decode(illegal_word(word, reserved_bit=bit))
+            assert e.value.code == ErrorCode.ILLEGAL_FIELD
+        with pytest.raises(ValueError, match="not reserved"):
+            illegal_word(word, reserved_bit=FORMATS[op][-1].msb)
+    load = encode(Opcode.LOAD, x_size=3, y_size=2, push_cmp=1)
+    bad = illegal_word(load, opcode=0)
+    opcode_mask = FORMATS[Opcode.LOAD][0].max
+    assert bad & ~opcode_mask == load & ~opcode_mask
+    with pytest.raises(DecodeError) as e:
+        decode(bad)
+    assert e.value.code == ErrorCode.ILLEGAL_OPCODE
+    with pytest.raises(ValueError, match="not an illegal"):
+        illegal_word(load, opcode=int(Opcode.GEMM))
+    assert illegal_word(opcode=15, reserved_bit=127) == 15 | 1 << 127
+
+
+def test_dispatch_fuzz_reproducible_and_mixed() -> None:
+    hw = CONFIGS["4x4-narrow"]
+    codes = set()
+    for seed in range(60):
+        p = dispatch_fuzz_program(seed, hw)
+        assert p.to_bytes() == dispatch_fuzz_program(seed, hw).to_bytes()
+        codes.add(simulate(p).error)
+    assert {ErrorCode.NONE, ErrorCode.ILLEGAL_OPCODE, ErrorCode.ILLEGAL_FIELD, ErrorCode.BUF_RANGE} <= codes
 
 
 def test_scrub_program_zeroes_what_is_read_uninitialised() -> None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from golden.examples import gemm_program
 from golden.isa import Counter, HwConfig
 from tb.env.cfg import RunKnobs
 from tb.run import SuiteResult, run_program, run_test
+from tb.seq_lib.examples import gemm_program
 
 HW = HwConfig(rows=4, cols=4)
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from golden.examples import pwl_table, pwl_vec_rows
+from golden.arith import pwl_table, pwl_vec_rows
 from golden.isa import Buffer, HwConfig, Opcode, Queue, make
 from golden.program import Program
 from tb.seq_lib import data

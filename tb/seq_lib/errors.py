@@ -1,18 +1,27 @@
-"""Error-injection cases: a valid Program plus one fault, and the documented code it must raise.
+"""Error Programs: every documented error path, each with the code (and index) it must raise.
 
-Every ``ErrorCode`` of docs/isa.md section 5 and every ILLEGAL_FIELD cause has a case.  Faults are
-injected into a random valid Program at a random position, so the machine is busy (engines
-running, FIFOs non-empty) when the fault arrives:
+Two kinds of case, one :class:`ErrorCase`:
 
-* static faults (codes 1-3) replace instruction ``k`` with a corrupted copy: index = ``k``;
-* AXI faults put an SLVERR window on bytes that only instruction ``k`` touches (reads: whole bus
-  beats, writes: bytes - like the memory model), or point its address beyond ``mem_size`` (DECERR);
-  exactly one instruction can fail, so the reported index cannot depend on timing;
-* token faults drop a push (deadlock), build a circular wait, fill a FIFO behind a blocked head, or
-  push past the counter maximum (overflow, streamed: 2**token_bits instructions).
+* :func:`error_programs` - one small directed Program per error path and corner of docs/isa.md
+  section 5 (illegal opcodes, every ILLEGAL_FIELD cause, every BUF_RANGE check, DECERR and SLVERR on
+  reads and writes, deadlocks, counter overflow), with the SLVERR windows it needs and the code
+  *and* index the golden simulator predicts; short enough to run on the RTL for every configuration.
+* :func:`error_cases` - seeded: a random valid Program plus one fault injected at a random
+  position, so the machine is busy (engines running, FIFOs non-empty) when the fault arrives:
 
-The golden simulator predicts code and index for every case; :class:`ErrorCase` also records the
-code the case *intends*, and the scoreboard fails the run if the two disagree (a testbench bug).
+  - static faults (codes 1-3) replace instruction ``k`` with a corrupted copy: index = ``k``;
+  - AXI faults put an SLVERR window on bytes that only instruction ``k`` touches (reads: whole bus
+    beats, writes: bytes - like the memory model), or point its address beyond ``mem_size``
+    (DECERR); exactly one instruction can fail, so the reported index cannot depend on timing;
+  - token faults drop a push (deadlock), build a circular wait, fill a FIFO behind a blocked head,
+    or push past the counter maximum (overflow, streamed: 2**token_bits instructions).
+
+  Here :attr:`ErrorCase.expect` is the code the case *intends*; the golden simulator predicts code
+  and index, and the scoreboard fails the run if the two codes disagree (a testbench bug).
+
+Instruction words are built with the ISA's encoder (:func:`golden.isa.make` / ``encode``); the
+words the encoder refuses to build on purpose (illegal opcodes, reserved bits) come from
+:func:`illegal_word`, which works on the ISA's field table rather than on literal bit positions.
 """
 
 from __future__ import annotations
@@ -24,20 +33,83 @@ from typing import Any
 
 import numpy as np
 
-from golden.isa import FORMATS, INSN_BITS, Buffer, ErrorCode, HwConfig, Insn, Opcode, Queue, decode, make
+from golden.isa import (
+    DEP_FIELDS,
+    FORMATS,
+    INSN_BITS,
+    ROW_LANES,
+    Buffer,
+    DecodeError,
+    ErrorCode,
+    HwConfig,
+    Insn,
+    Opcode,
+    Queue,
+    decode,
+    encode,
+    make,
+)
 from golden.program import Program
+from golden.sim import simulate
 from tb.seq_lib.hazards import FootprintModel
 from tb.seq_lib.program_gen import GenKnobs, random_program
 
 
 @dataclass
 class ErrorCase:
+    """A Program that must stop with error ``expect`` (at instruction ``index`` when pinned)."""
+
     name: str
     program: Program
     expect: ErrorCode
+    index: int | None = None
+    """The expected error_index; None when the case does not pin it (the golden simulator's is used)."""
     slverr: list[tuple[int, int]] = field(default_factory=list)
+    """[start, end) byte windows of external memory that answer SLVERR."""
     tags: dict[str, Any] = field(default_factory=dict)
+    """Coverage tags (``{"field": cause}`` for ILLEGAL_FIELD causes, see :data:`FIELD_TAGS`)."""
     feed: str = "pins"
+    """How the RTL receives the instructions: ``"pins"`` or ``"stream"`` (long Programs)."""
+
+
+# ---- illegal instruction words (what the encoder refuses to build)
+
+_OPCODE = FORMATS[Opcode.FINISH][0]
+"""The opcode field; every format starts with the same header, so any format's first field."""
+_LEGAL_OPCODES = frozenset(int(op) for op in Opcode)
+
+
+def reserved_bits(opcode: Opcode | None = None) -> range:
+    """Bit positions no field of ``opcode``'s format uses (of any format when None); they must be 0."""
+    fmts = [FORMATS[Opcode(opcode)]] if opcode is not None else list(FORMATS.values())
+    return range(max(fmt[-1].msb for fmt in fmts) + 1, INSN_BITS)
+
+
+def illegal_word(base: int = 0, *, opcode: int | None = None, reserved_bit: int | None = None) -> int:
+    """``base`` (an encoded word) made illegal: a raw illegal ``opcode`` value, and/or a reserved bit set.
+
+    The ISA's encoder only builds words that decode, which is right everywhere except in the cases
+    that test the decoder's rejection; this is the one place such words are made, from the field
+    table (:data:`golden.isa.FORMATS`), so a layout change in golden/isa.py moves them too.  The
+    reserved bit must be unused by ``base``'s format (by every format when ``base``'s opcode is
+    illegal), and the result is checked not to decode.
+    """
+    word = base
+    if opcode is not None:
+        if opcode in _LEGAL_OPCODES or not 0 <= opcode <= _OPCODE.max:
+            raise ValueError(f"opcode {opcode} is not an illegal {_OPCODE.width}-bit opcode")
+        word = (word & ~(_OPCODE.max << _OPCODE.lsb)) | (opcode << _OPCODE.lsb)
+    if reserved_bit is not None:
+        raw = (word >> _OPCODE.lsb) & _OPCODE.max
+        fmt = Opcode(raw) if raw in _LEGAL_OPCODES else None
+        if reserved_bit not in reserved_bits(fmt):
+            raise ValueError(f"bit {reserved_bit} is not reserved in {fmt.name if fmt else 'every format'}")
+        word |= 1 << reserved_bit
+    try:
+        decode(word)
+    except DecodeError:
+        return word
+    raise ValueError(f"{word:#x} decodes: not an illegal word")
 
 
 def _base(seed: int, hw: HwConfig) -> Program:
@@ -59,35 +131,34 @@ def _pick(p: Program, rng: random.Random, ops: tuple[Opcode, ...]) -> int:
 
 
 def _with(ins: Insn, **changes: int) -> int:
-    f = dict(ins.fields)
-    f.update(changes)
-    word = int(ins.opcode)
-    for fl in FORMATS[ins.opcode][1:]:
-        word |= (f[fl.name] & fl.max) << fl.lsb
-    return word
+    """``ins`` with some fields changed, encoded (the encoder rejects values that do not fit)."""
+    return make(ins.opcode, **{**ins.fields, **changes}).encode()
 
 
 # ---- static faults: (field tag, code, mutate(insn, hw, rng) -> word or None if not applicable)
 
 
 def _reserved(ins: Insn, hw: HwConfig, rng: random.Random) -> int:
-    used = FORMATS[ins.opcode][-1].msb + 1
-    return ins.encode() | (1 << rng.randrange(used, INSN_BITS))
+    return illegal_word(ins.encode(), reserved_bit=rng.choice(reserved_bits(ins.opcode)))
 
 
 def _own_queue(ins: Insn, hw: HwConfig, rng: random.Random) -> int | None:
     q = ins.queue
     if q is None:
         return None
-    return ins.encode() | (1 << FORMATS[ins.opcode][0].width + rng.choice([0, 3]) + int(q))
+    return _with(ins, **{f"{rng.choice(('pop', 'push'))}_{q.name.lower()}": 1})
 
 
 STATIC: dict[str, tuple[ErrorCode, tuple[Opcode, ...], Callable[..., int | None]]] = {
-    "opcode_zero": (ErrorCode.ILLEGAL_OPCODE, tuple(Opcode), lambda i, hw, r: i.encode() & ~0xF),
+    "opcode_zero": (
+        ErrorCode.ILLEGAL_OPCODE,
+        tuple(Opcode),
+        lambda i, hw, r: illegal_word(i.encode(), opcode=0),
+    ),
     "opcode_high": (
         ErrorCode.ILLEGAL_OPCODE,
         tuple(Opcode),
-        lambda i, hw, r: (i.encode() & ~0xF) | r.randint(7, 15),
+        lambda i, hw, r: illegal_word(i.encode(), opcode=r.randint(7, 15)),
     ),
     "reserved_bits": (ErrorCode.ILLEGAL_FIELD, tuple(Opcode), _reserved),
     "own_queue": (
@@ -98,12 +169,12 @@ STATIC: dict[str, tuple[ErrorCode, tuple[Opcode, ...], Callable[..., int | None]
     "finish_deps": (
         ErrorCode.ILLEGAL_FIELD,
         (Opcode.FINISH,),
-        lambda i, hw, r: i.encode() | (1 << (4 + r.randrange(6))),
+        lambda i, hw, r: _with(i, **{DEP_FIELDS[r.randrange(len(DEP_FIELDS))]: 1}),
     ),
     "sync_queue3": (
         ErrorCode.ILLEGAL_FIELD,
         (Opcode.SYNC, Opcode.LOAD),
-        lambda i, hw, r: make(Opcode.SYNC).encode() | (3 << FORMATS[Opcode.SYNC][-1].lsb),
+        lambda i, hw, r: encode(Opcode.SYNC, queue=3),
     ),
     "x_size_zero": (
         ErrorCode.ILLEGAL_FIELD,
@@ -311,5 +382,123 @@ SLOW = frozenset({"overflow"})
 def error_cases(
     seed: int, hw: HwConfig, only: list[str] | None = None, *, slow: bool = True
 ) -> list[ErrorCase]:
+    """One seeded case per kind of :data:`KINDS` (or of ``only``); ``slow=False`` drops :data:`SLOW`."""
     names = only or [k for k in KINDS if slow or k not in SLOW]
     return [KINDS[k](seed, hw) for k in names]
+
+
+# ---- directed error Programs
+
+
+def _directed(name: str, insns: list[int], hw: HwConfig, mem_size: int = 8192) -> Program:
+    """A directed error Program over random memory (seeded by the name's length: reproducible)."""
+    rng = np.random.default_rng(len(name))
+    return Program.create(name, insns, rng.integers(0, 256, size=mem_size, dtype=np.uint8).tobytes(), hw)
+
+
+def error_programs(hw: HwConfig) -> list[ErrorCase]:
+    """One directed Program per error path (docs/isa.md section 5) with its expected code and index.
+
+    Most cases run a LOAD and a GEMM first (``good``) so the error arrives with engines busy; the
+    code and index are the golden simulator's prediction, which the RTL must reproduce exactly
+    (``ppucfg_disabled_rows_ok``: the out-of-range rows of disabled stages pass, the GEMM after
+    it is the instruction that fails).
+    """
+    L = Opcode
+    ld_inp = dict(buf_sel=Buffer.INP, sram_addr=0, x_size=hw.rows, x_stride=1, y_size=2, y_stride=hw.rows,
+                  ext_addr=64)
+    good = [encode(L.LOAD, **ld_inp), encode(L.GEMM, m=2, pop_ld=0)]
+    st = dict(sram_addr=0, x_size=hw.cols, x_stride=4, y_size=2, y_stride=4 * hw.cols, ext_addr=4096)
+    cases: list[tuple[str, list[int], list[tuple[int, int]], int]] = []
+
+    def add(name: str, insns: list[int], slverr: list[tuple[int, int]] | None = None,
+            mem: int = 8192) -> None:
+        cases.append((name, insns, slverr or [], mem))
+
+    fin = encode(L.FINISH)
+    # ILLEGAL_OPCODE: 0, 7, 15
+    for op in (0, 7, 15):
+        add(f"illegal_opcode_{op}", [*good, illegal_word(encode(L.FINISH, pop_cmp=1), opcode=op), fin])
+    # ILLEGAL_FIELD
+    add("reserved_bit_load", [*good, illegal_word(encode(L.LOAD, **ld_inp), reserved_bit=INSN_BITS - 1), fin])
+    first_free = reserved_bits(L.SYNC)[0]
+    add("reserved_bit_sync", [*good, illegal_word(encode(L.SYNC, queue=1), reserved_bit=first_free), fin])
+    add("sync_queue3", [*good, encode(L.SYNC, queue=3), fin])
+    add("finish_with_deps", [*good, encode(L.FINISH, push_cmp=1)])
+    add("own_queue_pop", [*good, encode(L.GEMM, m=1, pop_cmp=1), fin])
+    add("own_queue_push", [*good, encode(L.LOAD, **{**ld_inp, "push_ld": 1}), fin])
+    add("load_x_size_0", [*good, encode(L.LOAD, **{**ld_inp, "x_size": 0}), fin])
+    wide = {**ld_inp, "buf_sel": Buffer.ROW, "x_size": ROW_LANES + 1, "x_stride": 4}
+    add("load_x_size_wide", [*good, encode(L.LOAD, **wide), fin])
+    add("load_y_size_0", [*good, encode(L.LOAD, **{**ld_inp, "y_size": 0}), fin])
+    add("gemm_m_0", [*good, encode(L.GEMM, m=0), fin])
+    add("store_x_size_wide", [*good, encode(L.STORE, **{**st, "x_size": hw.cols + 1}), fin])
+    add("store_y_size_0", [*good, encode(L.STORE, **{**st, "y_size": 0}), fin])
+    add("field_before_range", [*good, encode(L.LOAD, **{**ld_inp, "y_size": 0, "sram_addr": 0xFFFF}), fin])
+    # BUF_RANGE
+    for b in Buffer:
+        d = hw.depth(b)
+        f = {**ld_inp, "buf_sel": b, "x_size": 1, "x_stride": hw.elem_bytes(b), "sram_addr": d - 1,
+             "y_size": 2}
+        add(f"load_range_{b.name}", [*good, encode(L.LOAD, **f), fin])
+    add("gemm_range_inp", [*good, encode(L.GEMM, inp_addr=hw.inp_depth - 1, m=2), fin])
+    add("gemm_range_wgt", [*good, encode(L.GEMM, wgt_addr=hw.wgt_depth - hw.rows + 1, m=1), fin])
+    add("gemm_range_acc", [*good, encode(L.GEMM, acc_addr=hw.acc_depth - 1, m=2), fin])
+    add("store_range", [*good, encode(L.STORE, **{**st, "sram_addr": hw.acc_depth - 1}), fin])
+    add("ppucfg_range_bias", [*good, encode(L.PPUCFG, bias_en=1, bias_row=hw.vec_depth), fin])
+    add("ppucfg_range_shift", [*good, encode(L.PPUCFG, requant_en=1, shift_row=hw.vec_depth), fin])
+    add("ppucfg_range_pwl", [*good, encode(L.PPUCFG, pwl_en=1, pwl_row=hw.vec_depth - hw.pwl_rows + 1), fin])
+    off_rows = encode(L.PPUCFG, bias_row=0xFFFF, mult_row=0xFFFF, shift_row=0xFFFF, pwl_row=0xFFFF)
+    add("ppucfg_disabled_rows_ok", [*good, off_rows, encode(L.GEMM, m=0x7FFF), fin])
+    # AXI_READ: DECERR beyond mem_size, SLVERR window, gather element, second LOAD of several
+    add("axi_read_decerr", [*good, encode(L.LOAD, **{**ld_inp, "ext_addr": 8192 - hw.rows}), fin])
+    add("axi_read_decerr_wrap", [*good, encode(L.LOAD, **{**ld_inp, "ext_addr": 0xFFFFFFF0, "y_size": 1}),
+                                 fin])
+    add("axi_read_slverr", [*good, encode(L.LOAD, **{**ld_inp, "ext_addr": 1000}), encode(L.LOAD, **ld_inp),
+                            fin],
+        slverr=[(1000 + hw.rows, 1000 + hw.rows + 1)])
+    add("axi_read_slverr_gather", [encode(L.LOAD, **{**ld_inp, "x_stride": 37, "ext_addr": 300}), fin],
+        slverr=[(300 + 37 * (hw.rows - 1), 300 + 37 * (hw.rows - 1) + 1)])
+    # AXI_WRITE: DECERR and SLVERR; the STORE waits for the GEMM
+    gemm_st = [encode(L.LOAD, **ld_inp, push_cmp=1), encode(L.GEMM, m=2, pop_ld=1, push_st=1),
+               encode(L.PPUCFG, out_int32=1)]
+    st_end = {**st, "ext_addr": 8192 - 4 * hw.cols, "pop_cmp": 1}
+    add("axi_write_decerr", [*gemm_st, encode(L.STORE, **st_end), fin])
+    add("axi_write_slverr", [*gemm_st, encode(L.STORE, **{**st, "pop_cmp": 1}), fin],
+        slverr=[(4096 + 4 * hw.cols + 5, 4096 + 4 * hw.cols + 6)])
+    # TOKEN_DEADLOCK: pops nobody pushes; index = smallest blocked head
+    add("deadlock_simple", [*good, encode(L.GEMM, m=1, pop_st=1), fin])
+    add("deadlock_two_heads", [encode(L.LOAD, **ld_inp), encode(L.STORE, **st, pop_cmp=1),
+                               encode(L.GEMM, m=1, pop_st=1), fin])
+    add("deadlock_full_fifo",
+        [encode(L.SYNC, queue=0, pop_cmp=1)] + [encode(L.LOAD, **ld_inp)] * (hw.queue_depth + 3))
+    add("deadlock_cycle", [encode(L.SYNC, queue=0, pop_st=1, push_st=1), encode(L.SYNC, queue=2, pop_ld=1,
+                                                                                 push_ld=1), fin])
+    # TOKEN_OVERFLOW: 2**token_bits SYNC pushes LD->CMP, never popped
+    n = 1 << hw.token_bits
+    if n <= 1 << 16:
+        add("token_overflow", [encode(L.SYNC, queue=0, push_cmp=1)] * n + [fin])
+        add("token_overflow_gemm", [encode(L.SYNC, queue=1, push_st=1)] * (n - 1)
+            + [encode(L.GEMM, m=1, push_st=1), fin])
+    out = []
+    for name, insns, slverr, mem in cases:
+        p = _directed(name, insns, hw, mem)
+        g = simulate(p, bad_addresses=slverr or None)
+        out.append(ErrorCase(name, p, g.error, g.error_index, slverr=slverr))
+    return out
+
+
+__all__ = [
+    "FIELD_TAGS",
+    "KINDS",
+    "SLOW",
+    "STATIC",
+    "ErrorCase",
+    "axi_case",
+    "error_cases",
+    "error_programs",
+    "illegal_word",
+    "reserved_bits",
+    "static_case",
+    "token_case",
+]

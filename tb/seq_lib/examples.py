@@ -1,70 +1,39 @@
-"""Small hand-written NMX programs and helpers, shared by tests, the benchmark and the RTL team.
+"""Hand-written example Programs: small, readable, real schedules with known results.
 
-``gemm_program`` is a minimal but real tiler (double-buffered INP/WGT/ACC slots with the VTA token
-pattern), so it doubles as a reference of correct token usage; ``relu_program`` is the tiny
-GEMM + PWL ReLU + STORE example of the issue; the PWL helpers build the 48-word table layout of
-docs/isa.md section 3 and its VEC-row image.
+These are the Programs a person writes to show how the ISA is used, and the reference the tests,
+benchmarks and RTL suites measure against:
+
+* :func:`gemm_program` - a minimal but real tiler (double-buffered INP/WGT/ACC slots with the VTA
+  token pattern), so it doubles as a reference of correct token usage; :func:`gemm_expected` is
+  what it stores, computed with numpy.
+* :func:`relu_program` - the tiny GEMM + PWL ReLU + STORE example of docs/isa.md.
+* :func:`gemm_resident_program` - a GEMM with A resident in INP and B tiles streamed through
+  WGT slots (the compute-bound schedule a compiler emits when A fits INP).
+* :func:`pwl_load` - put a PWL table's VEC image in memory and return the LOAD that fetches it.
+
+They live in the sequence library beside the random, directed, error and fuzz builders so that
+every hand-built Program has one home; the table layout itself (:func:`golden.arith.pwl_table`,
+:func:`~golden.arith.relu_table`, :func:`~golden.arith.pwl_vec_rows`) is arithmetic and stays in
+golden/.  Every builder is reproducible from its arguments.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 
 from golden import arith
-from golden.isa import (
-    PWL_BREAKPOINTS,
-    PWL_ICPT_WORD,
-    PWL_SEGMENTS,
-    PWL_SHIFT_WORD,
-    PWL_SLOPE_WORD,
-    PWL_WORDS,
-    Buffer,
-    HwConfig,
-    Opcode,
-    encode,
-)
+from golden.arith import pwl_vec_rows, relu_table
+from golden.isa import Buffer, HwConfig, Opcode, encode
 from golden.program import MEM_ALIGN, Program
-
-I32_MAX = (1 << 31) - 1
 
 
 def _align(n: int, a: int = MEM_ALIGN) -> int:
     return -(-n // a) * a
 
 
-# --------------------------------------------------------------------------- PWL tables
-
-def pwl_table(breakpoints: Sequence[int], slopes: Sequence[int], intercepts: Sequence[int],
-              shift: int) -> np.ndarray:
-    """The 48-word PWL table; missing breakpoints are padded with 2**31-1 (never reached)."""
-    if len(breakpoints) > PWL_BREAKPOINTS or len(slopes) > PWL_SEGMENTS or len(intercepts) > PWL_SEGMENTS:
-        raise ValueError("at most 15 breakpoints, 16 slopes and 16 intercepts")
-    if list(breakpoints) != sorted(breakpoints):
-        raise ValueError("breakpoints must be non-decreasing")
-    t = np.zeros(PWL_WORDS, dtype=np.int64)
-    t[:PWL_BREAKPOINTS] = I32_MAX
-    t[:len(breakpoints)] = breakpoints
-    t[PWL_SHIFT_WORD] = shift
-    t[PWL_SLOPE_WORD:PWL_SLOPE_WORD + len(slopes)] = slopes
-    t[PWL_ICPT_WORD:PWL_ICPT_WORD + len(intercepts)] = intercepts
-    return t
-
-
-def relu_table(k: int = 0) -> np.ndarray:
-    """ReLU as in docs/isa.md: all breakpoints 0, slope 0 below and 1<<k above, pwl_shift k."""
-    return pwl_table([0] * PWL_BREAKPOINTS, [0] + [1 << k] * PWL_BREAKPOINTS, [0] * PWL_SEGMENTS, k)
-
-
-def pwl_vec_rows(table: np.ndarray, cols: int) -> np.ndarray:
-    """VEC-row image of a table: T[j] at row j // cols, lane j % cols (int32, zero padded)."""
-    rows = -(-PWL_WORDS // cols)
-    out = np.zeros(rows * cols, dtype=np.int32)
-    out[:PWL_WORDS] = np.asarray(table, dtype=np.int64)
-    return out.reshape(rows, cols)
-
+# --------------------------------------------------------------------------- PWL table LOAD
 
 def pwl_load(table: np.ndarray, hw: HwConfig, mem: bytearray, ext_addr: int, vec_row: int,
              **deps: int) -> int:
@@ -239,3 +208,71 @@ def relu_program(hw: HwConfig | None = None, M: int = 8) -> Program:
     layers = [{"name": "linear_relu", "op": "linear+relu", "insn_start": 0, "insn_end": len(insns),
                "outputs": ["Y"], "meta": {}}]
     return Program.create("relu_example", insns, mem, hw, tensors=tensors, layers=layers)
+
+
+# --------------------------------------------------------------------------- GEMM with resident operand
+
+def gemm_resident_program(M: int, K: int, N: int, hw: HwConfig, seed: int = 0, wgt_slots: int = 8) -> Program:
+    """C = A @ B (int32 out) with all of A resident in INP and B tiles streamed through WGT slots.
+
+    A is loaded once, one K-block (M rows x ROWS) per LOAD, interleaved with the first column of
+    B tiles; then for every N-block and K-block one B tile (ROWS x COLS) is loaded into one of
+    ``wgt_slots`` WGT slots and one GEMM (m = M) accumulates into one of two ACC slots; a STORE
+    writes each finished N-block. The GEMM engine never waits for a large LOAD, which is what a
+    compiler does when INP can hold the operand (M * ceil(K/ROWS) <= INP depth). Tokens:
+    LD->CMP per B tile, CMP->LD frees a WGT slot, CMP->ST hands over a finished ACC slot,
+    ST->CMP frees it.
+    """
+    R, C = hw.rows, hw.cols
+    kb_n, nb_n = -(-K // R), -(-N // C)
+    if M * kb_n > hw.inp_depth or 2 * M > hw.acc_depth or wgt_slots * R > hw.wgt_depth:
+        raise ValueError(f"{M}x{K}x{N} does not fit {hw} with A resident")
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-128, 128, size=(M, K), dtype=np.int8)
+    b = rng.integers(-128, 128, size=(K, N), dtype=np.int8)
+
+    a_addr, b_addr = 0, _align(M * K)
+    c_addr = _align(b_addr + K * N)
+    mem = bytearray(_align(c_addr + 4 * M * N))
+    mem[a_addr:a_addr + M * K] = a.tobytes()
+    mem[b_addr:b_addr + K * N] = b.tobytes()
+    insns = [encode(Opcode.PPUCFG, out_int32=1)]
+    total = nb_n * kb_n
+    s = 0
+    for nb in range(nb_n):
+        n0, nv = nb * C, min(C, N - nb * C)
+        aslot = (nb % 2) * M
+        for kb in range(kb_n):
+            k0, kv = kb * R, min(R, K - kb * R)
+            if nb == 0:
+                insns.append(encode(Opcode.LOAD, buf_sel=Buffer.INP, sram_addr=kb * M, x_size=kv, x_stride=1,
+                                    y_size=M, y_stride=K, ext_addr=a_addr + k0))
+            slot = s % wgt_slots
+            insns.append(encode(Opcode.LOAD, buf_sel=Buffer.WGT, sram_addr=slot * R, x_size=nv, x_stride=1,
+                                y_size=kv, y_stride=N, ext_addr=b_addr + k0 * N + n0,
+                                pop_cmp=int(s >= wgt_slots), push_cmp=1))
+            insns.append(encode(Opcode.GEMM, inp_addr=kb * M, wgt_addr=slot * R, acc_addr=aslot, m=M,
+                                accumulate=int(kb > 0), pop_ld=1, push_ld=int(s + wgt_slots < total),
+                                pop_st=int(kb == 0 and nb >= 2), push_st=int(kb == kb_n - 1)))
+            s += 1
+        insns.append(encode(Opcode.STORE, sram_addr=aslot, x_size=nv, x_stride=4, y_size=M, y_stride=4 * N,
+                            ext_addr=c_addr + 4 * n0, pop_cmp=1, push_cmp=int(nb + 2 < nb_n)))
+    insns.append(encode(Opcode.FINISH))
+    tensors = [
+        {"name": "A", "role": "input", "addr": a_addr, "shape": [M, K], "strides": [K, 1], "dtype": "int8"},
+        {"name": "B", "role": "input", "addr": b_addr, "shape": [K, N], "strides": [N, 1], "dtype": "int8"},
+        {"name": "C", "role": "output", "addr": c_addr, "shape": [M, N], "strides": [4 * N, 4],
+         "dtype": "int32", "check": True},
+    ]
+    return Program.create(f"gemm_resident_{M}x{K}x{N}", insns, mem, hw, tensors=tensors)
+
+
+__all__ = [
+    "gemm_expected",
+    "gemm_program",
+    "gemm_requant",
+    "gemm_resident_program",
+    "pwl_load",
+    "relu_inputs",
+    "relu_program",
+]

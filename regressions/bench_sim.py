@@ -1,7 +1,9 @@
 """Benchmark of the golden simulator: a 1024 x 1024 x 1024 int8 GEMM on the default 16x16 config.
 
-Not a test (it takes seconds); run ``python -m golden.bench_sim`` and record the figure in
-docs/golden_sim.md.  The result is verified against numpy so a fast-but-wrong simulator fails.
+Not a test (it takes seconds); run ``python -m regressions.bench_sim`` (``make bench``) and record
+the figure in docs/golden_sim.md.  The result is verified against numpy so a fast-but-wrong
+simulator fails.  It lives in regressions/ because the Program comes from the sequence library
+(:func:`tb.seq_lib.examples.gemm_program`) and golden/ never imports tb/.
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ import time
 
 import numpy as np
 
-from golden.examples import gemm_expected, gemm_program
 from golden.isa import Counter, HwConfig
 from golden.sim import simulate
+from tb.seq_lib.examples import gemm_expected, gemm_program
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m golden.bench_sim", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m regressions.bench_sim", description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, nargs=3, default=[1024, 1024, 1024], metavar=("M", "K", "N"))
     ap.add_argument("--int8", action="store_true", help="requantised int8 output instead of int32")
     ap.add_argument("--single-buffer", action="store_true")
