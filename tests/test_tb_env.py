@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-from golden.examples import gemm_program
 from golden.isa import Counter, ErrorCode, HwConfig
 from golden.sim import simulate
 from tb.bfm.translog import Transfer
@@ -22,6 +21,7 @@ from tb.env.counters import compare_counters
 from tb.env.diagnose import describe_hang
 from tb.env.run_ctx import rerun_command
 from tb.env.verdict import RunVerdict
+from tb.seq_lib.examples import gemm_program
 from tb.seq_lib.program_gen import random_program
 
 
