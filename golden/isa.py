@@ -187,6 +187,61 @@ FORMATS: dict[Opcode, tuple[Field, ...]] = {
 
 DEP_FIELDS = ("pop_ld", "pop_cmp", "pop_st", "push_ld", "push_cmp", "push_st")
 
+# --------------------------------------------------------------------------- queues and tokens
+# docs/isa.md section 2.  The tables below name every queue/token fact once; golden/schedule.py turns
+# them into the one execution order (dispatch, pops, pushes, deadlock, overflow) every model uses.
+
+TokenCounter = tuple[Queue, Queue]
+"""A token counter, named by its ``(source, destination)`` queues: an instruction of the source
+queue with the push bit of the destination increments it when it completes; an instruction of the
+destination queue with the pop bit of the source waits until it is > 0 and decrements it."""
+
+TOKEN_COUNTERS: tuple[TokenCounter, ...] = tuple((p, q) for p in Queue for q in Queue if p != q)
+"""The six counters, one per ordered pair of engines (0 after reset, ``token_bits`` wide), in the
+order the simulator reports them: LD->CMP, LD->ST, CMP->LD, CMP->ST, ST->LD, ST->CMP."""
+
+POP_FIELD: dict[Queue, str] = {q: f"pop_{q.name.lower()}" for q in Queue}
+"""Queue P -> the header bit that pops a token *from* P (counter P->own queue)."""
+
+PUSH_FIELD: dict[Queue, str] = {q: f"push_{q.name.lower()}" for q in Queue}
+"""Queue Q -> the header bit that pushes a token *to* Q (counter own queue->Q)."""
+
+DEP_COUNTER: dict[tuple[Queue, str], TokenCounter] = {
+    **{(q, POP_FIELD[p]): (p, q) for q in Queue for p in Queue if p != q},
+    **{(q, PUSH_FIELD[p]): (q, p) for q in Queue for p in Queue if p != q},
+}
+"""``(own queue, pop/push field) -> counter`` that bit decrements (pop) or increments (push).  The
+own-queue bits have no entry: they are ILLEGAL_FIELD (:func:`decode`)."""
+
+assert DEP_FIELDS == (*POP_FIELD.values(), *PUSH_FIELD.values())
+
+
+def counter_name(c: TokenCounter) -> str:
+    """``"LD->CMP"``: how messages and docs spell a counter."""
+    return f"{c[0].name}->{c[1].name}"
+
+
+def pops(insn: Insn) -> tuple[TokenCounter, ...]:
+    """Counters ``insn`` waits for and decrements before it starts, in source-queue order.
+
+    FINISH (no queue) pops nothing; an own-queue bit (undecodable) is ignored.
+    """
+    q = insn.queue
+    if q is None:
+        return ()
+    f = insn.fields
+    return tuple((p, q) for p in Queue if p != q and f.get(POP_FIELD[p]))
+
+
+def pushes(insn: Insn) -> tuple[TokenCounter, ...]:
+    """Counters ``insn`` increments when it completes, in destination-queue order (the order the
+    overflow check visits them, so the reported counter is the first that overflows)."""
+    q = insn.queue
+    if q is None:
+        return ()
+    f = insn.fields
+    return tuple((q, p) for p in Queue if p != q and f.get(PUSH_FIELD[p]))
+
 
 @dataclass(frozen=True)
 class HwConfig:
