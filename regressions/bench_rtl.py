@@ -2,16 +2,19 @@
 
 1. MAC utilisation of a 256x256x256 int8 GEMM from the RTL's own counters (MAC_CYCLES / CYCLES;
    ideal = MACs / (ROWS*COLS) = 65536 cycles), for two Programs:
-   * ``gemm_program`` (golden/examples.py): 2 INP/WGT slots, A re-loaded per N-block - the LD->CMP
+   * ``gemm_program`` (tb/seq_lib/examples.py): 2 INP/WGT slots, A re-loaded per N-block - the LD->CMP
      token chain (GEMM done -> reload 256 INP rows -> next GEMM) bounds it below 90 %;
-   * ``gemm_resident_program`` (tb/progs.py): A loaded once and kept in INP, B tiles streamed through
-     8 WGT slots - the compute-bound schedule a compiler emits when A fits INP.
+   * ``gemm_resident_program`` (tb/seq_lib/examples.py): A loaded once and kept in INP, B tiles
+     streamed through 8 WGT slots - the compute-bound schedule a compiler emits when A fits INP.
    Memory model: 2-cycle read/write latency, no back-pressure (plus a 16-cycle-latency,
    20 %-back-pressure run of the resident program). Every run is checked bit-exact against golden.
 2. LD-engine DMA throughput (beats per cycle from the memory model's transfer log) for contiguous,
    unaligned, multi-beat and gather LOADs at 2- and 16-cycle read latency.
 3. Bare simulation speed: cycles/s with the clock running and Python idle
-   (tb/toplevel_tests/speed_probe.py), and cycles/s while running the GEMMs (built-in streamer).
+   (tb/tests/idle_speed.py), and cycles/s while running the GEMMs (built-in streamer).
+
+Every run goes through the one Program runner, :func:`tb.run.run_programs` (full pyuvm env,
+scoreboard against golden, coverage off so the figures measure the DUT and the env's checks).
 
 Writes build/bench/rtl_bench.json and the figures into docs/rtl_top.md (between the BENCH markers)
 unless --no-docs; exits non-zero if the resident GEMM stays below 90 % utilisation or any run
@@ -27,13 +30,12 @@ import re
 import sys
 import time
 
-from golden.examples import gemm_program
 from golden.isa import Counter, HwConfig, Opcode, encode
 from golden.program import Program
-from golden.sim import simulate
 from tb import sim_env
-from tb.harness import FAST_BUILD_ARGS, RunKnobs, build_parameters, check_against_golden, run_programs_on_rtl
-from tb.progs import gemm_resident_program
+from tb.env.cfg import RunKnobs
+from tb.run import ProgramRun, measure_idle_speed, run_programs
+from tb.seq_lib.examples import gemm_program, gemm_resident_program
 
 DOC = sim_env.REPO / "docs" / "rtl_top.md"
 BEGIN, END = "<!-- BENCH_RTL:BEGIN -->", "<!-- BENCH_RTL:END -->"
@@ -58,33 +60,16 @@ def dma_bench(hw: HwConfig) -> list[dict]:
     for lat in (2, 16):
         for name, f in DMA_LOADS.items():
             p = Program.create("dma", [encode(Opcode.LOAD, **f), encode(Opcode.FINISH)], mem, hw)
-            runs.append((name, lat, p, RunKnobs(rd_latency=lat, log=True)))
+            runs.append((name, lat, ProgramRun(p, RunKnobs(rd_latency=lat, feed="stream"))))
     out = []
-    results = run_programs_on_rtl([(p, k) for *_, p, k in runs], hw)
-    for (name, lat, p, _), r in zip(runs, results, strict=True):
-        t = r.transfers.reads()
+    res = run_programs([r for *_, r in runs], hw=hw, coverage=False)
+    for (name, lat, _), r in zip(runs, res.runs, strict=True):
+        t = r.transfers().reads()
         span = t[-1].t_done - t[0].t_accept + 1
         beats = sum(x.beats for x in t)
         out.append({"load": name, "rd_latency": lat, "bursts": len(t), "beats": beats, "cycles": span,
-                    "beats_per_cycle": beats / span, "bit_exact": not check_against_golden(p, r)})
+                    "beats_per_cycle": beats / span, "bit_exact": r.passed})
     return out
-
-
-def idle_speed(hw: HwConfig, cycles: int) -> float:
-    out = sim_env.BUILD / "bench" / "speed.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    sim_env.run_cocotb(toplevel="nmx_tb_top", test_module="tb.toplevel_tests.speed_probe",
-                       parameters=build_parameters(hw), sources=_sources(), build_args=FAST_BUILD_ARGS,
-                       extra_env={"NMX_SPEED_OUT": str(out), "NMX_SPEED_CYCLES": str(cycles)},
-                       test_dir=out.parent)
-    d = json.loads(out.read_text())
-    return d["cycles"] / d["seconds"]
-
-
-def _sources():
-    from tb.harness import tb_sources
-
-    return tb_sources()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,31 +83,30 @@ def main(argv: list[str] | None = None) -> int:
         "gemm_program (examples, 2 slots)": gemm_program(M, K, N, hw, seed=1, out_int32=True),
         "gemm_resident_program (A resident, 8 WGT slots)": gemm_resident_program(M, K, N, hw, seed=1),
     }
-    runs = [(name, p, RunKnobs(rd_latency=2, wr_latency=2)) for name, p in progs.items()]
+    runs = [(name, p, RunKnobs(rd_latency=2, wr_latency=2, feed="stream")) for name, p in progs.items()]
     resident = progs["gemm_resident_program (A resident, 8 WGT slots)"]
     runs.append(("gemm_resident_program, 16-cycle latency, 20 % back-pressure", resident,
-                 RunKnobs(rd_latency=16, wr_latency=16, backpressure=0.2)))
+                 RunKnobs(rd_latency=16, wr_latency=16, backpressure=0.2, feed="stream")))
     t0 = time.perf_counter()
-    results = run_programs_on_rtl([(p, k) for _, p, k in runs], hw, seed=1)
+    res = run_programs([ProgramRun(p, k, name=f"gemm_{i}") for i, (_, p, k) in enumerate(runs)], hw=hw,
+                       seed=1, coverage=False)
     ideal = M * K * N // (hw.rows * hw.cols)
     rows = []
-    ok = True
-    for (name, p, _), r in zip(runs, results, strict=True):
-        gold = simulate(p)
-        diffs = check_against_golden(p, r, gold)
-        ok &= not diffs
+    ok = res.passed
+    for (name, _, _), r in zip(runs, res.runs, strict=True):
         c = r.counters
         rows.append({"program": name, "cycles": c[Counter.CYCLES],
-                     "golden_est_cycles": gold.counters[Counter.CYCLES], "mac_cycles": c[Counter.MAC_CYCLES],
-                     "utilisation": c[Counter.MAC_CYCLES] / c[Counter.CYCLES],
+                     "golden_est_cycles": r.golden_counters[Counter.CYCLES],
+                     "mac_cycles": c[Counter.MAC_CYCLES],
+                     "utilisation": r.mac_utilisation,
                      "ideal_over_cycles": ideal / c[Counter.CYCLES], "stall_ld_mem": c[Counter.STALL_LD_MEM],
                      "stall_cmp_token": c[Counter.STALL_CMP_TOKEN], "dma_rd_bytes": c[Counter.DMA_RD_BYTES],
-                     "sim_cycles_per_s": r.cycles / r.wall_time if r.wall_time else 0.0,
-                     "bit_exact": not diffs, "diffs": diffs})
+                     "sim_cycles_per_s": r.cycles_per_s,
+                     "bit_exact": r.passed, "diffs": r.failures})
     gemm_wall = time.perf_counter() - t0
     dma = dma_bench(hw)
     ok &= all(d["bit_exact"] for d in dma)
-    speed = idle_speed(hw, a.speed_cycles)
+    speed = measure_idle_speed(hw, a.speed_cycles)
     res = {"config": hw.to_dict(), "ideal_cycles": ideal, "runs": rows, "dma": dma,
            "idle_cycles_per_s": speed,
            "host": f"{platform.processor() or platform.machine()}, {platform.python_version()}",

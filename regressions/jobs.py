@@ -2,7 +2,9 @@
 
 A record is a dict with at least ``passed`` (bool) and ``figures`` (the few numbers the summary
 table shows); anything else in it (per-seed results, coverage, counters) is kept in the job's JSON.
-Heavy imports happen inside the jobs so a broken layer fails only the jobs that use it.
+Heavy imports happen inside the jobs so a broken layer fails only the jobs that use it.  Every ``cfg``
+parameter is a configuration name of golden/hwcfg.py (``16x16``, ``4x4-narrow``, ``8x16:acc_depth=256``).
+Every RTL job runs through the one Program runner, tb/run.py.
 """
 
 from __future__ import annotations
@@ -14,15 +16,6 @@ from typing import Any
 import numpy as np
 
 Record = dict[str, Any]
-
-
-def parse_cfg(cfg: str) -> dict[str, int]:
-    """'16x8' -> rows=16, cols=8 (HwConfig keyword arguments)."""
-    try:
-        rows, cols = (int(v) for v in cfg.lower().split("x"))
-    except ValueError:
-        raise ValueError(f"array configuration {cfg!r} is not ROWSxCOLS, e.g. 16x16") from None
-    return {"rows": rows, "cols": cols}
 
 
 def parse_seeds(spec: str | int | list[int]) -> list[int]:
@@ -43,11 +36,12 @@ def parse_seeds(spec: str | int | list[int]) -> list[int]:
 
 def golden_gemm(params: dict[str, Any], outdir: pathlib.Path) -> Record:
     """A ragged GEMM program on the golden simulator, checked against numpy."""
-    from golden.examples import gemm_expected, gemm_program
-    from golden.isa import Counter, HwConfig
+    from golden.hwcfg import parse_hw
+    from golden.isa import Counter
     from golden.sim import simulate
+    from tb.seq_lib.examples import gemm_expected, gemm_program
 
-    hw = HwConfig(**parse_cfg(params.get("cfg", "16x16")))
+    hw = parse_hw(params.get("cfg", "16x16"))
     m, k, n = (int(params[d]) for d in ("M", "K", "N"))
     prog = gemm_program(m, k, n, hw, seed=int(params.get("seed", 0)))
     res = simulate(prog)
@@ -92,13 +86,13 @@ def rtl_random(params: dict[str, Any], outdir: pathlib.Path) -> Record:
 def rtl_model(params: dict[str, Any], outdir: pathlib.Path) -> Record:
     """Compile a zoo model and run its Program on the RTL, bit-exact against the golden simulator."""
     from compiler import compile_model
-    from golden.isa import HwConfig
+    from golden.hwcfg import parse_hw
     from golden.models import ZOO
     from tb.run import run_program_record
 
     spec = ZOO[params["model"]]
     model, example = spec.build()
-    hw = HwConfig(**parse_cfg(params.get("cfg", "16x16")))
+    hw = parse_hw(params.get("cfg", "16x16"))
     prog = compile_model(model, example, calibration=spec.calibration(int(params.get("calib", 32))), hw=hw)
     outdir.mkdir(parents=True, exist_ok=True)
     path = outdir / f"{spec.name}.nmxp"
@@ -107,9 +101,33 @@ def rtl_model(params: dict[str, Any], outdir: pathlib.Path) -> Record:
                               outdir=outdir)
 
 
+def rtl_top_suite(params: dict[str, Any], outdir: pathlib.Path) -> Record:
+    """The top-level RTL suite of tb/top_suite.py (random, example, pin-fed, error, fuzz Programs)."""
+    from tb.run import suite_record
+    from tb.top_suite import build_cases, run_cases
+
+    cfg = params["cfg"]
+    cases = build_cases(cfg, int(params.get("random", 20)), params.get("seed_base"),
+                        errors=bool(params.get("errors", True)), n_fuzz=int(params.get("fuzz", 100)))
+    rec = suite_record(run_cases(cfg, cases, out=str(outdir)))
+    rec["figures"]["kinds"] = {k: sum(c.tags["kind"] == k for c in cases)
+                               for k in sorted({c.tags["kind"] for c in cases})}
+    return rec
+
+
+def rtl_test(params: dict[str, Any], outdir: pathlib.Path) -> Record:
+    """A generated-stimulus pyuvm test (random | directed | errors) over seeds, with coverage."""
+    from tb.run import run_random
+
+    return run_random(cfg=params["cfg"], seeds=parse_seeds(params.get("seeds", "1")), outdir=outdir,
+                      test=params["test"], slow=bool(params.get("slow", False)))
+
+
 KINDS: dict[str, Callable[[dict[str, Any], pathlib.Path], Record]] = {
     "golden_gemm": golden_gemm,
     "model_fidelity": model_fidelity,
     "rtl_random": rtl_random,
     "rtl_model": rtl_model,
+    "rtl_top_suite": rtl_top_suite,
+    "rtl_test": rtl_test,
 }

@@ -1,22 +1,28 @@
-"""Entry point of the pyuvm testbench: Python API and command line.
+"""The one way to run Programs on the RTL: Python API and command line of the pyuvm testbench.
 
-API (used by regressions and pytest)::
+API (pytest, regressions, benchmarks)::
 
-    from tb.run import run_program, run_test
-    res = run_program(program, hw=HwConfig(), seed=1)          # one Program file run -> RunResult
-    results = run_test("random", seeds="0-99", cfg="16x16")     # a pyuvm test over many seeds
+    from tb.run import ProgramRun, run_program, run_programs, run_test
+    r = run_program(program, hw="16x16", seed=1)                  # one Program -> RunResult
+    s = run_programs([ProgramRun(p, RunKnobs(feed="stream"), expect_error=ErrorCode.BUF_RANGE,
+                                 expect_index=3), (q, None)], hw="4x4-narrow")   # -> SuiteResult
+    s = run_test("random", seeds="0-99", cfg="16x16")             # a generated-stimulus pyuvm test
 
 Command line::
 
-    python -m tb.run PROGRAM_FILE --seed N [--waves] [--cfg 16x16]
+    python -m tb.run PROGRAM_FILE [PROGRAM_FILE ...] --seed N [--waves] [--cfg 16x16] [--knobs nominal]
     python -m tb.run --test random --seeds 0-99 --cfg 16x16
-    python -m tb.run --test directed|errors [--only NAME] --seeds 1 --cfg 4x4
+    python -m tb.run --test directed|errors [--only NAME] --seeds 1 --cfg 4x4-narrow
 
-Every call builds (cached per RTL configuration, shared with ``tb/harness.py``) the testbench top
-and runs all requested runs in ONE simulator process.  Results (``result.json``, ``coverage.json``,
-``transfers.log`` per run, ``summary.json`` and a merged coverage report per call) are written under
-``build/tb/<test>_<cfg>_<stamp>/``.  The command exits non-zero if any run failed and prints every
-failure with the one-line command that reproduces it with an FST waveform.
+Knobs are :class:`tb.env.cfg.RunKnobs` (per run) and :class:`tb.env.cfg.EnvCfg` (per simulator
+process); configuration names come from ``golden/hwcfg.py``.  Every call builds (cached per
+configuration and build flags, ``tb/top.py``) the testbench top and runs all requested runs in ONE
+simulator process through the env of ``tb/tests/base.py``: the scoreboard judges each run against
+the golden simulator (memory bit-exact, error code and index, counters, AXI protocol).  Results
+(``result.json``, ``coverage.json``, ``transfers.log``, ``rtl_mem.bin`` per run, ``summary.json`` and
+a merged coverage report per call) are written under ``build/tb/<test>_<cfg>_<stamp>/``.  The
+command exits non-zero if any run failed and prints every failure with the one-line command that
+reproduces it with a waveform.
 """
 
 from __future__ import annotations
@@ -33,11 +39,13 @@ from typing import Any
 
 import numpy as np
 
-from golden.isa import Counter, HwConfig
+from golden.hwcfg import describe, hw_name, parse_hw
+from golden.isa import Counter, ErrorCode, HwConfig
 from golden.program import Program
-from tb import harness, sim_env
+from tb import sim_env, top
+from tb.bfm import translog
 from tb.cov import report
-from tb.env.cfg import EnvCfg, RunKnobs, cfg_name, parse_cfg
+from tb.env.cfg import FEEDS, MEM_PROFILES, EnvCfg, RunKnobs
 from tb.env.compare import Mismatch
 from tb.env.run_ctx import rerun_command
 from tb.env.verdict import RunVerdict
@@ -49,6 +57,36 @@ TESTS = {
     "errors": ("tb.tests.errors", "ErrorTest"),
 }
 _seq = itertools.count()
+
+
+@dataclass
+class ProgramRun:
+    """One Program to run on the RTL and how: the item type of :func:`run_programs`.
+
+    ``expect_error``/``expect_index`` pin what the run must end with (a directed error case); the
+    scoreboard fails the run if the golden simulator predicts something else, so a case that no
+    longer provokes its error is noticed.  ``tags`` travel into the result and the coverage.
+    """
+
+    program: Program
+    knobs: RunKnobs = field(default_factory=RunKnobs)
+    name: str | None = None
+    expect_error: ErrorCode | None = None
+    expect_index: int | None = None
+    tags: dict[str, Any] = field(default_factory=dict)
+    program_file: str | pathlib.Path | None = None
+    """Run this file instead of saving ``program`` (rerun commands then name the user's file)."""
+
+
+RunItem = ProgramRun | tuple[Program, RunKnobs | dict[str, Any] | None]
+
+
+def _as_run(item: RunItem) -> ProgramRun:
+    if isinstance(item, ProgramRun):
+        return item
+    prog, k = item
+    knobs = k if isinstance(k, RunKnobs) else RunKnobs.from_json(k) if k else RunKnobs()
+    return ProgramRun(prog, knobs)
 
 
 @dataclass
@@ -80,6 +118,16 @@ class RunResult:
     @property
     def cycles_per_s(self) -> float:
         return self.sim_cycles / self.wall_time if self.wall_time else 0.0
+
+    @property
+    def mac_utilisation(self) -> float:
+        """MAC_CYCLES / CYCLES from the RTL's own counters."""
+        c = self.counters.get(Counter.CYCLES, 0)
+        return self.counters.get(Counter.MAC_CYCLES, 0) / c if c else 0.0
+
+    def transfers(self) -> translog.TransferLog:
+        """The run's AXI transfer log (empty when the env ran with ``transfer_log`` off)."""
+        return translog.read(pathlib.Path(self.result_dir) / "transfers.log")
 
     def report(self) -> str:
         return RunVerdict(
@@ -115,8 +163,12 @@ def _out_dir(test: str, hw: HwConfig, out: str | pathlib.Path | None) -> pathlib
         return pathlib.Path(out).resolve()
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return (
-        sim_env.BUILD / "tb" / f"{test}_{cfg_name(hw).replace(':', '_')}_{stamp}_{os.getpid()}_{next(_seq)}"
+        sim_env.BUILD / "tb" / f"{test}_{_safe(hw_name(hw))}_{stamp}_{os.getpid()}_{next(_seq)}"
     ).resolve()
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
 
 
 def run_job(
@@ -137,10 +189,9 @@ def run_job(
     module, testcase = TESTS[test]
     out_dir = _out_dir(test, hw, out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    env = EnvCfg(hw=hw, out_dir=str(out_dir), coverage=coverage, cfg_name=cfg_name(hw),
-                 transfer_log=transfer_log)
-    sizes = [p.mem_size for p in (programs or {}).values()]
-    params = harness.build_parameters(hw, mem_bytes or _mem_bytes(sizes))
+    env = EnvCfg(hw=hw, out_dir=str(out_dir), coverage=coverage, cfg_name=hw_name(hw),
+                 transfer_log=transfer_log, waves=waves)
+    params = top.parameters(hw, mem_bytes or top.mem_bytes_for((programs or {}).values()))
     job = {"env": env.to_json(), "args": dict(args or {}), "runs": list(runs or [])}
     job_path = out_dir / "job.json"
     job_path.write_text(json.dumps(job, indent=1))
@@ -148,17 +199,16 @@ def run_job(
     sim_error = ""
     try:
         sim_env.run_cocotb(
-            toplevel=harness.TOPLEVEL,
+            toplevel=top.TOPLEVEL,
             test_module=module,
             testcase=testcase,
             parameters=params,
-            sources=harness.tb_sources(),
+            sources=top.sources(),
             extra_env={"NMX_TB_JOB": str(job_path)},
             seed=seed,
             waves=waves,
             test_dir=out_dir,
-            # the harness's build flags (only nmx_tb_top's own signals public): same cached model, ~6x faster
-            build_args=getattr(harness, "FAST_BUILD_ARGS", ()),
+            build_args=top.FAST_BUILD_ARGS,  # only nmx_tb_top's own signals public: ~6x faster
         )
     except sim_env.SimFailure as e:
         sim_error = str(e)
@@ -179,13 +229,6 @@ def run_job(
     if sim_error and all(r.passed for r in results):
         sim_error += " (the simulator failed outside any run: see the log above)"
     return SuiteResult(test, results, merged, str(out_dir), wall, sim_error)
-
-
-def _mem_bytes(sizes: list[int]) -> int:
-    m = harness.DEFAULT_MEM_BYTES
-    while m < max([*sizes, 1]):
-        m *= 4
-    return m
 
 
 def _collect(out_dir: pathlib.Path, programs: dict[str, Program]) -> list[RunResult]:
@@ -242,7 +285,7 @@ def _collect(out_dir: pathlib.Path, programs: dict[str, Program]) -> list[RunRes
 def run_program(
     program: Program,
     *,
-    hw: HwConfig | None = None,
+    hw: HwConfig | str | None = None,
     seed: int = 1,
     waves: bool = False,
     knobs: RunKnobs | dict[str, Any] | None = None,
@@ -253,13 +296,12 @@ def run_program(
     transfer_log: bool = True,
 ) -> RunResult:
     """Run one Program on the RTL in the full env and judge it against the golden simulator."""
+    k = knobs if isinstance(knobs, RunKnobs) else RunKnobs.from_json(knobs) if knobs else RunKnobs()
     return run_programs(
-        [(program, knobs)],
+        [ProgramRun(program, k, name=name, program_file=program_file)],
         hw=hw,
         seed=seed,
         waves=waves,
-        names=[name] if name else None,
-        program_files=[program_file] if program_file else None,
         out=out,
         coverage=coverage,
         transfer_log=transfer_log,
@@ -267,30 +309,40 @@ def run_program(
 
 
 def run_programs(
-    items: list[tuple[Program, RunKnobs | dict[str, Any] | None]],
+    items: list[RunItem],
     *,
-    hw: HwConfig | None = None,
+    hw: HwConfig | str | None = None,
     seed: int = 1,
     waves: bool = False,
-    names: list[str] | None = None,
-    program_files: list[str | pathlib.Path] | None = None,
     out: str | pathlib.Path | None = None,
     coverage: bool = True,
     transfer_log: bool = True,
 ) -> SuiteResult:
-    """Run several Programs (seed, seed+1, ...) in one simulator process."""
-    hw = hw or items[0][0].hw
+    """Run several Programs in one simulator process (run i gets seed ``seed + i``), in order.
+
+    This is the one way to run Programs on the RTL: every run goes through the pyuvm env
+    (drivers, monitors, scoreboard against the golden simulator, coverage) of ``tb/tests/base.py``.
+    """
+    if not items:
+        raise ValueError("run_programs: no Programs given")
+    runs_in = [_as_run(it) for it in items]
+    hw = parse_hw(hw) if hw is not None else runs_in[0].program.hw
     out_dir = _out_dir("program", hw, out)
     out_dir.mkdir(parents=True, exist_ok=True)
     runs, progs = [], {}
-    for i, (prog, k) in enumerate(items):
+    for i, r in enumerate(runs_in):
+        prog, knobs = r.program, r.knobs
+        label = r.name or f"{prog.manifest.get('name', 'program')}_{i}"
         if prog.hw != hw:
-            raise ValueError(f"program {prog.manifest.get('name')!r} is for {prog.hw}, not {hw}")
-        knobs = k if isinstance(k, RunKnobs) else RunKnobs.from_json(k) if k else RunKnobs()
-        name = (names[i] if names else None) or f"{prog.manifest.get('name', 'program')}_{i}"
-        src = program_files[i] if program_files else None
-        path = pathlib.Path(src).resolve() if src else out_dir / f"{name}.nmxp"
-        if not src:
+            raise ValueError(f"run {i} ({label}): the Program is for {hw_name(prog.hw)}, not {hw_name(hw)}")
+        if knobs.feed == "stream" and len(prog.insns) > top.IMEM_DEPTH:
+            raise ValueError(
+                f"run {i} ({label}): {len(prog.insns)} instructions exceed the built-in streamer's"
+                f" {top.IMEM_DEPTH}; use feed='pins'"
+            )
+        name = _unique(_safe(label), progs)
+        path = pathlib.Path(r.program_file).resolve() if r.program_file else out_dir / f"{name}.nmxp"
+        if not r.program_file:
             prog.save(path)
         extra = (
             "" if knobs == RunKnobs() else f"--knobs '{json.dumps(knobs.to_json(), separators=(',', ':'))}'"
@@ -301,7 +353,10 @@ def run_programs(
                 "program": str(path),
                 "seed": seed + i,
                 "knobs": knobs.to_json(),
-                "rerun": rerun_command(program_file=str(path), seed=seed + i, cfg=cfg_name(hw), extra=extra),
+                "expect_error": r.expect_error.name if r.expect_error is not None else None,
+                "expect_index": r.expect_index,
+                "tags": dict(r.tags),
+                "rerun": rerun_command(program_file=str(path), seed=seed + i, cfg=hw_name(hw), extra=extra),
             }
         )
         progs[name] = prog
@@ -314,9 +369,17 @@ def run_programs(
         waves=waves,
         out=out_dir,
         coverage=coverage,
-        mem_bytes=_mem_bytes([p.mem_size for p, _ in items]),
         transfer_log=transfer_log,
     )
+
+
+def _unique(name: str, taken: dict[str, Any]) -> str:
+    if name not in taken:
+        return name
+    k = 1
+    while f"{name}_{k}" in taken:
+        k += 1
+    return f"{name}_{k}"
 
 
 def run_test(
@@ -334,7 +397,7 @@ def run_test(
     slow: bool = False,
 ) -> SuiteResult:
     """Run one of the generated-stimulus tests (random, directed, errors) over ``seeds``."""
-    hw = cfg if isinstance(cfg, HwConfig) else parse_cfg(cfg)
+    hw = parse_hw(cfg)
     args: dict[str, Any] = {"seeds": seeds, "knobs": knobs, "feed": feed, "slow": slow}
     if only:
         args["only"] = list(only)
@@ -342,6 +405,21 @@ def run_test(
         args["gen"] = dict(gen)
     first = int(str(seeds).split(",")[0].split("-")[0] or 0)
     return run_job(test, hw, args=args, seed=first + 1, waves=waves, out=out, coverage=coverage)
+
+
+def measure_idle_speed(hw: HwConfig | str = "16x16", cycles: int = 300_000) -> float:
+    """Bare simulation speed (cycles/s) of the same cached build: clock running, Python idle."""
+    hw = parse_hw(hw)
+    out = sim_env.BUILD / "bench" / f"idle_{_safe(hw_name(hw))}_{os.getpid()}_{next(_seq)}"
+    out.mkdir(parents=True, exist_ok=True)
+    speed = out / "speed.json"
+    sim_env.run_cocotb(toplevel=top.TOPLEVEL, test_module="tb.tests.idle_speed",
+                       parameters=top.parameters(hw), sources=top.sources(), build_args=top.FAST_BUILD_ARGS,
+                       extra_env={"NMX_SPEED_OUT": str(speed), "NMX_SPEED_CYCLES": str(cycles),
+                                  "NMX_SPEED_HW": json.dumps(hw.to_dict())},
+                       test_dir=out)
+    d = json.loads(speed.read_text())
+    return d["cycles"] / d["seconds"]
 
 
 # --------------------------------------------------------------------------- regression records
@@ -411,9 +489,10 @@ def run_program_record(
 ) -> dict[str, Any]:
     """Regression job: one Program file in the full env -> record (figures include MAC utilisation)."""
     prog = Program.load(path)
-    hw = parse_cfg(cfg) if cfg else prog.hw
+    hw = parse_hw(cfg) if cfg else prog.hw
     res = run_programs(
-        [(prog, knobs)], hw=hw, seed=seed, names=[pathlib.Path(path).stem], program_files=[path], out=outdir
+        [ProgramRun(prog, knobs or RunKnobs(), name=pathlib.Path(path).stem, program_file=path)],
+        hw=hw, seed=seed, out=outdir,
     )
     rec = suite_record(res)
     if res.runs:
@@ -424,7 +503,7 @@ def run_program_record(
             rtl_cycles=cyc,
             golden_cycles=r.golden_counters.get(Counter.CYCLES, 0),
             cycle_ratio=round(r.cycle_ratio, 3) if r.cycle_ratio else None,
-            mac_util=round(r.counters.get(Counter.MAC_CYCLES, 0) / cyc, 3) if cyc else 0.0,
+            mac_util=round(r.mac_utilisation, 3),
         )
         if r.mismatches:
             rec["first_mismatch"] = r.mismatches[0].describe()
@@ -454,13 +533,32 @@ def _print(res: SuiteResult) -> None:
         print(f"simulator: {res.sim_error}")
 
 
+def _knobs_from_cli(spec: str | None, seed: int) -> RunKnobs:
+    """``--knobs``: JSON, a memory profile name, ``random`` (drawn from the seed) or nothing (fast)."""
+    if not spec:
+        return RunKnobs()
+    if spec.startswith("{"):
+        return RunKnobs.from_json(json.loads(spec))
+    if spec == "random":
+        return RunKnobs.randomised(seed)
+    if spec not in MEM_PROFILES:
+        raise ValueError(f"--knobs {spec!r}: not JSON, 'random' or a profile ({', '.join(MEM_PROFILES)})")
+    return RunKnobs.profile(spec)
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tb.run", description=__doc__.splitlines()[0])
-    ap.add_argument("program", nargs="?", help="Program file to run (ProgramFileTest)")
-    ap.add_argument("--test", choices=sorted(TESTS), help="generated-stimulus test instead of a file")
-    ap.add_argument("--seed", type=int, default=1, help="seed of a Program-file run (timing knobs)")
+    ap = argparse.ArgumentParser(
+        prog="python -m tb.run",
+        description=__doc__.splitlines()[0],
+        epilog="named configurations (golden/hwcfg.py):\n" + describe(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument("programs", nargs="*", metavar="PROGRAM", help="Program file(s) to run, one run each")
+    ap.add_argument("--test", choices=sorted(TESTS), help="generated-stimulus test instead of files")
+    ap.add_argument("--seed", type=int, default=1, help="seed of the first Program-file run (timing knobs)")
     ap.add_argument("--seeds", default="0", help="seeds of --test runs: 0-99, 3, 1,5,7-9")
-    ap.add_argument("--cfg", default=None, help="array configuration, e.g. 16x16 or 8x16:acc_depth=256")
+    ap.add_argument("--cfg", default=None,
+                    help="configuration name (see below), ROWSxCOLS, or NAME:field=value,...")
     ap.add_argument("--waves", action="store_true",
                     help="dump a waveform (separate cached build): FST, or VCD where lz4.h is missing")
     ap.add_argument("--only", action="append", default=[], help="directed/error cases to run (repeatable)")
@@ -469,53 +567,47 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="timing knobs: 'random' (from the seed), a profile (fast|nominal|stress) or JSON",
     )
-    ap.add_argument("--feed", choices=["pins", "stream"], default="pins")
+    ap.add_argument("--feed", choices=list(FEEDS), default="pins")
     ap.add_argument("--out", default=None, help="result directory (default build/tb/...)")
     ap.add_argument("--no-coverage", action="store_true")
     ap.add_argument("--slow", action="store_true", help="include the slow directed/error cases")
     a = ap.parse_args(argv)
-    if bool(a.program) == bool(a.test):
-        ap.error("give either a PROGRAM_FILE or --test")
-    if a.program:
-        prog = Program.load(a.program)
-        hw = parse_cfg(a.cfg) if a.cfg else prog.hw
-        if hw != prog.hw:
-            ap.error(f"--cfg {a.cfg} does not match the program's configuration {cfg_name(prog.hw)}")
-        if a.knobs and a.knobs.startswith("{"):
-            knobs = RunKnobs.from_json(json.loads(a.knobs))
-        elif a.knobs and a.knobs != "random":
-            knobs = RunKnobs.profile(a.knobs)
-        elif a.knobs == "random":
-            knobs = RunKnobs.randomised(a.seed)
+    if bool(a.programs) == bool(a.test):
+        ap.error("give either PROGRAM file(s) or --test")
+    try:
+        hw = parse_hw(a.cfg) if a.cfg else None
+        if a.programs:
+            items: list[RunItem] = []
+            for i, path in enumerate(a.programs):
+                prog = Program.load(path)
+                if hw is not None and hw != prog.hw:
+                    ap.error(f"{path}: compiled for {hw_name(prog.hw)}, not --cfg {a.cfg}")
+                knobs = _knobs_from_cli(a.knobs, a.seed + i)
+                knobs.feed = a.feed
+                items.append(ProgramRun(prog, knobs, name=pathlib.Path(path).stem, program_file=path))
+            res = run_programs(items, hw=hw, seed=a.seed, waves=a.waves, out=a.out,
+                               coverage=not a.no_coverage)
         else:
-            knobs = RunKnobs()
-        knobs.feed = a.feed
-        res = run_programs(
-            [(prog, knobs)],
-            hw=hw,
-            seed=a.seed,
-            waves=a.waves,
-            names=[pathlib.Path(a.program).stem],
-            program_files=[a.program],
-            out=a.out,
-            coverage=not a.no_coverage,
-        )
-    else:
-        res = run_test(
-            a.test,
-            cfg=a.cfg or "16x16",
-            seeds=a.seeds,
-            waves=a.waves,
-            only=a.only or None,
-            knobs=a.knobs or "random",
-            feed=a.feed,
-            out=a.out,
-            coverage=not a.no_coverage,
-            slow=a.slow,
-        )
+            if a.knobs:
+                _knobs_from_cli(a.knobs, 0)  # validate before the simulator starts
+            res = run_test(
+                a.test,
+                cfg=hw or "16x16",
+                seeds=a.seeds,
+                waves=a.waves,
+                only=a.only or None,
+                knobs=a.knobs or "random",
+                feed=a.feed,
+                out=a.out,
+                coverage=not a.no_coverage,
+                slow=a.slow,
+            )
+    except (ValueError, OSError) as e:  # bad config name, knobs, Program file: say what and where
+        print(f"python -m tb.run: error: {e}", file=sys.stderr)
+        return 2
     _print(res)
     if a.waves:
-        fst = sorted(f for ext in ("*.fst", "*.vcd") for f in pathlib.Path(res.out_dir).glob(ext))
+        fst = sorted(f for ext in ("*.fst", "*.vcd") for f in pathlib.Path(res.out_dir).rglob(ext))
         print("waveform: " + (", ".join(str(f) for f in fst) if fst else f"(look in {res.out_dir})"))
     return 0 if res.passed else 1
 
@@ -525,9 +617,11 @@ if __name__ == "__main__":
 
 
 __all__ = [
+    "ProgramRun",
     "RunResult",
     "SuiteResult",
     "main",
+    "measure_idle_speed",
     "run_job",
     "run_program",
     "run_program_record",

@@ -15,7 +15,7 @@ from tb.cov.bins import POINTS, all_bins
 from tb.cov.model import CoverageModel, from_bins
 from tb.cov.probe import program_bins
 from tb.cov.run_bins import bus_bins, feed_bins, status_bins, wstrb_bins
-from tb.env.cfg import RunKnobs, cfg_name, parse_cfg, watchdog_for
+from tb.env.cfg import RunKnobs, watchdog_for
 from tb.env.compare import compare_memories, untracked_diffs
 from tb.env.counters import compare_counters
 from tb.env.diagnose import describe_hang
@@ -150,14 +150,24 @@ def test_plan_points_are_unique() -> None:
     assert all(len(set(p.bins)) == len(p.bins) for p in POINTS)
 
 
-def test_knobs_and_cfg() -> None:
+def test_knobs() -> None:
     k = RunKnobs.randomised(7)
     assert RunKnobs.randomised(7) == k
     assert RunKnobs.from_json(json.loads(json.dumps(k.to_json()))) == k
     assert watchdog_for(1000, RunKnobs.profile("stress")) > watchdog_for(1000, RunKnobs())
-    hw = parse_cfg("8x16:acc_depth=256")
-    assert (hw.rows, hw.cols, hw.acc_depth) == (8, 16, 256)
-    assert parse_cfg(cfg_name(hw)) == hw
+    assert RunKnobs(backpressure=0.25).backpressure == dict.fromkeys(("ar", "r", "aw", "w", "b"), 0.25)
+    assert RunKnobs(backpressure={"r": 0.5}).backpressure["ar"] == 0.0
+
+
+@pytest.mark.parametrize(("kw", "msg"), [
+    ({"feed": "wires"}, "feed"), ({"backpressure": {"q": 0.1}}, "unknown channels"),
+    ({"backpressure": 1.0}, r"\[0, 1\)"), ({"rd_latency": -1}, "latencies"),
+])
+def test_knobs_reject_bad_values(kw: dict, msg: str) -> None:
+    with pytest.raises(ValueError, match=msg):
+        RunKnobs(**kw)
+    with pytest.raises(ValueError, match="unknown run knobs"):
+        RunKnobs.from_json({"rd_latncy": 3})
 
 
 def test_hang_description() -> None:

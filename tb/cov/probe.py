@@ -25,6 +25,7 @@ from golden.isa import (
     PWL_SLOPE_WORD,
     SHIFT_MAX,
     Buffer,
+    ErrorCode,
     HwConfig,
     Insn,
     Opcode,
@@ -36,6 +37,9 @@ from golden.sim import Machine, SimResult
 
 I32_MIN, I32_MAX = arith.I32_MIN, arith.I32_MAX
 Bins = dict[str, Tally]
+REJECTED = frozenset({ErrorCode.ILLEGAL_OPCODE, ErrorCode.ILLEGAL_FIELD, ErrorCode.BUF_RANGE})
+"""Static errors: the offending instruction is refused by the dispatcher, so it samples no field bins
+(its fields may lie outside every legal bin, e.g. a ROW load wider than a ROW row)."""
 
 
 def _hit(out: Bins, point: str, label: str, n: int = 1) -> None:
@@ -216,6 +220,8 @@ def program_bins(program: Program, result: SimResult, *, accepted: int | None = 
     hw = program.hw
     out: Bins = {}
     n_acc = result.counters.get(HwCounter.INSNS, len(program.insns)) if accepted is None else accepted
+    if result.error in REJECTED and 0 <= result.error_index < n_acc:
+        n_acc = result.error_index  # the dispatcher rejected it: its fields were never executed
     decoded: list[Insn | None] = []
     for w in program.insns[:n_acc]:
         try:

@@ -1,8 +1,10 @@
 """Configuration objects of the environment: per-run knobs and the env-wide config.
 
-``RunKnobs`` says *how* one Program is run (memory latency/back-pressure/error windows, instruction
-gaps, watchdog); ``EnvCfg`` says what the environment does around every run (coverage, transfer
-log, where results go, how to rerun).  Both are plain dataclasses serialisable to JSON, because
+These are the testbench's only knobs.  ``RunKnobs`` says *how* one Program is run (feed mode,
+instruction gaps, memory latency/back-pressure/error windows, watchdog); ``EnvCfg`` says what the
+environment does around every run of one simulator process (coverage, transfer log, waveform
+build, where results go, how to rerun).  Named accelerator configurations live in
+``golden/hwcfg.py``.  Both are plain dataclasses serialisable to JSON, because
 they cross the process boundary: ``tb/run.py`` (parent) writes them, the cocotb test (simulator
 process) reads them.  Every random choice is drawn from the run's seed, so a failing run is
 reproduced exactly by its seed.
@@ -20,6 +22,7 @@ from typing import Any
 from golden.isa import Counter, HwConfig
 
 CHANNELS = ("ar", "r", "aw", "w", "b")
+FEEDS = ("pins", "stream")
 
 MEM_PROFILES: dict[str, dict[str, Any]] = {
     "fast": {"rd_latency": 2, "wr_latency": 2, "backpressure": 0.0},
@@ -35,7 +38,8 @@ class RunKnobs:
 
     rd_latency: int = 2
     wr_latency: int = 2
-    backpressure: dict[str, float] = field(default_factory=lambda: dict.fromkeys(CHANNELS, 0.0))
+    backpressure: dict[str, float] | float = field(default_factory=lambda: dict.fromkeys(CHANNELS, 0.0))
+    """Stall probability per cycle and channel ({"ar","r","aw","w","b"}: p), or one p for all."""
     slverr: list[tuple[int, int]] = field(default_factory=list)
     """SLVERR windows [lo, hi) of the memory model; the golden simulator gets the same set."""
     feed: str = "pins"
@@ -47,9 +51,31 @@ class RunKnobs:
     watchdog_cycles: int | None = None
     """None: derived from the golden cycle estimate (:func:`watchdog_for`)."""
 
+    def __post_init__(self) -> None:
+        bp = self.backpressure
+        if not isinstance(bp, dict):  # one probability for every channel
+            bp = dict.fromkeys(CHANNELS, float(bp))
+        unknown = set(bp) - set(CHANNELS)
+        if unknown:
+            raise ValueError(f"RunKnobs.backpressure: unknown channels {sorted(unknown)}; known: {CHANNELS}")
+        self.backpressure = {ch: float(bp.get(ch, 0.0)) for ch in CHANNELS}
+        if any(not 0.0 <= p < 1.0 for p in self.backpressure.values()):
+            raise ValueError(f"RunKnobs.backpressure: probabilities must be in [0, 1): {self.backpressure}")
+        if self.feed not in FEEDS:
+            raise ValueError(f"RunKnobs.feed must be one of {FEEDS}, not {self.feed!r}")
+        if min(self.rd_latency, self.wr_latency) < 0:
+            raise ValueError(f"RunKnobs latencies must be >= 0 (rd {self.rd_latency}, wr {self.wr_latency})")
+        self.slverr = [(int(lo), int(hi)) for lo, hi in self.slverr]
+
     @property
     def stalls(self) -> bool:
-        return any(v > 0 for v in self.backpressure.values())
+        return any(v > 0 for v in self.bp.values())
+
+    @property
+    def bp(self) -> dict[str, float]:
+        """Back-pressure per channel (normalised in __post_init__)."""
+        assert isinstance(self.backpressure, dict)
+        return self.backpressure
 
     @classmethod
     def profile(cls, name: str, **kw: Any) -> RunKnobs:
@@ -81,9 +107,10 @@ class RunKnobs:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> RunKnobs:
         d = dict(d)
-        d["slverr"] = [tuple(w) for w in d.get("slverr", [])]
-        bp = d.get("backpressure", 0.0)
-        d["backpressure"] = bp if isinstance(bp, dict) else dict.fromkeys(CHANNELS, float(bp))
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown run knobs {sorted(unknown)}; known: {sorted(known)}")
         return cls(**d)
 
 
@@ -96,7 +123,7 @@ def watchdog_for(golden_cycles: int, knobs: RunKnobs, hw: HwConfig | None = None
     gaps between instructions add up to gap_max per instruction, and after reset the RTL spends one
     cycle per row of its deepest buffer zeroing the buffers before it accepts an instruction.
     """
-    p = max(knobs.backpressure.values(), default=0.0)
+    p = max(knobs.bp.values(), default=0.0)
     slow = 1.0 / max(1e-3, (1.0 - p)) ** 2
     lat = max(knobs.rd_latency, knobs.wr_latency, 20) / 20.0
     sweep = max(hw.inp_depth, hw.wgt_depth, hw.acc_depth, hw.vec_depth) if hw else 1 << 16
@@ -118,7 +145,9 @@ class EnvCfg:
     """Zero the buffer rows a Program reads before writing them (RTL buffers are not reset; see
     tb/seq_lib/scrub.py).  Runs tagged ``no_scrub`` are never scrubbed."""
     cfg_name: str = ""
-    """e.g. "16x16" for rerun commands."""
+    """e.g. "16x16" or "4x4-narrow" (golden.hwcfg.hw_name) for rerun commands."""
+    waves: bool = False
+    """The simulator process runs a waveform-tracing build (FST, or VCD without lz4.h)."""
 
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -130,24 +159,6 @@ class EnvCfg:
         d = dict(d)
         d["hw"] = HwConfig.from_dict(d["hw"])
         return cls(**d)
-
-
-def parse_cfg(name: str) -> HwConfig:
-    """``"16x16"`` -> HwConfig(rows=16, cols=16); ``"8x16:acc_depth=256"`` sets extra fields."""
-    base, _, extra = name.partition(":")
-    r, c = (int(v) for v in base.lower().split("x"))
-    kw: dict[str, int] = {"rows": r, "cols": c}
-    for item in filter(None, extra.split(",")):
-        k, v = item.split("=")
-        kw[k.strip()] = int(v)
-    return HwConfig(**kw)
-
-
-def cfg_name(hw: HwConfig) -> str:
-    base = f"{hw.rows}x{hw.cols}"
-    default = HwConfig(rows=hw.rows, cols=hw.cols)
-    extra = [f"{k}={v}" for k, v in hw.to_dict().items() if getattr(default, k) != v]
-    return base + (":" + ",".join(extra) if extra else "")
 
 
 def load_json(path: str | pathlib.Path) -> dict[str, Any]:

@@ -32,6 +32,8 @@ class RunContext:
     expect_error: ErrorCode | None = None
     """What the sequence intends to provoke (None: whatever golden says); a mismatch between
     intention and golden is a testbench bug and fails the run too."""
+    expect_index: int | None = None
+    """The instruction index the intended error must be reported at (None: not pinned)."""
     tags: dict[str, Any] = field(default_factory=dict)
     """Free-form labels from the sequence (e.g. the ILLEGAL_FIELD cause, for coverage)."""
     golden: SimResult | None = None

@@ -60,6 +60,11 @@ class Scoreboard(uvm_scoreboard):
                 f"testbench: sequence intended {ctx.expect_error.name} but golden predicts "
                 f"{g.error.name}@{g.error_index} ({g.error_message})"
             )
+        elif ctx.expect_index is not None and g.error_index != ctx.expect_index:
+            f.append(
+                f"testbench: sequence intended {g.error.name}@{ctx.expect_index} but golden reports it at"
+                f" instruction {g.error_index} ({g.error_message})"
+            )
         if status.timed_out:
             f.append(
                 f"watchdog: no done after {status.cycles} cycles (limit {ctx.watchdog_cycles});"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import traceback
 from collections.abc import Iterator
 from typing import Any
 
@@ -59,6 +60,7 @@ class NmxBaseTest(uvm_test):
                 RunKnobs.from_json(r.get("knobs", {})),
                 rerun=r.get("rerun", ""),
                 expect_error=r.get("expect_error"),
+                expect_index=r.get("expect_index"),
                 tags=r.get("tags", {}),
             )
 
@@ -72,6 +74,7 @@ class NmxBaseTest(uvm_test):
         *,
         rerun: str = "",
         expect_error: str | None = None,
+        expect_index: int | None = None,
         tags: dict[str, Any] | None = None,
     ) -> RunContext:
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
@@ -83,6 +86,7 @@ class NmxBaseTest(uvm_test):
             out_dir=self.out_dir / safe,
             rerun=rerun,
             expect_error=ErrorCode[expect_error] if expect_error else None,
+            expect_index=expect_index,
             tags=dict(tags or {}),
         )
 
@@ -91,10 +95,7 @@ class NmxBaseTest(uvm_test):
         try:
             await self.bfm.start()
             for ctx in self.make_runs():
-                vseq = ProgramVseq(f"vseq_{ctx.name}", self.env, ctx)
-                await vseq.start()
-                assert vseq.verdict is not None
-                v = vseq.verdict
+                v = await self._run_one(ctx)
                 self.verdicts.append(v)
                 log = self.logger.info if v.passed else self.logger.error
                 log(
@@ -105,6 +106,22 @@ class NmxBaseTest(uvm_test):
         finally:
             self._write_summary()
             self.drop_objection()
+
+    async def _run_one(self, ctx: RunContext) -> RunVerdict:
+        """One run; a testbench exception fails this run (with its traceback) and the next run
+        starts from reset, so one broken case never loses the results of the others."""
+        try:
+            vseq = ProgramVseq(f"vseq_{ctx.name}", self.env, ctx)
+            await vseq.start()
+            assert vseq.verdict is not None, "the program sequence returned no verdict"
+            return vseq.verdict
+        except Exception as e:  # reported as this run's failure
+            v = RunVerdict(name=ctx.name, seed=ctx.seed, passed=False, rerun=ctx.rerun, tags=dict(ctx.tags))
+            v.failures.append(f"testbench exception: {type(e).__name__}: {e}")
+            v.diagnosis = traceback.format_exc()
+            ctx.out_dir.mkdir(parents=True, exist_ok=True)
+            (ctx.out_dir / "result.json").write_text(json.dumps(v.to_json(), indent=1, default=str))
+            return v
 
     def _write_summary(self) -> None:
         summary = {

@@ -1,6 +1,8 @@
 """cocotb test module: bare simulation speed of nmx_tb_top - clock running, reset released, Python idle.
 
-Writes ``{"cycles": n, "seconds": s}`` to ``$NMX_SPEED_OUT`` (used by regressions/bench_rtl.py).
+The ceiling any testbench on this build can reach; :func:`tb.run.measure_idle_speed` runs it and
+regressions/bench/rtl.py reports it beside the full env's speed.  Writes ``{"cycles": n,
+"seconds": s}`` to ``$NMX_SPEED_OUT``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from tb.bfm.tb_top import NmxTb
 @cocotb.test()
 async def idle_speed(dut) -> None:
     out = pathlib.Path(os.environ.get("NMX_SPEED_OUT", "speed.json"))
-    tb = NmxTb(dut, HwConfig(), out.parent / "tmp")
+    spec = os.environ.get("NMX_SPEED_HW")
+    hw = HwConfig.from_dict(json.loads(spec)) if spec else HwConfig()
+    tb = NmxTb(dut, hw, out.parent / "tmp")
     await tb.start()
     await tb.reset()
     n = int(os.environ.get("NMX_SPEED_CYCLES", "200000"))
