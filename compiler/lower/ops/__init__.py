@@ -1,0 +1,18 @@
+"""One module per op family; importing this package registers every lowering.
+
+Each module decorates its lowerings with ``compiler.lower.registry.lowers``.  The imports below
+exist only for that side effect (the order does not matter: see the registry's ``prio`` rule).
+"""
+
+from compiler.lower.ops import (  # noqa: F401
+    conv,
+    eltwise,
+    embed,
+    gather,
+    graph,
+    matmul,
+    norm,
+    pool,
+    reduce,
+    softmax,
+)

@@ -1,0 +1,199 @@
+"""GNN message passing: gathers and scatters with constant indices, held lazily as ``L @ x``.
+
+PyG aggregations decompose into index_select (gather rows), per-edge scaling, scatter_add /
+index_add (sum into destinations) and per-node normalisation.  With the graph structure constant,
+each step is a constant matrix applied to the rows of one activation, so the whole chain composes
+into a single sparse ``L`` and costs one GEMM (L as the INP operand, zero tiles skipped) when a
+consumer needs the value, instead of one data-dependent gather per step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch.fx import Node
+
+from compiler.codegen import ASrc, GemmOp, KBlk, Out, Run, WTile
+from compiler.frontend import unsupported
+from compiler.lower.act import Act
+from compiler.lower.core import Lazy
+from compiler.lower.ops.eltwise import lower_add
+from compiler.lower.post import Post, make_ppu, post_for
+from compiler.lower.registry import lowers
+from compiler.quantize import act_scale, quant
+
+if TYPE_CHECKING:
+    from compiler.lower.core import Lowerer
+
+aten = torch.ops.aten
+
+
+@dataclass
+class LRows(Lazy):
+    """A lazily-held ``L @ x``: constant (R x n) matrix L times the rows of activation x (n x F).
+    Produced by gathers/scatters with constant indices (GNN message passing) and materialised as
+    one GEMM with a constant left operand when a non-linear consumer needs it."""
+
+    L: sp.csr_matrix
+    x: Act
+    node: str
+
+    def materialise(self, lw: Lowerer) -> Act:
+        # emitted inside the consumer's layer (layers are disjoint instruction ranges)
+        shape = (self.L.shape[0], self.x.shape[1])
+        out = lw.alloc(self.node, shape, lw.scale_of(self.node))
+        gemm_const_left(lw, self.node, self.L, self.x, None, Post(), out)
+        return out
+
+
+def has_lazy_operand(lw: Lowerer, n: Node) -> bool:
+    """An operand is an unmaterialised aggregation: the op composes into its ``L`` (or its bias)."""
+    return any(isinstance(lw.raw(a), LRows) for a in n.args if isinstance(a, Node))
+
+
+def _as_lrows(v: Any, name: str) -> LRows:
+    """An activation as the trivial aggregation ``I @ x`` (the start of a gather chain)."""
+    if isinstance(v, LRows):
+        return v
+    assert isinstance(v, Act) and len(v.shape) == 2, name
+    return LRows(sp.identity(v.shape[0], format="csr"), v, name)
+
+
+def _row_factor(c: torch.Tensor, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A constant that only varies along the rows of a 2-D result -> the per-row factors."""
+    cb = torch.broadcast_to(c.to(torch.float64), shape)
+    if len(shape) != 2 or not torch.all(cb == cb[:, :1]):
+        return None
+    return cb[:, 0].numpy()
+
+
+def gemm_const_left(lw: Lowerer, name: str, L: sp.spmatrix, x: Act, bias: np.ndarray | None, post: Post,
+                    out: Act) -> None:
+    """out = PPU(L @ x) with L a constant (sparse) matrix quantised per tensor to int8 and
+    stored dense; (M-tile, K-block) tiles of L that are all zero are skipped."""
+    R, C = lw.hw.rows, lw.hw.cols
+    M, K = L.shape
+    N = x.shape[1]
+    coo = sp.coo_matrix(L)
+    coo.sum_duplicates()
+    sa = act_scale(float(np.abs(coo.data).max()) if coo.nnz else 1.0)
+    aq = np.zeros((M, K), dtype=np.int8)
+    qv = quant(coo.data, sa).astype(np.int8)
+    aq[coo.row, coo.col] = qv
+    reg = lw.mem.const(aq, f"{name}.adj")
+    nkb = -(-K // R)
+    nzb = np.zeros((M, nkb), dtype=bool)
+    keep = qv != 0
+    nzb[coo.row[keep], coo.col[keep] // R] = True
+    cums = np.vstack([np.zeros((1, nkb), dtype=np.int64), np.cumsum(nzb, axis=0)])
+
+    def a_zero(m0: int, m1: int, kb: int) -> bool:
+        return bool(cums[m1, kb] - cums[m0, kb] == 0)
+    sk, sn = x.bstride(0), x.bstride(1)
+
+    def wtile(kb: int, nb: int) -> WTile:
+        k0, n0 = kb * R, nb * C
+        return WTile(x.addr + k0 * sk + n0 * sn, min(R, K - k0), min(C, N - n0), sn, sk, x.region)
+    kbl = [KBlk(0, k0, min(R, K - k0), 1) for k0 in range(0, K, R)]
+    ppu = make_ppu(lw, name, N, np.full(N, sa * x.scale), bias, post, out.scale,
+                   out_int32=out.dtype == "int32")
+    op = GemmOp(name, M, N, [ASrc([Run(0, M, reg.addr, K)], reg.rid)], kbl, wtile, ppu,
+                [Out(lw.out_runs(out, [0]), out.bstride(1), out.region)], a_zero=a_zero)
+    lw.run(op)
+    if lw._cur_layer is not None:
+        lw._cur_layer.meta.update(tiles_total=op.stats["tiles_total"],
+                                  tiles_skipped=op.stats["tiles_skipped"],
+                                  adjacency_density=float(np.count_nonzero(qv)) / max(1, aq.size))
+
+
+@lowers(aten.index_select.default)
+def lower_index_select(lw: Lowerer, n: Node) -> None:
+    """Row gather: ``x[idx]`` is ``P @ x`` for a 0/1 selection matrix P."""
+    x, dim, idx = n.args
+    if not lw.is_const(idx) or lw.is_const(x):
+        raise unsupported(n, "index_select needs constant indices")
+    v = lw.raw(x)
+    if (dim % 2) != 0 or (isinstance(v, Act) and len(v.shape) != 2):
+        raise unsupported(n, "index_select only along the rows of a 2-D tensor")
+    lr = _as_lrows(v, x.name)
+    ix = lw.const(idx).long().numpy()
+    lw.vals[n.name] = LRows(sp.csr_matrix(lr.L[ix]), lr.x, n.name)
+
+
+@lowers(aten.scatter_add.default, aten.index_add.default)
+def lower_scatter_add(lw: Lowerer, n: Node) -> None:
+    """Sum of rows into destinations of a zero tensor: ``S @ L`` for a 0/1 scatter matrix S."""
+    if n.target == aten.scatter_add.default:
+        base, dim, index, src = n.args
+        ix = lw.const(index).long().numpy()
+        if ix.ndim == 2:
+            if not np.all(ix == ix[:, :1]):
+                raise unsupported(n, "scatter_add with per-column indices")
+            ix = ix[:, 0]
+    else:
+        base, dim, index, src = n.args[:4]
+        ix = lw.const(index).long().numpy()
+    if not lw.is_const(base) or not lw.is_const(index) or (dim % 2) != 0:
+        raise unsupported(n, "scatter/index add needs constant indices along dim 0")
+    b = lw.const(base)
+    if torch.any(b != 0):
+        raise unsupported(n, "scatter/index add into a non-zero tensor")
+    lr = _as_lrows(lw.raw(src), src.name)
+    S = sp.csr_matrix((np.ones(len(ix)), (ix, np.arange(len(ix)))), shape=(b.shape[0], lr.L.shape[0]))
+    lw.vals[n.name] = LRows(sp.csr_matrix(S @ lr.L), lr.x, n.name)
+
+
+@lowers(aten.mul.Tensor, aten.div.Tensor, when=has_lazy_operand, prio=1)
+def lower_lrows_scale(lw: Lowerer, n: Node) -> None:
+    """Per-row (per-edge / per-node) constant factor: ``diag(f) @ L``."""
+    a, b = n.args[0], n.args[1]
+    lrn, cn = (a, b) if isinstance(lw.raw(a), LRows) else (b, a)
+    if not lw.is_const(cn):
+        raise unsupported(n, "product of two activations")
+    lr = lw.raw(lrn)
+    shape = lw.shape_of(n)
+    f = _row_factor(lw.const(cn), shape) if isinstance(cn, Node) else np.full(shape[0], float(cn))
+    if f is None:
+        raise unsupported(n, "per-column scaling of an aggregation")
+    if n.target == aten.div.Tensor:
+        if cn is a:
+            raise unsupported(n, "division by an activation")
+        f = 1.0 / f
+    lw.vals[n.name] = LRows(sp.csr_matrix(sp.diags(f) @ lr.L), lr.x, n.name)
+
+
+@lowers(aten.add.Tensor, aten.sub.Tensor, when=has_lazy_operand, prio=1)
+def lower_lrows_add(lw: Lowerer, n: Node) -> None:
+    """Sum of two aggregations of one x composes; a row-constant bias makes it the GEMM's bias
+    (the aggregation is materialised here, with the epilogue fused); anything else is a plain add."""
+    a, b = n.args[0], n.args[1]
+    sign = -1.0 if n.target == aten.sub.Tensor else 1.0
+    va, vb = lw.raw(a), lw.raw(b)
+    if isinstance(va, LRows) and isinstance(vb, LRows) and va.x is vb.x:
+        lw.vals[n.name] = LRows(sp.csr_matrix(va.L + sign * vb.L), va.x, n.name)
+        return
+    lrn, other = (a, b) if isinstance(va, LRows) else (b, a)
+    lr = lw.raw(lrn)
+    if lw.is_const(other):
+        shape = lw.shape_of(n)
+        c = torch.broadcast_to(lw.const(other).to(torch.float64), shape)
+        if not torch.all(c == c[:1]):
+            raise unsupported(n, "constant varying along rows added to an aggregation")
+        bias = (sign if other is b else 1.0) * c[0].numpy()
+        L = lr.L if lrn is a or sign > 0 else -lr.L
+        post, end = post_for(lw, n, n.name)
+        s_out, dt = lw.out_spec(end, shape)
+        if post.kind == "relu" and dt == "int8":
+            s_out = lw.scale_of(end.name)
+        out = lw.alloc(end.name, shape, s_out, dtype=dt, role=lw.role_of(end))
+        gemm_const_left(lw, n.name, L, lr.x, bias, post, out)
+        lw.vals[end.name] = out
+        lw.vals[n.name] = out
+        return
+    # activation + aggregation: materialise and add
+    lw.val(lrn)
+    lower_add(lw, n)
