@@ -34,7 +34,7 @@ import os
 import pathlib
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -46,7 +46,6 @@ from tb import sim_env, top
 from tb.bfm import translog
 from tb.cov import report
 from tb.env.cfg import FEEDS, MEM_PROFILES, EnvCfg, RunKnobs
-from tb.env.compare import Mismatch
 from tb.env.run_ctx import rerun_command
 from tb.env.verdict import RunVerdict
 
@@ -91,33 +90,34 @@ def _as_run(item: RunItem) -> ProgramRun:
 
 @dataclass
 class RunResult:
-    """Outcome of one run (one Program, one seed) on the RTL, judged against the golden model."""
+    """Outcome of one run (one Program, one seed) on the RTL, as the parent process sees it.
 
-    name: str
-    seed: int
-    verdict: str
-    passed: bool
+    ``verdict`` is the scoreboard's judgement exactly as the simulator process wrote it
+    (``result.json``); its fields (name, seed, passed, failures, warnings, mismatches, error,
+    error_index, cycles, sim_cycles, wall_time, rerun, tags, diagnosis, cycle_ratio, ...) read
+    through as attributes of the result.  Added here: the checked output tensors read back from
+    the RTL's memory, the coverage summary, and the counters keyed by :class:`Counter`.
+    """
+
+    verdict: RunVerdict
     outputs: dict[str, np.ndarray]
-    counters: dict[Counter, int]
-    golden_counters: dict[Counter, int]
-    cycle_ratio: float | None
-    mismatches: list[Mismatch]
-    failures: list[str]
-    warnings: list[str]
-    error: str
-    error_index: int
     coverage: dict[str, Any]
-    cycles: int
-    sim_cycles: int
-    wall_time: float
-    rerun: str
     result_dir: str
-    tags: dict[str, Any] = field(default_factory=dict)
-    diagnosis: str = ""
+    counters: dict[Counter, int] = field(init=False)
+    golden_counters: dict[Counter, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.counters = {Counter[k]: n for k, n in self.verdict.counters.items()}
+        self.golden_counters = {Counter[k]: n for k, n in self.verdict.golden_counters.items()}
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _VERDICT_FIELDS:
+            return getattr(self.verdict, name)
+        raise AttributeError(f"RunResult has no attribute {name!r}")
 
     @property
     def cycles_per_s(self) -> float:
-        return self.sim_cycles / self.wall_time if self.wall_time else 0.0
+        return self.verdict.sim_cycles / self.verdict.wall_time if self.verdict.wall_time else 0.0
 
     @property
     def mac_utilisation(self) -> float:
@@ -130,16 +130,10 @@ class RunResult:
         return translog.read(pathlib.Path(self.result_dir) / "transfers.log")
 
     def report(self) -> str:
-        return RunVerdict(
-            name=self.name,
-            seed=self.seed,
-            passed=self.passed,
-            failures=self.failures,
-            warnings=self.warnings,
-            mismatches=self.mismatches,
-            rerun=self.rerun,
-            diagnosis=self.diagnosis,
-        ).report()
+        return self.verdict.report()
+
+
+_VERDICT_FIELDS = frozenset(f.name for f in fields(RunVerdict))
 
 
 @dataclass
@@ -254,31 +248,7 @@ def _collect(out_dir: pathlib.Path, programs: dict[str, Program]) -> list[RunRes
         cov: dict[str, Any] = {}
         if v.coverage_file and pathlib.Path(v.coverage_file).exists():
             cov = dict(report.read(v.coverage_file)["summary"], file=v.coverage_file)
-        out.append(
-            RunResult(
-                name=v.name,
-                seed=v.seed,
-                verdict=v.verdict,
-                passed=v.passed,
-                outputs=outputs,
-                counters={Counter[k]: n for k, n in v.counters.items()},
-                golden_counters={Counter[k]: n for k, n in v.golden_counters.items()},
-                cycle_ratio=v.cycle_ratio,
-                mismatches=v.mismatches,
-                failures=v.failures,
-                warnings=v.warnings,
-                error=v.error,
-                error_index=v.error_index,
-                coverage=cov,
-                cycles=v.cycles,
-                sim_cycles=v.sim_cycles,
-                wall_time=v.wall_time,
-                rerun=v.rerun,
-                result_dir=str(rp.parent),
-                tags=v.tags,
-                diagnosis=v.diagnosis,
-            )
-        )
+        out.append(RunResult(verdict=v, outputs=outputs, coverage=cov, result_dir=str(rp.parent)))
     return out
 
 
