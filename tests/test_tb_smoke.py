@@ -2,7 +2,7 @@
 
 Directed cases (every instruction and corner), a handful of random seeds with random timing, one
 seed of every error kind, and one Program-file run through the public API.  Each test is one
-simulator process on the cached 4x4 build (shared with tb/harness.py).
+simulator process on the cached 4x4 build (tb/top.py), through the one runner tb/run.py.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from golden.isa import Counter, ErrorCode, Opcode
+from golden.isa import DEP_COUNTER, QUEUE_OF, Counter, ErrorCode, Opcode, Queue
 from tb.seq_lib.errors import FIELD_TAGS
 
 PREFIX = "nmx"
@@ -24,14 +24,16 @@ class Point:
 
 
 _BUFS = ("INP", "WGT", "VEC", "ROW")
+
+
+def _legal_dep_bits(q: Queue) -> tuple[str, ...]:
+    """The token bits an instruction of queue ``q`` may set (golden.isa's counter table)."""
+    return tuple(f for (own, f) in DEP_COUNTER if own == q)
+
+
 _DEP = {
-    "LOAD": ("pop_cmp", "pop_st", "push_cmp", "push_st"),
-    "GEMM": ("pop_ld", "pop_st", "push_ld", "push_st"),
-    "STORE": ("pop_ld", "pop_cmp", "push_ld", "push_cmp"),
-    "PPUCFG": ("pop_ld", "pop_cmp", "push_ld", "push_cmp"),
-    "SYNC_LD": ("pop_cmp", "pop_st", "push_cmp", "push_st"),
-    "SYNC_CMP": ("pop_ld", "pop_st", "push_ld", "push_st"),
-    "SYNC_ST": ("pop_ld", "pop_cmp", "push_ld", "push_cmp"),
+    **{op.name: _legal_dep_bits(q) for op, q in QUEUE_OF.items()},
+    **{f"SYNC_{q.name}": _legal_dep_bits(q) for q in Queue},
 }
 BURST_BINS = ("len1", "len2_16", "len17_255", "len256")
 STALL_COUNTERS = (
