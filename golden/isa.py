@@ -221,26 +221,35 @@ def counter_name(c: TokenCounter) -> str:
     return f"{c[0].name}->{c[1].name}"
 
 
-def pops(insn: Insn) -> tuple[TokenCounter, ...]:
-    """Counters ``insn`` waits for and decrements before it starts, in source-queue order.
+_POP_BITS: dict[Queue, tuple[tuple[str, TokenCounter], ...]] = {
+    q: tuple((POP_FIELD[p], (p, q)) for p in Queue if p != q) for q in Queue}
+_PUSH_BITS: dict[Queue, tuple[tuple[str, TokenCounter], ...]] = {
+    q: tuple((PUSH_FIELD[p], (q, p)) for p in Queue if p != q) for q in Queue}
 
-    FINISH (no queue) pops nothing; an own-queue bit (undecodable) is ignored.
+
+def token_ops(insn: Insn) -> tuple[Queue | None, tuple[TokenCounter, ...], tuple[TokenCounter, ...]]:
+    """``(queue, pops, pushes)`` of ``insn`` in one pass (what a scheduler needs per instruction).
+
+    Pops are in source-queue order; pushes in destination-queue order, the order the overflow check
+    visits them, so the reported counter is the first that overflows.  FINISH (no queue) has none;
+    an own-queue bit (undecodable) is ignored.
     """
     q = insn.queue
     if q is None:
-        return ()
+        return None, (), ()
     f = insn.fields
-    return tuple((p, q) for p in Queue if p != q and f.get(POP_FIELD[p]))
+    return (q, tuple([c for name, c in _POP_BITS[q] if f.get(name)]),
+            tuple([c for name, c in _PUSH_BITS[q] if f.get(name)]))
+
+
+def pops(insn: Insn) -> tuple[TokenCounter, ...]:
+    """Counters ``insn`` waits for and decrements before it starts (:func:`token_ops`)."""
+    return token_ops(insn)[1]
 
 
 def pushes(insn: Insn) -> tuple[TokenCounter, ...]:
-    """Counters ``insn`` increments when it completes, in destination-queue order (the order the
-    overflow check visits them, so the reported counter is the first that overflows)."""
-    q = insn.queue
-    if q is None:
-        return ()
-    f = insn.fields
-    return tuple((q, p) for p in Queue if p != q and f.get(PUSH_FIELD[p]))
+    """Counters ``insn`` increments when it completes (:func:`token_ops`)."""
+    return token_ops(insn)[2]
 
 
 @dataclass(frozen=True)
