@@ -3,17 +3,18 @@
 Functional execution follows the architectural rules exactly: the dispatcher decodes and range-checks
 in program order and fills the three engine FIFOs eagerly (as far as their depth allows); then the
 runnable FIFO head with the lowest instruction index executes (tokens respected), and dispatch
-resumes.  This order is one legal execution of the token graph, so race-free programs produce their
-architectural result, deadlocks are found independently of timing, and static errors are reported at
-the same instruction as the RTL dispatcher.  Each instruction is executed with vectorised numpy; the
-arithmetic is ``golden.arith`` (shared with the compiler and RTL block tests), the encodings are
-``golden.isa``, and the cycle counters come from the separate model in ``golden.timing``.
+resumes.  That order, the token counters, deadlock and overflow are ``golden.schedule``'s (policy
+``golden``; others on request).  It is one legal execution of the token graph, so race-free programs
+produce their architectural result, deadlocks are found independently of timing, and static errors
+are reported at the same instruction as the RTL dispatcher.  Each instruction is executed with
+vectorised numpy; the arithmetic is ``golden.arith`` (shared with the compiler and RTL block tests),
+the encodings are ``golden.isa``, and the cycle counters come from the separate model in
+``golden.timing``.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,19 +30,15 @@ from golden.isa import (
     HwConfig,
     Insn,
     Opcode,
-    Queue,
-    check_ranges,
-    decode,
 )
 from golden.program import Program
-from golden.timing import Timing, TimingParams, estimate
+from golden.schedule import Event, Scheduler, Step, decode_stream
+from golden.timing import Timing, TimingParams, estimate, estimate_along
 
 if TYPE_CHECKING:
     import torch
 
 ADDR_MASK = 0xFFFFFFFF
-_POP = (("pop_ld", Queue.LD), ("pop_cmp", Queue.CMP), ("pop_st", Queue.ST))
-_PUSH = (("push_ld", Queue.LD), ("push_cmp", Queue.CMP), ("push_st", Queue.ST))
 
 BadAddresses = Iterable[int | range | tuple[int, int]]
 """Addresses whose accesses fail with SLVERR: ints, ``range`` objects or half-open (start, end) pairs."""
@@ -141,7 +138,10 @@ def _injective(y: int, ys: int, x: int, xs: int, e: int) -> bool:
 
 
 class Machine:
-    """Architectural state (buffers, PPU configuration, tokens) and per-instruction semantics."""
+    """Architectural state (buffers, PPU configuration) and per-instruction semantics.
+
+    The token counters belong to the schedule (``golden.schedule.Scheduler``), not to the machine.
+    """
 
     def __init__(self, hw: HwConfig, memory: bytearray, bad: _BadSet | None = None) -> None:
         self.hw = hw
@@ -155,9 +155,6 @@ class Machine:
         self.row = np.zeros((hw.acc_depth, ROW_LANES), dtype=np.int64)
         self.acc = np.zeros((hw.acc_depth, hw.cols), dtype=np.int64)
         self.ppu = arith.PpuConfig(hw.cols)
-        self.tokens: dict[tuple[Queue, Queue], int] = {
-            (a, b): 0 for a in Queue for b in Queue if a != b}
-        self.token_max = (1 << hw.token_bits) - 1
         self.bufs = {Buffer.INP: self.inp, Buffer.WGT: self.wgt, Buffer.VEC: self.vec, Buffer.ROW: self.row}
 
     # ---- addresses
@@ -264,107 +261,59 @@ class Machine:
         # SYNC: tokens only
 
 
+def _executed(m: Machine, insns: Sequence[Insn | DecodeError], events: Iterable[Event],
+              fault: list[tuple[ErrorCode, int, str]]) -> Iterator[Event]:
+    """Run every EXECUTE event on the machine and pass the events on (to the timing model); stop at
+    the first AXI fault, recorded in ``fault``, before the faulting instruction's pushes land."""
+    for ev in events:
+        if ev.step == Step.EXECUTE:
+            try:
+                m.execute(insns[ev.index])  # type: ignore[arg-type]
+            except _Fault as e:
+                fault.append((e.code, ev.index, str(e)))
+                return
+        yield ev
+
+
 def simulate(program: Program, memory: bytes | bytearray | None = None, *, max_insns: int | None = None,
              bad_addresses: BadAddresses | None = None,
-             timing_params: TimingParams | None = None) -> SimResult:
+             timing_params: TimingParams | None = None, policy: str = "golden", seed: int = 0) -> SimResult:
     """Run ``program`` on the golden model.
 
     ``memory`` replaces the program's initial image (same size); ``max_insns`` streams only that
     many instructions (end of stream acts like FINISH); ``bad_addresses`` injects SLVERR on reads
     and writes touching them (reads per AXI beat, writes per byte - see :class:`_BadSet`).
+    ``policy``/``seed`` choose the execution order among runnable engines (``golden.schedule``);
+    only ``"golden"`` is the reference order, the others exist to check schedule independence
+    (results of race-free programs, timing included, do not depend on it).
     """
     hw = program.hw
     mem = bytearray(program.memory if memory is None else memory)
     if len(mem) != program.mem_size:
         raise ValueError(f"memory image has {len(mem)} bytes, the program's mem_size is {program.mem_size}")
     words = program.insns if max_insns is None else program.insns[:max_insns]
-    n = len(words)
     m = Machine(hw, mem, _BadSet(bad_addresses, hw.axi_data_bits // 8))
-    fifos: dict[Queue, deque[int]] = {q: deque() for q in Queue}
-    decoded: list[Insn | None] = [None] * n
-    depth = hw.queue_depth
-    pc = 0
-    stopped = False  # dispatcher accepted FINISH
-    accepted = 0
-    order: list[int] = []
-    err, err_idx, err_msg = ErrorCode.NONE, -1, ""
-    tokens = m.tokens
+    decoded = decode_stream(words, hw)
+    sched = Scheduler(decoded, depth=hw.queue_depth, token_max=(1 << hw.token_bits) - 1,
+                      policy=policy, seed=seed)
+    fault: list[tuple[ErrorCode, int, str]] = []
+    # one event stream drives the machine and the timing model
+    tm = estimate_along(decoded, hw, _executed(m, decoded, sched.events(), fault), timing_params)
+    err, err_idx, err_msg = fault[0] if fault else (sched.error, sched.error_index, sched.error_message)
+    order = sched.order
 
-    while True:
-        while pc < n and not stopped:
-            ins = decoded[pc]
-            if ins is None:
-                try:
-                    ins = decode(words[pc])
-                    check_ranges(ins, hw)
-                except DecodeError as e:
-                    err, err_idx, err_msg = e.code, pc, str(e)
-                    break
-                decoded[pc] = ins
-            q = ins.queue
-            if q is None:  # FINISH
-                stopped = True
-                accepted += 1
-                pc += 1
-                break
-            fifo = fifos[q]
-            if len(fifo) >= depth:
-                break
-            fifo.append(pc)
-            accepted += 1
-            pc += 1
-        if err:
-            break
-        best_q: Queue | None = None
-        best_i = n
-        for q, fifo in fifos.items():
-            if fifo and fifo[0] < best_i:
-                f = decoded[fifo[0]].fields  # type: ignore[union-attr]
-                if all(not f[name] or tokens[(src, q)] > 0 for name, src in _POP):
-                    best_q, best_i = q, fifo[0]
-        if best_q is None:
-            heads = [fifo[0] for fifo in fifos.values() if fifo]
-            if heads:
-                i = min(heads)
-                err, err_idx = ErrorCode.TOKEN_DEADLOCK, i
-                waits = [f"{decoded[h].opcode.name}@{h}" for h in sorted(heads)]  # type: ignore[union-attr]
-                err_msg = (f"token deadlock: blocked heads {', '.join(waits)}; counters "
-                           + ", ".join(f"{a.name}->{b.name}={v}" for (a, b), v in tokens.items()))
-            break
-        ins = decoded[best_i]
-        assert ins is not None
-        f = ins.fields
-        for name, src in _POP:
-            if f[name]:
-                tokens[(src, best_q)] -= 1
-        try:
-            m.execute(ins)
-        except _Fault as e:
-            err, err_idx, err_msg = e.code, best_i, str(e)
-            break
-        for name, dst in _PUSH:
-            if f[name]:
-                if tokens[(best_q, dst)] >= m.token_max:
-                    err, err_idx = ErrorCode.TOKEN_OVERFLOW, best_i
-                    err_msg = (f"{ins.opcode.name} pushes counter {best_q.name}->{dst.name} past "
-                               f"{m.token_max}")
-                    break
-                tokens[(best_q, dst)] += 1
-        if err:
-            break
-        fifos[best_q].popleft()
-        order.append(best_i)
-
-    # ---- timing: the executed instructions (and FINISH if reached) in program order
-    done = set(order)
-    timed_idx = [i for i in range(n) if i in done
-                 or (not err and decoded[i] is not None and decoded[i].opcode == Opcode.FINISH  # type: ignore[union-attr]
-                     and i < pc)]
-    tm = estimate([decoded[i] for i in timed_idx], hw, timing_params)  # type: ignore[misc]
+    # ---- timing: the executed instructions (and FINISH if reached) in program order.  Without an
+    # error that is the whole decoded stream, timed above; after one, the executed part is re-timed
+    # as a stream of its own.
+    pos: range | dict[int, int] = range(len(decoded))  # instruction index -> index in the timing
+    if err:
+        done = set(order)
+        timed = [i for i in range(len(decoded)) if i in done]
+        tm = estimate([decoded[i] for i in timed], hw, timing_params)  # type: ignore[misc]
+        pos = {i: k for k, i in enumerate(timed)}
     counters = dict(tm.counters)
-    counters[Counter.INSNS] = accepted
+    counters[Counter.INSNS] = sched.dispatched
     layer_cycles: dict[str, int] = {}
-    pos = {i: k for k, i in enumerate(timed_idx)}
     prev_end = 0
     for ly in program.manifest.get("layers", []):
         ends = [tm.end[pos[i]] for i in range(ly["insn_start"], ly["insn_end"]) if i in pos]

@@ -12,6 +12,8 @@ with the k-th push of P->Q and orders ``end(pusher) -> start(popper)``; a SYNC s
 earlier command of its engine completed.  Because completions are in order, knowing that
 instruction ``j`` of queue P has completed implies every earlier P instruction has too, so a vector
 clock of three instruction indices ("latest completed per queue") captures the whole partial order.
+Those rules and the clocks are :mod:`golden.schedule`'s (the simulator's own); this module adds the
+footprints and what to do with them.
 
 External memory conflicts (a LOAD reading bytes a STORE writes) are treated like buffer conflicts:
 the ISA leaves them just as undefined.
@@ -24,22 +26,26 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from golden.isa import ROW_LANES, Buffer, HwConfig, Insn, Opcode, Queue, decode
+from golden.isa import (
+    DEP_FIELDS,
+    POP_FIELD,
+    PUSH_FIELD,
+    ROW_LANES,
+    Buffer,
+    HwConfig,
+    Insn,
+    Opcode,
+    Queue,
+    decode,
+    make,
+    pops,
+)
+from golden.schedule import NO_CLOCK, VClock, clock_step, drains, vector_clocks, vmax
 
 MEM = "MEM"
 """Pseudo-buffer name of external memory (units: bytes) in footprints."""
 ACC = "ACC"
-_POP = (("pop_ld", Queue.LD), ("pop_cmp", Queue.CMP), ("pop_st", Queue.ST))
-_PUSH = (("push_ld", Queue.LD), ("push_cmp", Queue.CMP), ("push_st", Queue.ST))
 ADDR_MASK = 0xFFFFFFFF
-
-VClock = tuple[int, int, int]
-"""Per queue (LD, CMP, ST): highest instruction index known to have completed (-1: none)."""
-NO_CLOCK: VClock = (-1, -1, -1)
-
-
-def _vmax(*clocks: VClock) -> VClock:
-    return tuple(max(c[q] for c in clocks) for q in range(3))  # type: ignore[return-value]
 
 
 @dataclass
@@ -197,49 +203,10 @@ def happens_before(insns: Sequence[Insn]) -> list[VClock] | None:
     """VClock at the *start* of every instruction (FINISH: NO_CLOCK); None if tokens deadlock.
 
     Pops pair with pushes by count (k-th pop of P->Q with the k-th push), whatever their program
-    order; the schedule is found like the golden simulator's (any runnable FIFO head).
+    order; the clocks are :func:`golden.schedule.vector_clocks` (unbounded FIFOs).
     """
-    n = len(insns)
-    qlist: dict[Queue, list[int]] = {q: [] for q in Queue}
-    for i, ins in enumerate(insns):
-        if ins.queue is not None:
-            qlist[ins.queue].append(i)
-    start: list[VClock] = [NO_CLOCK] * n
-    end_of: dict[int, VClock] = {}
-    pushes: dict[tuple[Queue, Queue], list[int]] = {(a, b): [] for a in Queue for b in Queue if a != b}
-    popped = dict.fromkeys(pushes, 0)
-    ptr = dict.fromkeys(Queue, 0)
-    last_end: dict[Queue, VClock] = dict.fromkeys(Queue, NO_CLOCK)
-    last_start: dict[Queue, VClock] = dict.fromkeys(Queue, NO_CLOCK)
-    progress = True
-    while progress:
-        progress = False
-        for q in Queue:
-            while ptr[q] < len(qlist[q]):
-                i = qlist[q][ptr[q]]
-                f = insns[i].fields
-                srcs = [src for name, src in _POP if f.get(name)]
-                if any(popped[(s, q)] >= len(pushes[(s, q)]) for s in srcs):
-                    break
-                clocks = [last_start[q]]
-                for s in srcs:
-                    clocks.append(end_of[pushes[(s, q)][popped[(s, q)]]])
-                    popped[(s, q)] += 1
-                if insns[i].opcode == Opcode.SYNC:
-                    clocks.append(last_end[q])
-                st = _vmax(*clocks)
-                start[i] = last_start[q] = st
-                me = list(_vmax(st, last_end[q]))
-                me[q] = i
-                end_of[i] = last_end[q] = tuple(me)  # type: ignore[assignment]
-                for name, dst in _PUSH:
-                    if f.get(name):
-                        pushes[(q, dst)].append(i)
-                ptr[q] += 1
-                progress = True
-    if any(ptr[q] < len(qlist[q]) for q in Queue):
-        return None
-    return start
+    clocks = vector_clocks(insns)
+    return None if clocks is None else clocks[0]
 
 
 def find_races(
@@ -325,9 +292,7 @@ class Tokeniser:
         self.syncs_added = 0
 
     def _pushable(self, j: int, p: Queue, q: Queue) -> bool:
-        return not self.insns[j].fields.get(f"push_{q.name.lower()}") and j >= self.last_push_pos.get(
-            (p, q), -1
-        )
+        return not self.insns[j].fields.get(PUSH_FIELD[q]) and j >= self.last_push_pos.get((p, q), -1)
 
     def _append_raw(self, ins: Insn) -> int:
         """Append and compute clocks (tokens of ``ins`` must already pair with earlier pushes)."""
@@ -339,17 +304,11 @@ class Tokeniser:
             self.end.append(NO_CLOCK)
             return i
         prev = self.last_of.get(q)
-        clocks = [self.start[prev]] if prev is not None else []
-        if ins.opcode == Opcode.SYNC and prev is not None:
-            clocks.append(self.end[prev])
-        for name, src in _POP:
-            if ins.fields.get(name):
-                clocks.append(self.end[self._paired_push(src, q)])
-        st = _vmax(NO_CLOCK, *clocks)
-        me = list(_vmax(st, self.end[prev] if prev is not None else NO_CLOCK))
-        me[q] = i
+        prev_start, prev_end = (NO_CLOCK, NO_CLOCK) if prev is None else (self.start[prev], self.end[prev])
+        pusher_ends = [self.end[self._paired_push(src, dst)] for src, dst in pops(ins)]
+        st, en = clock_step(q, i, prev_start, prev_end, pusher_ends, drains(ins))
         self.start.append(st)
-        self.end.append(tuple(me))  # type: ignore[arg-type]
+        self.end.append(en)
         self.last_of[q] = i
         return i
 
@@ -372,25 +331,12 @@ class Tokeniser:
         elif style in ("tight", "late") and self._pushable(last_p, p, q):
             target = last_p
         if target is None:
-            sync = Insn(
-                Opcode.SYNC,
-                {
-                    "pop_ld": 0,
-                    "pop_cmp": 0,
-                    "pop_st": 0,
-                    "push_ld": 0,
-                    "push_cmp": 0,
-                    "push_st": 0,
-                    "queue": int(p),
-                },
-            )
-            sync.fields[f"push_{q.name.lower()}"] = 1
-            pre.append(sync)
+            pre.append(make(Opcode.SYNC, queue=int(p), **{PUSH_FIELD[q]: 1}))
             return None
-        self.insns[target].fields[f"push_{q.name.lower()}"] = 1
+        self.insns[target].fields[PUSH_FIELD[q]] = 1
         self.last_push_pos[(p, q)] = target
         self._pending[(p, q)] = target
-        ins_fields[f"pop_{p.name.lower()}"] = 1
+        ins_fields[POP_FIELD[p]] = 1
         self.tokens_added += 1
         return target
 
@@ -403,7 +349,7 @@ class Tokeniser:
         self._pending: dict[tuple[Queue, Queue], int] = {}
         q = ins.queue
         fields = dict(ins.fields)
-        for d in ("pop_ld", "pop_cmp", "pop_st", "push_ld", "push_cmp", "push_st"):
+        for d in DEP_FIELDS:
             if d in fields:
                 fields[d] = 0
         if q is None:  # FINISH waits for everything by itself
@@ -426,7 +372,7 @@ class Tokeniser:
             if required or extra:
                 style = str(self.rng.choice(self.styles, p=self.style_p))
                 target = self._link(p, q, fields, j if required else self.last_of[p], style, pre)
-                have = _vmax(have, self.end[target if target is not None else self.last_of[p]])
+                have = vmax(have, self.end[target if target is not None else self.last_of[p]])
         for s in pre:  # a SYNC in queue P pushing to q: then pop it
             p = Queue(s.fields["queue"])
             self._append_raw(s)
@@ -434,7 +380,7 @@ class Tokeniser:
             i_s = len(self.insns) - 1
             self.last_push_pos[(p, q)] = i_s
             self._pending[(p, q)] = i_s
-            fields[f"pop_{p.name.lower()}"] = 1
+            fields[POP_FIELD[p]] = 1
             self.tokens_added += 1
         i = self._append_raw(Insn(ins.opcode, fields))
         self.sh.record(fp, q, i)
