@@ -216,7 +216,12 @@ class Range:
 
 def calibrate(graph: Graph, samples: Iterable[tuple[Any, ...]],
               extra: dict[str, Any] | None = None) -> tuple[dict[str, Range], dict[str, Any]]:
-    """Per-node float ranges over the calibration samples (and the env of the first sample)."""
+    """Per-node float ranges over the calibration samples (and the env of the first sample).
+
+    The subsample generator restarts at every call, so a model compiles to the same Program whatever
+    was compiled before it in the same process (regressions compile several models in one).
+    """
+    _SAMPLE_GEN.manual_seed(0)
     ranges: dict[str, Range] = {}
     first: dict[str, Any] | None = None
     for s in samples:

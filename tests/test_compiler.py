@@ -210,3 +210,18 @@ def test_manifest_layers_and_checked_tensors() -> None:
 def test_small_hw_config() -> None:
     hw = HwConfig(rows=8, cols=8, inp_depth=512, wgt_depth=512, acc_depth=128, vec_depth=64)
     _check(nn.Sequential(nn.Linear(30, 20), nn.GELU(), nn.Linear(20, 9)), _samples(40, 30), hw=hw)
+
+
+def test_compile_does_not_depend_on_earlier_compiles() -> None:
+    """Calibration subsamples restart per compile: the same model gives the same bytes after another."""
+
+    def mlp(seed: int) -> nn.Module:
+        torch.manual_seed(seed)
+        return nn.Sequential(nn.Linear(96, 64), nn.GELU(), nn.Linear(64, 8)).eval()
+
+    torch.manual_seed(5)
+    calib = [(torch.randn(48, 96),) for _ in range(2)]
+    x = calib[0]
+    first = compile_model(mlp(1), x, calibration=calib, name="m").to_bytes()
+    compile_model(mlp(2), x, calibration=calib, name="other")
+    assert compile_model(mlp(1), x, calibration=calib, name="m").to_bytes() == first
