@@ -133,28 +133,22 @@ class Scheduler:
     def _pick(self, fifos: dict[Queue, deque[int]], pops_of: list[tuple[TokenCounter, ...]]) -> Queue | None:
         """The queue whose head runs next under the policy; None if no head may start."""
         pending = self.pending
+        if self.policy == "golden":  # the simulator's and timing model's hot path: no list built
+            best_q, best = None, len(self.insns)
+            for q, f in fifos.items():
+                if f and f[0] < best:
+                    for c in pops_of[f[0]]:
+                        if not pending[c]:
+                            break
+                    else:
+                        best_q, best = q, f[0]
+            return best_q
         ready = [q for q, f in fifos.items() if f and all(pending[c] for c in pops_of[f[0]])]
         if not ready:
             return None
-        if self.policy == "golden":
-            return min(ready, key=lambda q: fifos[q][0])
         if self.policy == "latest":
             return max(ready, key=lambda q: fifos[q][0])
         return self.rng.choice(ready)
-
-    def _lowest_ready(self, fifos: dict[Queue, deque[int]], pops_of: list[tuple[TokenCounter, ...]],
-                      n: int) -> Queue | None:
-        """``_pick`` for the golden policy without building the ready list (the simulator's hot path)."""
-        pending = self.pending
-        best_q, best = None, n
-        for q, f in fifos.items():
-            if f and f[0] < best:
-                for c in pops_of[f[0]]:
-                    if not pending[c]:
-                        break
-                else:
-                    best_q, best = q, f[0]
-        return best_q
 
     def _deadlock(self, fifos: dict[Queue, deque[int]]) -> None:
         heads = sorted(f[0] for f in fifos.values() if f)
@@ -163,6 +157,11 @@ class Scheduler:
                    f"token deadlock: blocked heads {', '.join(waits)}; counters "
                    + ", ".join(f"{counter_name(c)}={v}" for c, v in self.tokens.items()))
 
+    def _overflow(self, i: int, c: TokenCounter) -> None:
+        op = self.insns[i].opcode.name  # type: ignore[union-attr]
+        self._fail(ErrorCode.TOKEN_OVERFLOW, i,
+                   f"{op} pushes counter {counter_name(c)} past {self.token_max}")
+
     def events(self) -> Iterator[Event]:
         """Dispatch as far as the FIFOs allow, run one head, repeat - until done or an error."""
         insns, n, depth, tmax = self.insns, len(self.insns), self.depth, self.token_max
@@ -170,7 +169,6 @@ class Scheduler:
         queue_of, pops_of, pushes_of = [o[0] for o in ops], [o[1] for o in ops], [o[2] for o in ops]
         fifos: dict[Queue, deque[int]] = {q: deque() for q in Queue}
         pending = self.pending
-        golden = self.policy == "golden"
         dispatch, execute = Step.DISPATCH, Step.EXECUTE
         pc, stopped = 0, False
         while True:
@@ -189,7 +187,7 @@ class Scheduler:
                 pc += 1
                 self.dispatched = pc
                 yield Event(dispatch, pc - 1, q)
-            q = self._lowest_ready(fifos, pops_of, n) if golden else self._pick(fifos, pops_of)
+            q = self._pick(fifos, pops_of)
             if q is None:
                 if any(fifos.values()):
                     self._deadlock(fifos)
@@ -199,16 +197,15 @@ class Scheduler:
             yield Event(execute, i, q, tuple([pending[c].popleft() for c in popped]) if popped else ())
             for c in pushes_of[i]:
                 if tmax is not None and len(pending[c]) >= tmax:
-                    self._fail(ErrorCode.TOKEN_OVERFLOW, i, f"{insns[i].opcode.name} pushes counter "  # type: ignore[union-attr]
-                               f"{counter_name(c)} past {tmax}")
+                    self._overflow(i, c)
                     return
                 pending[c].append(i)
             fifos[q].popleft()
             self.order.append(i)
 
 
-def execution_order(insns: Sequence[Insn | DecodeError], *, depth: int | None, token_max: int | None = None,
-                    policy: str = "golden", seed: int = 0) -> Scheduler:
+def schedule_all(insns: Sequence[Insn | DecodeError], *, depth: int | None, token_max: int | None = None,
+                 policy: str = "golden", seed: int = 0) -> Scheduler:
     """Run the scheduler to the end (no consumer); the returned Scheduler holds order and error."""
     s = Scheduler(insns, depth=depth, token_max=token_max, policy=policy, seed=seed)
     for _ in s.events():
@@ -271,7 +268,7 @@ __all__ = [
     "clock_step",
     "decode_stream",
     "drains",
-    "execution_order",
+    "schedule_all",
     "vector_clocks",
     "vmax",
 ]
