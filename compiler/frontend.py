@@ -37,16 +37,19 @@ UNARY_OPS = {
     aten.add.Scalar, aten.sub.Tensor, aten.sub.Scalar, aten.rsub.Scalar, aten.pow.Tensor_Scalar,
     aten.sqrt.default, aten.rsqrt.default, aten.abs.default,
 }
-# Ops lowered to one or more GEMMs.
-GEMM_OPS = {
-    aten.addmm.default, aten.mm.default, aten.bmm.default, aten.convolution.default,
-    aten.mean.dim, aten.sum.dim_IntList, aten._softmax.default, aten.native_layer_norm.default,
-    aten.embedding.default, aten._native_batch_norm_legit_no_training.default,
-    aten.max_pool2d_with_indices.default, aten.avg_pool2d.default, aten.cat.default,
-    aten.add.Tensor, aten.sub.Tensor, aten.mul.Tensor,
-    aten.index_select.default, aten.scatter_add.default, aten.index_add.default,
-}
-SUPPORTED = VIEW_OPS | IDENTITY_OPS | UNARY_OPS | GEMM_OPS | {operator.getitem}
+
+
+def supported_targets() -> frozenset[Any]:
+    """Every op the compiler lowers: the keys of the lowering registry (compiler/lower/registry.py).
+
+    The registry is the one list; export checks against it, so an op is accepted exactly when some
+    module of compiler/lower/ops/ registers a lowering for it.  Imported here, not at module level,
+    because the lowering modules import this one.
+    """
+    import compiler.lower  # noqa: F401  (registers every op family)
+    from compiler.lower.registry import REGISTRY
+
+    return frozenset(REGISTRY)
 
 
 def op_name(target: Any) -> str:
@@ -56,7 +59,7 @@ def op_name(target: Any) -> str:
 
 
 def supported_op_names() -> list[str]:
-    return sorted({op_name(t).split(".")[0] for t in SUPPORTED})
+    return sorted({op_name(t).split(".")[0] for t in supported_targets()})
 
 
 class UnsupportedOpError(NotImplementedError):
@@ -141,8 +144,9 @@ def export(model: torch.nn.Module, example_inputs: tuple[Any, ...],
         if all(a.name in const_names for a in ins):
             const_names.add(n.name)
     graph.const_nodes = const_names
+    supported = supported_targets()
     for n in nodes:   # constant subgraphs are folded, so only runtime ops must be supported
-        if n.name not in const_names and n.target not in SUPPORTED:
+        if n.name not in const_names and n.target not in supported:
             raise unsupported(n)
     env: dict[str, Any] = dict(consts)
     for n in nodes:
