@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 
 from golden import run_program, simulate
 from golden.arith import PpuConfig
-from golden.isa import Buffer, Counter, ErrorCode, HwConfig, Opcode, encode
+from golden.isa import Buffer, Counter, ErrorCode, HwConfig, Opcode, decode, encode
 from golden.program import Program
 from golden.sim import Machine, quantize
+from golden.timing import estimate
 from tb.seq_lib.examples import gemm_expected, gemm_program, relu_inputs, relu_program
 
 SMALL = HwConfig(rows=4, cols=4, inp_depth=64, wgt_depth=32, acc_depth=32, vec_depth=32, queue_depth=2)
@@ -92,6 +93,27 @@ def test_gemm_counters_and_timing() -> None:
     # double buffering must overlap loads with compute
     single = simulate(gemm_program(M, K, N, hw, double_buffer=False)).counters[Counter.CYCLES]
     assert c[Counter.CYCLES] < single
+
+
+def test_timing_is_the_timing_models() -> None:
+    """simulate() times the run from the events that drive the machine; that must be exactly the
+    standalone model over the stream (no error) or over the executed instructions (after one)."""
+    hw = HwConfig(rows=4, cols=4)
+    progs = (gemm_program(24, 10, 9, hw), gemm_program(9, 20, 11, hw, double_buffer=False), relu_program(hw))
+    for p in progs:
+        r = simulate(p)
+        tm = estimate([decode(w) for w in p.insns], hw)
+        assert r.ok and r.timing is not None
+        assert (r.timing.counters, r.timing.dispatch, r.timing.start, r.timing.end, r.timing.busy) == (
+            tm.counters, tm.dispatch, tm.start, tm.end, tm.busy)
+        assert r.counters == tm.counters
+    gemm_wait = encode(Opcode.GEMM, m=1, pop_ld=1)
+    p = prog([LD_OK, LD_OK, gemm_wait, LD_OK, FIN])  # deadlock at 2: instructions 0, 1 and 3 ran
+    r = simulate(p)
+    assert (r.error, r.error_index, r.order) == (ErrorCode.TOKEN_DEADLOCK, 2, [0, 1, 3])
+    tm = estimate([decode(p.insns[i]) for i in (0, 1, 3)], SMALL)
+    assert r.timing is not None and r.timing.end == tm.end and len(tm.end) == 3
+    assert r.counters == {**tm.counters, Counter.INSNS: 5}
 
 
 # --------------------------------------------------------------------------- LOAD semantics
