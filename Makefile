@@ -32,10 +32,10 @@ regress: $(STAMP)
 	$(PY) -m regressions.run $(if $(SUITE),--suite $(SUITE),)
 
 lint: $(STAMP)
-	$(PY) -m tb.lint
+	$(PY) -m tb.flows.lint
 
 synth: $(STAMP)
-	$(PY) -m tb.synth
+	$(PY) -m tb.flows.synth
 
 bench: $(STAMP)
 	$(PY) -m regressions.bench_sim

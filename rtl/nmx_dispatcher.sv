@@ -4,9 +4,9 @@
 //   * The accepted instruction is held in one register ("held") while it is checked. Checks, in
 //     the order of docs/isa.md section 5 and golden.isa.decode/check_ranges:
 //       1. ILLEGAL_OPCODE: opcode not in opcode_e;
-//       2. ILLEGAL_FIELD : reserved bits set, SYNC queue=3, FINISH with dependency bits, token bit
-//                          naming the instruction's own queue, LOAD/STORE x_size 0 or > row width,
-//                          y_size = 0, GEMM m = 0;
+//       2. ILLEGAL_FIELD : reserved bits set, SYNC queue naming no queue (3), FINISH with
+//                          dependency bits, token bit naming the instruction's own queue,
+//                          LOAD/STORE x_size 0 or > row width, y_size = 0, GEMM m = 0;
 //       3. BUF_RANGE     : a buffer row the instruction touches is >= that buffer's depth (PPUCFG
 //                          only checks the rows of its enabled stages).
 //     A failing instruction raises err_valid (code, index) and the dispatcher stops accepting.
@@ -27,8 +27,8 @@ module nmx_dispatcher #(
   parameter int unsigned QUEUE_DEPTH = 8,
   localparam int unsigned IB  = nmx_isa_pkg::INSN_BITS,
   localparam int unsigned XB  = nmx_cfg_pkg::INDEX_BITS,
-  localparam int unsigned NQ  = nmx_cfg_pkg::NUM_QUEUES,
-  localparam int unsigned EB  = nmx_cfg_pkg::ERR_BITS,
+  localparam int unsigned NQ  = nmx_isa_pkg::NUM_QUEUES,
+  localparam int unsigned EB  = nmx_isa_pkg::ERROR_BITS,
   localparam int unsigned QCW = $clog2(QUEUE_DEPTH + 1)
 ) (
   input  logic                  clk,
@@ -58,11 +58,15 @@ module nmx_dispatcher #(
 
   localparam int unsigned QW        = XB + IB;           // FIFO entry: {index, insn}
   localparam int unsigned PWL_ROWS  = (nmx_isa_pkg::PWL_WORDS + COLS - 1) / COLS;
-  localparam int unsigned SUMW      = 18;                // row + count of two 16-bit fields
-  localparam int unsigned OPW       = nmx_cfg_pkg::OPCODE_BITS;
-  localparam int unsigned POPL      = nmx_cfg_pkg::POP_LSB;
-  localparam int unsigned PUSHL     = nmx_cfg_pkg::PUSH_LSB;
-  localparam logic [1:0]  QUEUE_BAD = 2'd3;              // SYNC queue value that names no queue
+  localparam int unsigned OPW       = nmx_isa_pkg::OPCODE_BITS;
+  localparam int unsigned POPL      = nmx_isa_pkg::POP_LSB;
+  localparam int unsigned PUSHL     = nmx_isa_pkg::PUSH_LSB;
+  localparam int unsigned QB        = nmx_isa_pkg::QUEUE_BITS;
+  // range checks add a buffer row field and a row count (both BUF_FW bits) and compare the sum
+  // with a depth of up to 2**BUF_FW rows: one carry bit, plus one bit of headroom
+  localparam int unsigned BUF_FW    = nmx_isa_pkg::LOAD_SRAM_ADDR_BITS;
+  localparam int unsigned SUMW      = BUF_FW + 2;
+  localparam logic [QB-1:0] NQ_Q      = QB'(NQ);         // SYNC queue values >= NQ name no queue
 
   // ---------------------------------------------------------------- held instruction
   logic          held_valid;
@@ -94,7 +98,7 @@ module nmx_dispatcher #(
 
   // ---------------------------------------------------------------- checks
   logic          bad_opcode, bad_field, bad_range, is_finish, check_fail;
-  logic [1:0]    dest;           // queue_e of a queued instruction
+  logic [QB-1:0] dest;           // queue_e of a queued instruction
   logic [EB-1:0] fail_code;
 
   // row width and depth of a LOAD destination buffer
@@ -123,31 +127,31 @@ module nmx_dispatcher #(
     bad_field  = 1'b0;
     bad_range  = 1'b0;
     is_finish  = 1'b0;
-    dest       = 2'(nmx_isa_pkg::Q_LD);
+    dest       = QB'(nmx_isa_pkg::Q_LD);
     case (opcode)
       OPW'(nmx_isa_pkg::OP_LOAD): begin
-        dest      = 2'(nmx_isa_pkg::Q_LD);
+        dest      = QB'(nmx_isa_pkg::Q_LD);
         bad_field = reserved_set(held, nmx_isa_pkg::LOAD_USED_BITS) ||
                     (d_load.x_size == '0) || (SUMW'(d_load.x_size) > ld_width) ||
                     (d_load.y_size == '0);
         bad_range = (SUMW'(d_load.sram_addr) + SUMW'(d_load.y_size)) > ld_depth;
       end
       OPW'(nmx_isa_pkg::OP_GEMM): begin
-        dest      = 2'(nmx_isa_pkg::Q_CMP);
+        dest      = QB'(nmx_isa_pkg::Q_CMP);
         bad_field = reserved_set(held, nmx_isa_pkg::GEMM_USED_BITS) || (d_gemm.m == '0);
         bad_range = ((SUMW'(d_gemm.inp_addr) + SUMW'(d_gemm.m)) > SUMW'(INP_DEPTH)) ||
                     ((SUMW'(d_gemm.wgt_addr) + SUMW'(ROWS)) > SUMW'(WGT_DEPTH)) ||
                     ((SUMW'(d_gemm.acc_addr) + SUMW'(d_gemm.m)) > SUMW'(ACC_DEPTH));
       end
       OPW'(nmx_isa_pkg::OP_STORE): begin
-        dest      = 2'(nmx_isa_pkg::Q_ST);
+        dest      = QB'(nmx_isa_pkg::Q_ST);
         bad_field = reserved_set(held, nmx_isa_pkg::STORE_USED_BITS) ||
                     (d_store.x_size == '0) || (SUMW'(d_store.x_size) > SUMW'(COLS)) ||
                     (d_store.y_size == '0);
         bad_range = (SUMW'(d_store.sram_addr) + SUMW'(d_store.y_size)) > SUMW'(ACC_DEPTH);
       end
       OPW'(nmx_isa_pkg::OP_PPUCFG): begin
-        dest      = 2'(nmx_isa_pkg::Q_ST);
+        dest      = QB'(nmx_isa_pkg::Q_ST);
         bad_field = reserved_set(held, nmx_isa_pkg::PPUCFG_USED_BITS);
         bad_range = (d_ppu.bias_en && (SUMW'(d_ppu.bias_row) >= SUMW'(VEC_DEPTH))) ||
                     (d_ppu.requant_en && ((SUMW'(d_ppu.mult_row) >= SUMW'(VEC_DEPTH)) ||
@@ -156,7 +160,7 @@ module nmx_dispatcher #(
       end
       OPW'(nmx_isa_pkg::OP_SYNC): begin
         dest      = d_sync.queue;
-        bad_field = reserved_set(held, nmx_isa_pkg::SYNC_USED_BITS) || (d_sync.queue == QUEUE_BAD);
+        bad_field = reserved_set(held, nmx_isa_pkg::SYNC_USED_BITS) || (d_sync.queue >= NQ_Q);
       end
       OPW'(nmx_isa_pkg::OP_FINISH): begin
         is_finish = 1'b1;
@@ -166,7 +170,7 @@ module nmx_dispatcher #(
       default: bad_opcode = 1'b1;
     endcase
     // a queued instruction may not pop or push its own queue
-    if (!is_finish && (dest != QUEUE_BAD) && (pops[dest] || pushes[dest])) bad_field = 1'b1;
+    if (!is_finish && (dest < NQ_Q) && (pops[dest] || pushes[dest])) bad_field = 1'b1;
   end
 
   always_comb begin
@@ -185,7 +189,7 @@ module nmx_dispatcher #(
   assign held_go = held_ok && (is_finish || fifo_in_ready[dest]);
 
   always_comb begin
-    for (int q = 0; q < int'(NQ); q++) fifo_push[q] = held_ok && !is_finish && (dest == 2'(q));
+    for (int q = 0; q < int'(NQ); q++) fifo_push[q] = held_ok && !is_finish && (dest == QB'(q));
   end
 
   assign insn_ready = !halt && !err_sent && !finish_in && (!held_valid || held_go);

@@ -25,13 +25,13 @@ module nmx_gemm_engine #(
   parameter int unsigned INP_DEPTH = 4096,
   parameter int unsigned WGT_DEPTH = 4096,
   parameter int unsigned ACC_DEPTH = 1024,
-  localparam int unsigned DATA_W   = 8,
-  localparam int unsigned ACC_W    = 32,
+  localparam int unsigned DATA_W   = nmx_isa_pkg::BYTE_ELEM_BITS,   // INP/WGT int8
+  localparam int unsigned ACC_W    = nmx_isa_pkg::WORD_ELEM_BITS,   // ACC int32
   localparam int unsigned INP_AW   = (INP_DEPTH > 1) ? $clog2(INP_DEPTH) : 1,
   localparam int unsigned WGT_AW   = (WGT_DEPTH > 1) ? $clog2(WGT_DEPTH) : 1,
   localparam int unsigned ACC_AW   = (ACC_DEPTH > 1) ? $clog2(ACC_DEPTH) : 1,
-  localparam int unsigned INDEX_W  = 32,
-  localparam int unsigned ERR_W    = 4
+  localparam int unsigned INDEX_W  = nmx_cfg_pkg::INDEX_BITS,
+  localparam int unsigned ERR_W    = nmx_isa_pkg::ERROR_BITS
 ) (
   input  logic                     clk,
   input  logic                     rst_n,
@@ -66,7 +66,7 @@ module nmx_gemm_engine #(
 );
 
   localparam int unsigned NUM_BANKS = 2;
-  localparam int unsigned M_W       = 16;  // width of nmx_isa_pkg::gemm_insn_t.m
+  localparam int unsigned M_W       = nmx_isa_pkg::GEMM_M_BITS;
   localparam int unsigned ROWS_CW   = $clog2(ROWS + 1);
   // Drain counter of a bank, loaded when its last row's INP read is issued (cycle s): that row
   // is in PE(ROWS-1, COLS-1) in cycle s+ROWS+COLS-1, the earliest legal cycle for the first

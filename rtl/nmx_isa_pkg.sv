@@ -13,6 +13,23 @@ package nmx_isa_pkg;
   localparam int unsigned ROW_LANES = 2;
   localparam int unsigned NUM_COUNTERS = 12;
 
+  // instruction header, common to every format: opcode, pop_<q> at POP_LSB + q, push_<q>
+  // at PUSH_LSB + q (q in queue_e order)
+  localparam int unsigned OPCODE_BITS = 4;
+  localparam int unsigned POP_LSB = 4;
+  localparam int unsigned PUSH_LSB = 7;
+  localparam int unsigned NUM_QUEUES = 3;
+  // enum widths
+  localparam int unsigned QUEUE_BITS = 2;
+  localparam int unsigned BUFFER_BITS = 2;
+  localparam int unsigned ERROR_BITS = 4;
+  localparam int unsigned COUNTER_BITS = 4;
+  // element widths: int8 in INP and WGT, int32 words in ACC, VEC and ROW
+  localparam int unsigned BYTE_ELEM_BITS = 8;
+  localparam int unsigned WORD_ELEM_BITS = 32;
+  // shift amounts (PPUCFG.row_shift, VEC shift words, the PWL shift) use their low SHIFT_BITS bits
+  localparam int unsigned SHIFT_BITS = 6;
+
   typedef logic [INSN_BITS-1:0] insn_t;
 
   typedef enum logic [3:0] {
@@ -65,6 +82,13 @@ package nmx_isa_pkg;
 
   // LOAD: bits [123:0] used, [127:124] reserved (must be zero)
   localparam int unsigned LOAD_USED_BITS = 124;
+  localparam int unsigned LOAD_BUF_SEL_BITS = 2;
+  localparam int unsigned LOAD_SRAM_ADDR_BITS = 16;
+  localparam int unsigned LOAD_X_SIZE_BITS = 8;
+  localparam int unsigned LOAD_X_STRIDE_BITS = 16;
+  localparam int unsigned LOAD_Y_SIZE_BITS = 16;
+  localparam int unsigned LOAD_Y_STRIDE_BITS = 24;
+  localparam int unsigned LOAD_EXT_ADDR_BITS = 32;
   typedef struct packed {
     logic [3:0] reserved;
     logic [31:0] ext_addr;  // [123:92] byte address of element (0, 0) in external memory
@@ -85,6 +109,10 @@ package nmx_isa_pkg;
 
   // GEMM: bits [74:0] used, [127:75] reserved (must be zero)
   localparam int unsigned GEMM_USED_BITS = 75;
+  localparam int unsigned GEMM_INP_ADDR_BITS = 16;
+  localparam int unsigned GEMM_WGT_ADDR_BITS = 16;
+  localparam int unsigned GEMM_ACC_ADDR_BITS = 16;
+  localparam int unsigned GEMM_M_BITS = 16;
   typedef struct packed {
     logic [52:0] reserved;
     logic accumulate;  // [74:74] 1: ACC += product, 0: ACC = product
@@ -103,6 +131,12 @@ package nmx_isa_pkg;
 
   // STORE: bits [121:0] used, [127:122] reserved (must be zero)
   localparam int unsigned STORE_USED_BITS = 122;
+  localparam int unsigned STORE_SRAM_ADDR_BITS = 16;
+  localparam int unsigned STORE_X_SIZE_BITS = 8;
+  localparam int unsigned STORE_X_STRIDE_BITS = 16;
+  localparam int unsigned STORE_Y_SIZE_BITS = 16;
+  localparam int unsigned STORE_Y_STRIDE_BITS = 24;
+  localparam int unsigned STORE_EXT_ADDR_BITS = 32;
   typedef struct packed {
     logic [5:0] reserved;
     logic [31:0] ext_addr;  // [121:90] byte address of element (0, 0) in external memory
@@ -122,6 +156,11 @@ package nmx_isa_pkg;
 
   // PPUCFG: bits [84:0] used, [127:85] reserved (must be zero)
   localparam int unsigned PPUCFG_USED_BITS = 85;
+  localparam int unsigned PPUCFG_ROW_SHIFT_BITS = 6;
+  localparam int unsigned PPUCFG_BIAS_ROW_BITS = 16;
+  localparam int unsigned PPUCFG_MULT_ROW_BITS = 16;
+  localparam int unsigned PPUCFG_SHIFT_ROW_BITS = 16;
+  localparam int unsigned PPUCFG_PWL_ROW_BITS = 16;
   typedef struct packed {
     logic [42:0] reserved;
     logic [15:0] pwl_row;  // [84:69] first VEC row of the PWL_WORDS-word table (read when pwl_en)
@@ -145,6 +184,7 @@ package nmx_isa_pkg;
 
   // SYNC: bits [11:0] used, [127:12] reserved (must be zero)
   localparam int unsigned SYNC_USED_BITS = 12;
+  localparam int unsigned SYNC_QUEUE_BITS = 2;
   typedef struct packed {
     logic [115:0] reserved;
     logic [1:0] queue;  // [11:10] Queue that executes this token-only instruction: 0 LD, 1 CMP, 2 ST

@@ -8,10 +8,11 @@
 //   * AR issue path: walks the LOAD as a sequence of *segments* - a whole row when the row is
 //     contiguous (x_stride = element bytes), one element otherwise (gather, incl. x_stride 0) -
 //     and cuts each segment into INCR bursts of full-width beats aligned to the bus, never
-//     crossing a 4 KiB boundary, at most 256 beats (an element straddling a beat boundary is a
-//     2-beat burst). One burst per cycle goes into the registered AR output; its metadata
-//     (destination buffer row, byte offsets, payload length, last-of-row/command flags, index)
-//     goes into a FIFO of RD_OUTSTANDING entries, which bounds the outstanding bursts.
+//     crossing a 4 KiB boundary, at most 256 beats (nmx_axi_burst_split; an element straddling
+//     a beat boundary is a 2-beat burst). One burst per cycle goes into the registered AR
+//     output; its metadata (destination buffer row, byte offsets, payload length,
+//     last-of-row/command flags, index) goes into a FIFO of RD_OUTSTANDING entries, which
+//     bounds the outstanding bursts.
 //   * R receive path: beats arrive in order (single ID); each beat's payload bytes are shifted
 //     into a row assembly register (zero at the start of every row, so bytes beyond x_size are
 //     zero). On the last beat of a row the row is written into its buffer (one registered write
@@ -34,18 +35,22 @@ module nmx_load_engine #(
   parameter int unsigned RD_OUTSTANDING = 32,   // bursts in flight: covers ~28 cycles of latency
   localparam int unsigned IB       = nmx_isa_pkg::INSN_BITS,
   localparam int unsigned XB       = nmx_cfg_pkg::INDEX_BITS,
-  localparam int unsigned EB       = nmx_cfg_pkg::ERR_BITS,
+  localparam int unsigned EB       = nmx_isa_pkg::ERROR_BITS,
   localparam int unsigned BB       = AXI_DATA_BITS / 8,             // bytes per beat
   localparam int unsigned BBW      = $clog2(BB),
   localparam int unsigned INP_AW   = (INP_DEPTH > 1) ? $clog2(INP_DEPTH) : 1,
   localparam int unsigned WGT_AW   = (WGT_DEPTH > 1) ? $clog2(WGT_DEPTH) : 1,
   localparam int unsigned VEC_AW   = (VEC_DEPTH > 1) ? $clog2(VEC_DEPTH) : 1,
   localparam int unsigned ROW_AW   = (ACC_DEPTH > 1) ? $clog2(ACC_DEPTH) : 1,
-  localparam int unsigned INP_W    = ROWS * 8,
-  localparam int unsigned WGT_W    = COLS * 8,
-  localparam int unsigned VEC_W    = COLS * 32,
-  localparam int unsigned ROW_W    = nmx_isa_pkg::ROW_LANES * 32,
-  localparam int unsigned BYTES_W  = BBW + 1
+  localparam int unsigned INP_W    = ROWS * nmx_isa_pkg::BYTE_ELEM_BITS,
+  localparam int unsigned WGT_W    = COLS * nmx_isa_pkg::BYTE_ELEM_BITS,
+  localparam int unsigned VEC_W    = COLS * nmx_isa_pkg::WORD_ELEM_BITS,
+  localparam int unsigned ROW_W    = nmx_isa_pkg::ROW_LANES * nmx_isa_pkg::WORD_ELEM_BITS,
+  localparam int unsigned BYTES_W  = BBW + 1,
+  localparam int unsigned ALW      = nmx_cfg_pkg::AXI_LEN_BITS,
+  localparam int unsigned ASW      = nmx_cfg_pkg::AXI_SIZE_BITS,
+  localparam int unsigned ABW      = nmx_cfg_pkg::AXI_BURST_BITS,
+  localparam int unsigned ARW      = nmx_cfg_pkg::AXI_RESP_BITS
 ) (
   input  logic                     clk,
   input  logic                     rst_n,
@@ -63,14 +68,14 @@ module nmx_load_engine #(
   // AXI4 read channels
   output logic [AXI_ID_BITS-1:0]   m_axi_arid,
   output logic [AXI_ADDR_BITS-1:0] m_axi_araddr,
-  output logic [7:0]               m_axi_arlen,
-  output logic [2:0]               m_axi_arsize,
-  output logic [1:0]               m_axi_arburst,
+  output logic [ALW-1:0]           m_axi_arlen,
+  output logic [ASW-1:0]           m_axi_arsize,
+  output logic [ABW-1:0]           m_axi_arburst,
   output logic                     m_axi_arvalid,
   input  logic                     m_axi_arready,
   input  logic [AXI_ID_BITS-1:0]   m_axi_rid,
   input  logic [AXI_DATA_BITS-1:0] m_axi_rdata,
-  input  logic [1:0]               m_axi_rresp,
+  input  logic [ARW-1:0]           m_axi_rresp,
   input  logic                     m_axi_rlast,
   input  logic                     m_axi_rvalid,
   output logic                     m_axi_rready,
@@ -99,17 +104,25 @@ module nmx_load_engine #(
   localparam int unsigned RB   = ((MAX3 > ROW_W) ? MAX3 : ROW_W) / 8;   // row assembly bytes
   localparam int unsigned SB   = (RB > BB) ? RB : BB;                   // shifter bytes
   localparam int unsigned SBW  = SB * 8;                                // shifter bits
-  localparam int unsigned LW   = 16;             // byte counts and offsets (all < 2**15)
   localparam int unsigned AW   = AXI_ADDR_BITS;
-  localparam int unsigned PGW  = nmx_cfg_pkg::AXI_4K_BITS;
-  localparam logic [LW-1:0] PAGE_BYTES  = LW'(nmx_cfg_pkg::AXI_4K_BYTES);
-  localparam logic [LW-1:0] BURST_BYTES = LW'(nmx_cfg_pkg::AXI_MAX_BEATS * BB);
-  localparam logic [LW-1:0] ELEM_WORD   = LW'(4);
-  localparam logic [LW-1:0] ELEM_BYTE   = LW'(1);
-  localparam int unsigned   WORD_SHIFT  = 2;     // log2 of ELEM_WORD
-  localparam logic [2:0]    AR_SIZE     = 3'(BBW);
-  localparam int unsigned RAW  = 16;             // buffer row address (ISA field width)
-  localparam int unsigned BUFW = 2;
+  // byte counts and offsets: a row, a 4 KiB page or a whole 256-beat burst, whichever is longest
+  localparam int unsigned PAGE_BYTES  = nmx_cfg_pkg::AXI_4K_BYTES;
+  localparam int unsigned BURST_BYTES = nmx_cfg_pkg::AXI_MAX_BEATS * BB;
+  localparam int unsigned MAXB_1 = (RB > PAGE_BYTES) ? RB : PAGE_BYTES;
+  localparam int unsigned LW   = $clog2(((MAXB_1 > BURST_BYTES) ? MAXB_1 : BURST_BYTES) + 1);
+  localparam int unsigned   BYTE_ELEM   = nmx_isa_pkg::BYTE_ELEM_BITS / 8;   // INP, WGT
+  localparam int unsigned   WORD_ELEM   = nmx_isa_pkg::WORD_ELEM_BITS / 8;   // VEC, ROW
+  localparam logic [LW-1:0] ELEM_WORD   = LW'(WORD_ELEM);
+  localparam logic [LW-1:0] ELEM_BYTE   = LW'(BYTE_ELEM);
+  localparam int unsigned   WORD_SHIFT  = $clog2(WORD_ELEM / BYTE_ELEM);     // row bytes of words
+  localparam logic [ASW-1:0] AR_SIZE    = ASW'(BBW);
+  // LOAD fields held while the command is issued
+  localparam int unsigned RAW  = nmx_isa_pkg::LOAD_SRAM_ADDR_BITS;    // buffer row address
+  localparam int unsigned BUFW = nmx_isa_pkg::BUFFER_BITS;
+  localparam int unsigned XSW  = nmx_isa_pkg::LOAD_X_SIZE_BITS;
+  localparam int unsigned XTW  = nmx_isa_pkg::LOAD_X_STRIDE_BITS;
+  localparam int unsigned YSW  = nmx_isa_pkg::LOAD_Y_SIZE_BITS;
+  localparam int unsigned YTW  = nmx_isa_pkg::LOAD_Y_STRIDE_BITS;
 
   typedef struct packed {
     logic [XB-1:0]   index;
@@ -145,36 +158,36 @@ module nmx_load_engine #(
   logic            a_contig;
   logic [LW-1:0]   a_ebytes;     // element bytes E
   logic [LW-1:0]   a_rowbytes;   // x_size * E
-  logic [7:0]      a_xlast;      // x_size - 1
-  logic [15:0]     a_xstride;
-  logic [23:0]     a_ystride;
-  logic [15:0]     a_yleft;      // rows left including the current one
+  logic [XSW-1:0]  a_xlast;      // x_size - 1
+  logic [XTW-1:0]  a_xstride;
+  logic [YTW-1:0]  a_ystride;
+  logic [YSW-1:0]  a_yleft;      // rows left including the current one
   logic [RAW-1:0]  a_row;
-  logic [7:0]      a_x;          // current element (gather)
+  logic [XSW-1:0]  a_x;          // current element (gather)
   logic [AW-1:0]   a_rowaddr;    // address of element (y, 0)
   logic [AW-1:0]   a_elemaddr;   // address of element (y, x)
   logic [AW-1:0]   a_cur;        // next byte of the current segment
   logic [LW-1:0]   a_segrem;     // bytes left in the current segment
   logic [LW-1:0]   a_dest;       // row byte offset of a_cur
 
-  // the next burst
-  logic [LW-1:0]   b_off, b_to_page, b_max, b_take, b_end;
+  // the next burst of the current segment (4 KiB / 256-beat split)
+  logic [AW-1:0]   b_addr;
+  logic [LW-1:0]   b_off, b_take;
   logic            b_seg_done, b_row_done, b_cmd_done;
-  logic [7:0]      b_len;
+  logic [ALW-1:0]  b_len;
 
-  always_comb begin
-    b_off      = LW'(a_cur[BBW-1:0]);
-    b_to_page  = PAGE_BYTES - LW'(a_cur[PGW-1:0]);
-    b_max      = BURST_BYTES - b_off;
-    b_take     = a_segrem;
-    if (b_to_page < b_take) b_take = b_to_page;
-    if (b_max < b_take)     b_take = b_max;
-    b_end      = b_off + b_take - LW'(1);
-    b_len      = 8'(b_end >> BBW);
-    b_seg_done = (b_take == a_segrem);
-    b_row_done = b_seg_done && (a_contig || (a_x == a_xlast));
-    b_cmd_done = b_row_done && (a_yleft == 16'd1);
-  end
+  nmx_axi_burst_split #(.BUS_BYTES(BB), .ADDR_BITS(AW), .BYTES_BITS(LW)) u_split (
+    .addr        (a_cur),
+    .bytes       (a_segrem),
+    .burst_addr  (b_addr),
+    .burst_len   (b_len),
+    .burst_off   (b_off),
+    .burst_bytes (b_take),
+    .burst_last  (b_seg_done)
+  );
+
+  assign b_row_done = b_seg_done && (a_contig || (a_x == a_xlast));
+  assign b_cmd_done = b_row_done && (a_yleft == YSW'(1));
 
   logic  ar_valid;
   logic  meta_in_ready, meta_valid, meta_pop;
@@ -201,7 +214,7 @@ module nmx_load_engine #(
   assign p_bytes    = (pend.buf_sel == nmx_isa_pkg::BUF_INP) || (pend.buf_sel == nmx_isa_pkg::BUF_WGT);
   assign p_ebytes   = p_bytes ? ELEM_BYTE : ELEM_WORD;
   assign p_rowbytes = p_bytes ? LW'(pend.x_size) : (LW'(pend.x_size) << WORD_SHIFT);
-  assign p_contig   = (LW'(pend.x_stride) == p_ebytes);
+  assign p_contig   = (pend.x_stride == XTW'(p_ebytes));   // at the field's full width
 
   always_ff @(posedge clk) begin
     if (!rst_n) begin
@@ -232,7 +245,7 @@ module nmx_load_engine #(
       pend_index <= cmd_index;
     end
     if (issue) begin
-      m_axi_araddr <= {a_cur[AW-1:BBW], BBW'(0)};
+      m_axi_araddr <= b_addr;
       m_axi_arlen  <= b_len;
       if (!b_seg_done) begin
         // the segment continues in the next burst (4 KiB boundary)
@@ -241,14 +254,14 @@ module nmx_load_engine #(
         a_dest   <= a_dest + b_take;
       end else if (!b_row_done) begin
         // gather: next element of the row
-        a_x        <= a_x + 8'd1;
+        a_x        <= a_x + XSW'(1);
         a_elemaddr <= a_elemaddr + AW'(a_xstride);
         a_cur      <= a_elemaddr + AW'(a_xstride);
         a_segrem   <= a_ebytes;
         a_dest     <= a_dest + b_take;
       end else begin
         // next row
-        a_yleft    <= a_yleft - 16'd1;
+        a_yleft    <= a_yleft - YSW'(1);
         a_row      <= a_row + RAW'(1);
         a_x        <= '0;
         a_rowaddr  <= a_rowaddr + AW'(a_ystride);
@@ -264,7 +277,7 @@ module nmx_load_engine #(
       a_contig   <= p_contig;
       a_ebytes   <= p_ebytes;
       a_rowbytes <= p_rowbytes;
-      a_xlast    <= pend.x_size - 8'd1;
+      a_xlast    <= pend.x_size - XSW'(1);
       a_xstride  <= pend.x_stride;
       a_ystride  <= pend.y_stride;
       a_yleft    <= pend.y_size;

@@ -10,8 +10,8 @@
 // swap between two GEMMs is exact in every PE. Datapath registers need no reset: every
 // wavefront slot is independent, so stale values only ever reach slots no one reads.
 module nmx_pe #(
-  parameter int unsigned DATA_W = 8,
-  parameter int unsigned PSUM_W = 32,
+  parameter int unsigned DATA_W = nmx_isa_pkg::BYTE_ELEM_BITS,
+  parameter int unsigned PSUM_W = nmx_isa_pkg::WORD_ELEM_BITS,
   localparam int unsigned NUM_BANKS = 2
 ) (
   input  logic                     clk,

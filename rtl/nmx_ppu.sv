@@ -23,20 +23,22 @@
 module nmx_ppu
 #(
   parameter int unsigned COLS      = 16,
-  parameter int unsigned META_BITS = 1
+  parameter int unsigned META_BITS = 1,
+  localparam int unsigned W        = nmx_isa_pkg::WORD_ELEM_BITS,   // lane width (int32)
+  localparam int unsigned SW       = nmx_isa_pkg::SHIFT_BITS        // shift field width
 ) (
   input  logic                    clk,
   input  logic                    rst_n,
   input  logic                    flush,
   input  logic                    in_valid,
   output logic                    in_ready,
-  input  logic [COLS*32-1:0]      in_acc,
-  input  logic [31:0]             in_row_off,
-  input  logic [31:0]             in_row_scale,
+  input  logic [COLS*W-1:0]       in_acc,
+  input  logic [W-1:0]            in_row_off,
+  input  logic [W-1:0]            in_row_scale,
   input  logic [META_BITS-1:0]    in_meta,
   output logic                    out_valid,
   input  logic                    out_ready,
-  output logic [COLS*32-1:0]      out_data,
+  output logic [COLS*W-1:0]       out_data,
   output logic [META_BITS-1:0]    out_meta,
   output logic                    busy,
   input  logic                    cfg_bias_en,
@@ -44,27 +46,26 @@ module nmx_ppu
   input  logic                    cfg_requant_en,
   input  logic                    cfg_pwl_en,
   input  logic                    cfg_out_int32,
-  input  logic [5:0]              cfg_row_shift,
-  input  logic [COLS*32-1:0]      cfg_bias,
-  input  logic [COLS*32-1:0]      cfg_mult,
-  input  logic [COLS*6-1:0]       cfg_shift,
-  input  logic [nmx_isa_pkg::PWL_WORDS*32-1:0] cfg_pwl
+  input  logic [SW-1:0]           cfg_row_shift,
+  input  logic [COLS*W-1:0]       cfg_bias,
+  input  logic [COLS*W-1:0]       cfg_mult,
+  input  logic [COLS*SW-1:0]      cfg_shift,
+  input  logic [nmx_isa_pkg::PWL_WORDS*W-1:0] cfg_pwl
 );
 
   localparam int unsigned STAGES   = 10;
-  localparam int unsigned W        = 32;   // lane width
-  localparam int unsigned PW       = 64;   // product width
-  localparam int unsigned SW       = 6;    // shift field width
+  localparam int unsigned PW       = 2 * W;                          // product width
+  localparam int unsigned I8_BITS  = nmx_isa_pkg::BYTE_ELEM_BITS;    // int8 output
   localparam int unsigned SEG_BITS = $clog2(nmx_isa_pkg::PWL_SEGMENTS);
 
   // Written for both Verilator and Yosys' native SV frontend: plain types in function
   // signatures, results assigned to the function name.
   localparam logic signed [W-1:0]  I32_MAX = {1'b0, {(W-1){1'b1}}};
   localparam logic signed [W-1:0]  I32_MIN = {1'b1, {(W-1){1'b0}}};
-  localparam logic signed [W-1:0]  I8_MAX  = 32'sd127;
-  localparam logic signed [W-1:0]  I8_MIN  = -32'sd128;
-  localparam logic signed [W-1:0]  ONE     = 32'sd1;
-  localparam logic signed [PW-1:0] ONE64   = 64'sd1;
+  localparam logic signed [W-1:0]  I8_MAX  = W'((1 << (I8_BITS - 1)) - 1);
+  localparam logic signed [W-1:0]  I8_MIN  = -I8_MAX - W'(1);
+  localparam logic signed [W-1:0]  ONE     = W'(1);
+  localparam logic signed [PW-1:0] ONE64   = PW'(1);
 
   // ---------------------------------------------------------------- arithmetic helpers
   // sat_32 of a 64-bit value: in range iff bits [63:31] are all equal

@@ -9,8 +9,9 @@
 //   nmx_ppu         : 10-stage PPU; its output register is the "row" stage of the writer
 //   segmenter       : turns a row into byte segments: one segment per contiguous row
 //                     (x_stride == element bytes), else one segment per element
-//   burst generator : aligns a segment to the bus, splits it at 4 KiB pages (and 256 beats),
-//                     pushes one AW per burst (plus a B-expectation) and one W beat per cycle
+//   burst generator : aligns a segment to the bus, splits it at 4 KiB pages (and 256 beats)
+//                     with nmx_axi_burst_split (the LD engine's rule), pushes one AW per burst
+//                     (plus a B-expectation) and one W beat per cycle
 //   AW / W FIFOs    : decouple the AXI channels; W never waits for the AW handshake (AXI rule)
 //   B tracking      : in-order B expectations (single AXI ID); SLVERR/DECERR -> err_valid
 //   retire queue    : completions in acceptance order (PPUCFG when loaded, STORE on its last B)
@@ -28,39 +29,48 @@ module nmx_store_engine
   localparam int unsigned ACC_AW        = (ACC_DEPTH > 1) ? $clog2(ACC_DEPTH) : 1,
   localparam int unsigned VEC_AW        = (VEC_DEPTH > 1) ? $clog2(VEC_DEPTH) : 1,
   localparam int unsigned STRB_BITS     = AXI_DATA_BITS / 8,
-  localparam int unsigned WR_BYTES_BITS = $clog2(STRB_BITS + 1)
+  localparam int unsigned WR_BYTES_BITS = $clog2(STRB_BITS + 1),
+  localparam int unsigned IB            = nmx_isa_pkg::INSN_BITS,
+  localparam int unsigned XB            = nmx_cfg_pkg::INDEX_BITS,
+  localparam int unsigned EB            = nmx_isa_pkg::ERROR_BITS,
+  localparam int unsigned LANE_BITS     = nmx_isa_pkg::WORD_ELEM_BITS,   // ACC/VEC/ROW lanes
+  localparam int unsigned ROW_BITS      = nmx_isa_pkg::ROW_LANES * LANE_BITS,
+  localparam int unsigned ALW           = nmx_cfg_pkg::AXI_LEN_BITS,
+  localparam int unsigned ASW           = nmx_cfg_pkg::AXI_SIZE_BITS,
+  localparam int unsigned ABW           = nmx_cfg_pkg::AXI_BURST_BITS,
+  localparam int unsigned ARW           = nmx_cfg_pkg::AXI_RESP_BITS
 ) (
   input  logic                     clk,
   input  logic                     rst_n,
   // engine command interface
   input  logic                     cmd_valid,
   output logic                     cmd_ready,
-  input  logic [nmx_isa_pkg::INSN_BITS-1:0]     cmd_insn,
-  input  logic [31:0]              cmd_index,
+  input  logic [IB-1:0]            cmd_insn,
+  input  logic [XB-1:0]            cmd_index,
   output logic                     cmpl_valid,
   output logic                     err_valid,
-  output logic [3:0]               err_code,
-  output logic [31:0]              err_index,
+  output logic [EB-1:0]            err_code,
+  output logic [XB-1:0]            err_index,
   input  logic                     halt,
   output logic                     idle,
   // ACC read port (store-side copy)
   output logic                     acc_re,
   output logic [ACC_AW-1:0]        acc_raddr,
-  input  logic [COLS*32-1:0]       acc_rdata,
+  input  logic [COLS*LANE_BITS-1:0] acc_rdata,
   // ROW read port
   output logic                     row_re,
   output logic [ACC_AW-1:0]        row_raddr,
-  input  logic [nmx_isa_pkg::ROW_LANES*32-1:0]  row_rdata,
+  input  logic [ROW_BITS-1:0]      row_rdata,
   // VEC read port
   output logic                     vec_re,
   output logic [VEC_AW-1:0]        vec_raddr,
-  input  logic [COLS*32-1:0]       vec_rdata,
+  input  logic [COLS*LANE_BITS-1:0] vec_rdata,
   // AXI4 master write channels
   output logic [AXI_ID_BITS-1:0]   m_axi_awid,
   output logic [AXI_ADDR_BITS-1:0] m_axi_awaddr,
-  output logic [7:0]               m_axi_awlen,
-  output logic [2:0]               m_axi_awsize,
-  output logic [1:0]               m_axi_awburst,
+  output logic [ALW-1:0]           m_axi_awlen,
+  output logic [ASW-1:0]           m_axi_awsize,
+  output logic [ABW-1:0]           m_axi_awburst,
   output logic                     m_axi_awvalid,
   input  logic                     m_axi_awready,
   output logic [AXI_DATA_BITS-1:0] m_axi_wdata,
@@ -69,7 +79,7 @@ module nmx_store_engine
   output logic                     m_axi_wvalid,
   input  logic                     m_axi_wready,
   input  logic [AXI_ID_BITS-1:0]   m_axi_bid,
-  input  logic [1:0]               m_axi_bresp,
+  input  logic [ARW-1:0]           m_axi_bresp,
   input  logic                     m_axi_bvalid,
   output logic                     m_axi_bready,
   // performance-counter strobes
@@ -79,10 +89,11 @@ module nmx_store_engine
 );
 
   // ------------------------------------------------------------------ constants
-  localparam int unsigned LANE_BITS     = 32;
   localparam int unsigned LANE_BYTES    = LANE_BITS / 8;
-  localparam int unsigned SHIFT_BITS    = 6;
-  localparam int unsigned ADDR_BITS     = 32;                   // ISA addresses are mod 2^32
+  localparam int unsigned INT8_BITS     = nmx_isa_pkg::BYTE_ELEM_BITS;  // out_int32 = 0 elements
+  localparam int unsigned INT8_BYTES    = INT8_BITS / 8;
+  localparam int unsigned SHIFT_BITS    = nmx_isa_pkg::SHIFT_BITS;
+  localparam int unsigned ADDR_BITS     = nmx_isa_pkg::STORE_EXT_ADDR_BITS;  // ISA addresses
   localparam int unsigned BUS_BYTES     = STRB_BITS;
   localparam int unsigned BUS_LG        = $clog2(BUS_BYTES);
   localparam int unsigned SEG_BYTES     = COLS * LANE_BYTES;    // longest segment: an int32 row
@@ -90,12 +101,9 @@ module nmx_store_engine
   localparam int unsigned SD_BYTES      = SEG_BEATS_MAX * BUS_BYTES;
   localparam int unsigned SEG_LEN_BITS  = $clog2(SEG_BYTES + 1);
   localparam int unsigned BEAT_BITS     = $clog2(SEG_BEATS_MAX + 1);
-  localparam int unsigned PAGE_BYTES    = 4096;                 // AXI bursts never cross 4 KiB
-  localparam int unsigned PAGE_LG       = $clog2(PAGE_BYTES);
-  localparam int unsigned PAGE_BEATS    = PAGE_BYTES / BUS_BYTES;
-  localparam int unsigned MAX_BURST     = 256;                  // AXI4 INCR limit
-  localparam int unsigned BLEN_BITS     = $clog2(PAGE_BEATS + MAX_BURST + SEG_BEATS_MAX + 1);
-  localparam int unsigned AWLEN_BITS    = 8;
+  localparam int unsigned SPLIT_BITS    = $clog2(SD_BYTES + 1);  // bytes of a segment's beats
+  localparam int unsigned BLEN_BITS     = $clog2(nmx_cfg_pkg::AXI_MAX_BEATS + 1);
+  localparam int unsigned AWLEN_BITS    = ALW;
   localparam int unsigned PWL_ROWS      = (nmx_isa_pkg::PWL_WORDS + COLS - 1) / COLS;
   localparam int unsigned CFG_STEP_BIAS = 0;
   localparam int unsigned CFG_STEP_MULT = 1;
@@ -108,12 +116,12 @@ module nmx_store_engine
   localparam int unsigned W_FIFO_DEPTH  = 4;
   localparam int unsigned RETIRE_DEPTH  = 8;
   localparam int unsigned DONE_BITS     = $clog2(RETIRE_DEPTH + 1);
-  localparam int unsigned XSIZE_BITS    = 8;
-  localparam int unsigned XSTRIDE_BITS  = 16;
-  localparam int unsigned YSIZE_BITS    = 16;
-  localparam int unsigned YSTRIDE_BITS  = 24;
-  localparam int unsigned INDEX_BITS    = 32;
-  localparam logic [1:0]  AXI_BURST_INCR = 2'b01;
+  localparam int unsigned XSIZE_BITS    = nmx_isa_pkg::STORE_X_SIZE_BITS;
+  localparam int unsigned XSTRIDE_BITS  = nmx_isa_pkg::STORE_X_STRIDE_BITS;
+  localparam int unsigned YSIZE_BITS    = nmx_isa_pkg::STORE_Y_SIZE_BITS;
+  localparam int unsigned YSTRIDE_BITS  = nmx_isa_pkg::STORE_Y_STRIDE_BITS;
+  localparam int unsigned INDEX_BITS    = XB;
+  localparam int unsigned OPW           = nmx_isa_pkg::OPCODE_BITS;
   // widths of the packed structs below (written out: Yosys has no $bits(type))
   localparam int unsigned META_BITS     = ADDR_BITS + 1 + XSTRIDE_BITS + XSIZE_BITS + 1 + INDEX_BITS;
   localparam int unsigned AW_ENT_BITS   = ADDR_BITS + AWLEN_BITS;
@@ -169,9 +177,9 @@ module nmx_store_engine
   // ------------------------------------------------------------------ PPU configuration regs
   logic                   cfg_bias_en, cfg_row_en, cfg_requant_en, cfg_pwl_en, cfg_out_int32;
   logic [SHIFT_BITS-1:0]  cfg_row_shift;
-  logic [COLS*32-1:0]     cfg_bias, cfg_mult;
-  logic [COLS*6-1:0]      cfg_shift;
-  logic [nmx_isa_pkg::PWL_WORDS*32-1:0] cfg_pwl;
+  logic [COLS*LANE_BITS-1:0] cfg_bias, cfg_mult;
+  logic [COLS*SHIFT_BITS-1:0] cfg_shift;
+  logic [nmx_isa_pkg::PWL_WORDS*LANE_BITS-1:0] cfg_pwl;
 
   // ------------------------------------------------------------------ front end
   fe_state_e              fe_state;
@@ -193,7 +201,7 @@ module nmx_store_engine
   logic                   s0_valid;
   row_meta_t              s0_meta;
   logic                   ppu_in_ready, ppu_busy, ppu_out_valid, ppu_out_ready;
-  logic [COLS*32-1:0]     ppu_out_data;
+  logic [COLS*LANE_BITS-1:0] ppu_out_data;
   row_meta_t              ppu_out_meta;
   logic                   s0_can_load, issue, issue_last;
   logic                   ret_in_valid, ret_in_ready, ret_in_data, ret_out_valid, ret_out_data;
@@ -203,8 +211,8 @@ module nmx_store_engine
 
   assign ci_cfg   = nmx_isa_pkg::ppucfg_insn_t'(cmd_insn);
   assign ci_st    = nmx_isa_pkg::store_insn_t'(cmd_insn);
-  assign is_store = (nmx_isa_pkg::opcode_e'(cmd_insn[3:0]) == nmx_isa_pkg::OP_STORE);
-  assign is_cfg   = (nmx_isa_pkg::opcode_e'(cmd_insn[3:0]) == nmx_isa_pkg::OP_PPUCFG);
+  assign is_store = (nmx_isa_pkg::opcode_e'(cmd_insn[OPW-1:0]) == nmx_isa_pkg::OP_STORE);
+  assign is_cfg   = (nmx_isa_pkg::opcode_e'(cmd_insn[OPW-1:0]) == nmx_isa_pkg::OP_PPUCFG);
 
   assign s0_can_load = !s0_valid || ppu_in_ready;
   assign issue       = (fe_state == FE_STORE) && !stop && s0_can_load;
@@ -428,7 +436,7 @@ module nmx_store_engine
 
   always_comb begin
     seg_contig = ppu_out_meta.int32 ? (ppu_out_meta.x_stride == XSTRIDE_BITS'(LANE_BYTES))
-                                    : (ppu_out_meta.x_stride == XSTRIDE_BITS'(1));
+                                    : (ppu_out_meta.x_stride == XSTRIDE_BITS'(INT8_BYTES));
     el_word = '0;
     for (int c = 0; c < COLS; c++)
       if (el_idx == XSIZE_BITS'(c)) el_word = ppu_out_data[c*LANE_BITS +: LANE_BITS];
@@ -441,12 +449,13 @@ module nmx_store_engine
         seg_data = ppu_out_data;
       end else begin
         seg_len = SEG_LEN_BITS'(ppu_out_meta.x_size);
-        for (int c = 0; c < COLS; c++) seg_data[c*8 +: 8] = ppu_out_data[c*LANE_BITS +: 8];
+        for (int c = 0; c < COLS; c++)
+          seg_data[c*INT8_BITS +: INT8_BITS] = ppu_out_data[c*LANE_BITS +: INT8_BITS];
       end
     end else begin
       seg_addr        = ppu_out_meta.ext + el_off;
       seg_last_in_row = (el_idx == ppu_out_meta.x_size - XSIZE_BITS'(1));
-      seg_len         = ppu_out_meta.int32 ? SEG_LEN_BITS'(LANE_BYTES) : SEG_LEN_BITS'(1);
+      seg_len         = ppu_out_meta.int32 ? SEG_LEN_BITS'(LANE_BYTES) : SEG_LEN_BITS'(INT8_BYTES);
       seg_data[0 +: LANE_BITS] = el_word;
     end
   end
@@ -486,7 +495,9 @@ module nmx_store_engine
   logic [BEAT_BITS-1:0]          ld_beats;
 
   logic                          burst_start, beat_ok, beat_fire, w2_finish;
-  logic [BLEN_BITS-1:0]          to_page, blen;
+  logic [BLEN_BITS-1:0]          blen;           // beats of the burst starting at w2_baddr
+  logic [AWLEN_BITS-1:0]         split_len;
+  logic                          split_last;     // that burst ends the segment
   logic                          aw_in_ready, w_in_ready, b_in_ready;
   aw_ent_t                       aw_in, aw_out;
   w_ent_t                        w_in, w_out;
@@ -502,13 +513,27 @@ module nmx_store_engine
     ld_beats = BEAT_BITS'((int'(ld_off) + int'(seg_len) + BUS_BYTES - 1) >> BUS_LG);
   end
 
-  // burst bookkeeping
+  // burst bookkeeping: the segment's remaining beats from the bus-aligned w2_baddr, split at
+  // 4 KiB pages and 256 beats
+  /* verilator lint_off UNUSEDSIGNAL */
+  logic [ADDR_BITS-1:0]  split_addr_unused;   // = w2_baddr (already aligned)
+  logic [SPLIT_BITS-1:0] split_off_unused;    // = 0
+  logic [SPLIT_BITS-1:0] split_bytes_unused;  // = blen beats
+  /* verilator lint_on UNUSEDSIGNAL */
+
+  nmx_axi_burst_split #(.BUS_BYTES(BUS_BYTES), .ADDR_BITS(ADDR_BITS), .BYTES_BITS(SPLIT_BITS)) u_split (
+    .addr        (w2_baddr),
+    .bytes       (SPLIT_BITS'(w2_beats) << BUS_LG),
+    .burst_addr  (split_addr_unused),
+    .burst_len   (split_len),
+    .burst_off   (split_off_unused),
+    .burst_bytes (split_bytes_unused),
+    .burst_last  (split_last)
+  );
+
   always_comb begin
     burst_start = (w2_burst_left == '0);
-    to_page     = BLEN_BITS'(PAGE_BEATS) - BLEN_BITS'(w2_baddr[PAGE_LG-1:BUS_LG]);
-    blen        = BLEN_BITS'(w2_beats);
-    if (to_page < blen) blen = to_page;
-    if (BLEN_BITS'(MAX_BURST) < blen) blen = BLEN_BITS'(MAX_BURST);
+    blen        = BLEN_BITS'(split_len) + BLEN_BITS'(1);
     // a new burst needs room for its AW and its B expectation; after stop only open bursts go on
     beat_ok   = w_in_ready && (burst_start ? (aw_in_ready && b_in_ready && !stop) : 1'b1);
     beat_fire = w2_valid && beat_ok;
@@ -545,7 +570,7 @@ module nmx_store_engine
   assign aw_in.addr      = w2_baddr;
   assign aw_in.len       = AWLEN_BITS'(blen - BLEN_BITS'(1));
   assign b_in.index      = w2_index;
-  assign b_in.store_last = w2_store_last && (blen == BLEN_BITS'(w2_beats));
+  assign b_in.store_last = w2_store_last && split_last;
   assign w_in.data       = w2_data[0 +: AXI_DATA_BITS];
   assign w_in.strb       = w2_strb[0 +: STRB_BITS];
   assign w_in.last       = burst_start ? (blen == BLEN_BITS'(1)) : (w2_burst_left == BLEN_BITS'(1));
@@ -590,8 +615,8 @@ module nmx_store_engine
   assign m_axi_awid    = '0;
   assign m_axi_awaddr  = AXI_ADDR_BITS'(aw_out.addr);
   assign m_axi_awlen   = aw_out.len;
-  assign m_axi_awsize  = 3'(BUS_LG);
-  assign m_axi_awburst = AXI_BURST_INCR;
+  assign m_axi_awsize  = ASW'(BUS_LG);
+  assign m_axi_awburst = nmx_cfg_pkg::AXI_BURST_INCR;
   assign m_axi_awvalid = aw_out_valid;
   assign m_axi_wdata   = w_out.data;
   assign m_axi_wstrb   = w_out.strb;
@@ -605,7 +630,7 @@ module nmx_store_engine
   logic                  store_done_inc, store_done_dec;
 
   assign b_fire         = m_axi_bvalid && b_out_valid;
-  assign b_err          = m_axi_bresp[1];              // SLVERR (2) or DECERR (3)
+  assign b_err          = m_axi_bresp[nmx_cfg_pkg::AXI_RESP_ERR_BIT];   // SLVERR or DECERR
   assign store_done_inc = b_fire && !b_err && b_out.store_last;
 
   always_ff @(posedge clk) begin
@@ -674,6 +699,6 @@ module nmx_store_engine
                       !aw_out_valid && !w_out_valid);
 
   logic unused_ok;
-  assign unused_ok = ^{m_axi_bid, m_axi_bresp[0], cmd_insn, ci_st, cfg_q};
+  assign unused_ok = ^{m_axi_bid, m_axi_bresp, cmd_insn, ci_st, cfg_q};
 
 endmodule : nmx_store_engine

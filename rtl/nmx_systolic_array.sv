@@ -18,8 +18,8 @@
 module nmx_systolic_array #(
   parameter int unsigned ROWS   = 16,
   parameter int unsigned COLS   = 16,
-  parameter int unsigned DATA_W = 8,
-  parameter int unsigned PSUM_W = 32,
+  parameter int unsigned DATA_W = nmx_isa_pkg::BYTE_ELEM_BITS,
+  parameter int unsigned PSUM_W = nmx_isa_pkg::WORD_ELEM_BITS,
   localparam int unsigned NUM_BANKS = 2
 ) (
   input  logic                     clk,

@@ -22,8 +22,8 @@ module nmx_token_unit #(
   parameter int unsigned INFLIGHT_DEPTH = 16,    // accepted-but-incomplete commands per engine
   localparam int unsigned IB = nmx_isa_pkg::INSN_BITS,
   localparam int unsigned XB = nmx_cfg_pkg::INDEX_BITS,
-  localparam int unsigned NQ = nmx_cfg_pkg::NUM_QUEUES,
-  localparam int unsigned EB = nmx_cfg_pkg::ERR_BITS
+  localparam int unsigned NQ = nmx_isa_pkg::NUM_QUEUES,
+  localparam int unsigned EB = nmx_isa_pkg::ERROR_BITS
 ) (
   input  logic                  clk,
   input  logic                  rst_n,
@@ -49,9 +49,9 @@ module nmx_token_unit #(
   output logic [XB-1:0]         err_index
 );
 
-  localparam int unsigned OPW   = nmx_cfg_pkg::OPCODE_BITS;
-  localparam int unsigned POPL  = nmx_cfg_pkg::POP_LSB;
-  localparam int unsigned PUSHL = nmx_cfg_pkg::PUSH_LSB;
+  localparam int unsigned OPW   = nmx_isa_pkg::OPCODE_BITS;
+  localparam int unsigned POPL  = nmx_isa_pkg::POP_LSB;
+  localparam int unsigned PUSHL = nmx_isa_pkg::PUSH_LSB;
   localparam int unsigned FW    = NQ + XB;                      // in-flight entry {push, index}
   localparam int unsigned FCW   = $clog2(INFLIGHT_DEPTH + 1);
   localparam logic [TOKEN_BITS-1:0] TOK_MAX = '1;

@@ -24,10 +24,14 @@ module nmx_top #(
   parameter int unsigned AXI_ID_BITS   = 4,
   localparam int unsigned IB = nmx_isa_pkg::INSN_BITS,
   localparam int unsigned XB = nmx_cfg_pkg::INDEX_BITS,
-  localparam int unsigned EB = nmx_cfg_pkg::ERR_BITS,
+  localparam int unsigned EB = nmx_isa_pkg::ERROR_BITS,
   localparam int unsigned CB = nmx_cfg_pkg::CNT_BITS,
-  localparam int unsigned SB = nmx_cfg_pkg::CSEL_BITS,
-  localparam int unsigned STRB_BITS = AXI_DATA_BITS / 8
+  localparam int unsigned SB = nmx_isa_pkg::COUNTER_BITS,
+  localparam int unsigned STRB_BITS = AXI_DATA_BITS / 8,
+  localparam int unsigned ALW = nmx_cfg_pkg::AXI_LEN_BITS,
+  localparam int unsigned ASW = nmx_cfg_pkg::AXI_SIZE_BITS,
+  localparam int unsigned ABW = nmx_cfg_pkg::AXI_BURST_BITS,
+  localparam int unsigned ARW = nmx_cfg_pkg::AXI_RESP_BITS
 ) (
   input  logic                     clk,
   input  logic                     rst_n,
@@ -38,9 +42,9 @@ module nmx_top #(
   // AXI4 master: write address
   output logic [AXI_ID_BITS-1:0]   m_axi_awid,
   output logic [AXI_ADDR_BITS-1:0] m_axi_awaddr,
-  output logic [7:0]               m_axi_awlen,
-  output logic [2:0]               m_axi_awsize,
-  output logic [1:0]               m_axi_awburst,
+  output logic [ALW-1:0]           m_axi_awlen,
+  output logic [ASW-1:0]           m_axi_awsize,
+  output logic [ABW-1:0]           m_axi_awburst,
   output logic                     m_axi_awvalid,
   input  logic                     m_axi_awready,
   // write data
@@ -51,21 +55,21 @@ module nmx_top #(
   input  logic                     m_axi_wready,
   // write response
   input  logic [AXI_ID_BITS-1:0]   m_axi_bid,
-  input  logic [1:0]               m_axi_bresp,
+  input  logic [ARW-1:0]           m_axi_bresp,
   input  logic                     m_axi_bvalid,
   output logic                     m_axi_bready,
   // read address
   output logic [AXI_ID_BITS-1:0]   m_axi_arid,
   output logic [AXI_ADDR_BITS-1:0] m_axi_araddr,
-  output logic [7:0]               m_axi_arlen,
-  output logic [2:0]               m_axi_arsize,
-  output logic [1:0]               m_axi_arburst,
+  output logic [ALW-1:0]           m_axi_arlen,
+  output logic [ASW-1:0]           m_axi_arsize,
+  output logic [ABW-1:0]           m_axi_arburst,
   output logic                     m_axi_arvalid,
   input  logic                     m_axi_arready,
   // read data
   input  logic [AXI_ID_BITS-1:0]   m_axi_rid,
   input  logic [AXI_DATA_BITS-1:0] m_axi_rdata,
-  input  logic [1:0]               m_axi_rresp,
+  input  logic [ARW-1:0]           m_axi_rresp,
   input  logic                     m_axi_rlast,
   input  logic                     m_axi_rvalid,
   output logic                     m_axi_rready,
@@ -79,20 +83,20 @@ module nmx_top #(
   output logic [CB-1:0]            cnt_value
 );
 
-  localparam int unsigned NQ       = nmx_cfg_pkg::NUM_QUEUES;
+  localparam int unsigned NQ       = nmx_isa_pkg::NUM_QUEUES;
   localparam int unsigned NCNT     = nmx_isa_pkg::NUM_COUNTERS;
-  localparam int unsigned QLD      = 0;      // queue_e values as indices
-  localparam int unsigned QCMP     = 1;
-  localparam int unsigned QST      = 2;
+  localparam int unsigned QLD      = 32'(nmx_isa_pkg::Q_LD);    // queue_e values as indices
+  localparam int unsigned QCMP     = 32'(nmx_isa_pkg::Q_CMP);
+  localparam int unsigned QST      = 32'(nmx_isa_pkg::Q_ST);
   localparam int unsigned INP_AW   = (INP_DEPTH > 1) ? $clog2(INP_DEPTH) : 1;
   localparam int unsigned WGT_AW   = (WGT_DEPTH > 1) ? $clog2(WGT_DEPTH) : 1;
   localparam int unsigned VEC_AW   = (VEC_DEPTH > 1) ? $clog2(VEC_DEPTH) : 1;
   localparam int unsigned ACC_AW   = (ACC_DEPTH > 1) ? $clog2(ACC_DEPTH) : 1;
-  localparam int unsigned INP_W    = ROWS * 8;
-  localparam int unsigned WGT_W    = COLS * 8;
-  localparam int unsigned ACC_W    = COLS * 32;
-  localparam int unsigned VEC_W    = COLS * 32;
-  localparam int unsigned ROW_W    = nmx_isa_pkg::ROW_LANES * 32;
+  localparam int unsigned INP_W    = ROWS * nmx_isa_pkg::BYTE_ELEM_BITS;
+  localparam int unsigned WGT_W    = COLS * nmx_isa_pkg::BYTE_ELEM_BITS;
+  localparam int unsigned ACC_W    = COLS * nmx_isa_pkg::WORD_ELEM_BITS;
+  localparam int unsigned VEC_W    = COLS * nmx_isa_pkg::WORD_ELEM_BITS;
+  localparam int unsigned ROW_W    = nmx_isa_pkg::ROW_LANES * nmx_isa_pkg::WORD_ELEM_BITS;
   localparam int unsigned RDB_W    = $clog2(STRB_BITS) + 1;     // load engine byte strobe
   localparam int unsigned WRB_W    = $clog2(STRB_BITS + 1);     // store engine byte strobe
 

@@ -55,11 +55,23 @@ def verilator_bin() -> str:
     return str(setup_verilator() / "bin" / "verilator")
 
 
-def rtl_sources() -> list[pathlib.Path]:
-    """All synthesizable RTL, packages first (they must compile before their users)."""
-    # nmx_isa_pkg first: the other packages import it
+def rtl_sources(modules: Sequence[str] | None = None) -> list[pathlib.Path]:
+    """Synthesizable RTL, packages first (they must compile before their users).
+
+    Every ``rtl/*.sv`` file (one module or package per file) is in the list, so a new module is
+    picked up by simulation, lint and synthesis alike. ``modules`` (module names, i.e. file stems)
+    restricts the modules to those - a block and its submodules - while still giving every
+    package, which every module may use.
+    """
+    # nmx_isa_pkg first: the other packages may refer to it
     pkgs = sorted(RTL.glob("*_pkg.sv"), key=lambda p: (p.name != "nmx_isa_pkg.sv", p.name))
     mods = sorted(p for p in RTL.glob("*.sv") if not p.name.endswith("_pkg.sv"))
+    if modules is not None:
+        by_name = {p.stem: p for p in mods}
+        missing = [m for m in modules if m not in by_name]
+        if missing:
+            raise FileNotFoundError(f"no rtl/<module>.sv for {missing}")
+        mods = [by_name[m] for m in modules]
     return pkgs + mods
 
 

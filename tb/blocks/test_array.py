@@ -14,7 +14,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from golden.arith import gemm_tile
-from tb.blocks import BlockConfig
+from tb.blocks import block_hw
 from tb.blocks.gemm_model import pack_row, unpack_row
 
 
@@ -73,7 +73,7 @@ async def play(dut, sch: ArraySchedule) -> int:
 
 @cocotb.test()
 async def test_array_bank_swap(dut):
-    cfg = BlockConfig.from_env()
+    cfg = block_hw()
     R, C = cfg.rows, cfg.cols
     nrng = np.random.default_rng(11)
     Clock(dut.clk, 10, unit="ns").start()

