@@ -28,10 +28,9 @@ from golden.isa import Buffer, HwConfig, Opcode, Queue
 
 ACC = 4  # pseudo buffer id for ACC in the hazard tables
 ENGINES = (Queue.LD, Queue.CMP, Queue.ST)
-_QNAME = {Queue.LD: "ld", Queue.CMP: "cmp", Queue.ST: "st"}
 _ENGINE = {op: int(q) for op, q in isa.QUEUE_OF.items() if q is not None}
-_PUSH = {int(q): f"push_{nm}" for q, nm in _QNAME.items()}
-_POP = {int(q): f"pop_{nm}" for q, nm in _QNAME.items()}
+_PUSH = {int(q): isa.PUSH_FIELD[q] for q in Queue}
+_POP = {int(q): isa.POP_FIELD[q] for q in Queue}
 
 
 # --------------------------------------------------------------------------- memory image

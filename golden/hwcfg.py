@@ -121,7 +121,8 @@ def hw_name(hw: HwConfig) -> str:
 
 def describe() -> str:
     """A table of the registry for ``--help`` texts and docs."""
-    lines = [f"{'name':<12} {'rows x cols':>11} {'bus':>5} {'tok':>4} {'q':>2}  buffers (inp/wgt/acc/vec)  purpose"]
+    head = f"{'name':<12} {'rows x cols':>11} {'bus':>5} {'tok':>4} {'q':>2}"
+    lines = [f"{head}  buffers (inp/wgt/acc/vec)  purpose"]
     for name, nc in REGISTRY.items():
         h = nc.hw
         lines.append(

@@ -17,7 +17,8 @@ import numpy as np
 
 from golden import arith
 from golden.isa import (
-    DEP_FIELDS,
+    POP_FIELD,
+    PUSH_FIELD,
     PWL_BREAKPOINTS,
     PWL_ICPT_WORD,
     PWL_SEGMENTS,
@@ -30,6 +31,7 @@ from golden.isa import (
     Insn,
     Opcode,
     decode,
+    pops,
 )
 from golden.isa import Counter as HwCounter
 from golden.program import Program
@@ -73,17 +75,17 @@ def static_bins(ins: Insn, hw: HwConfig, out: Bins, *, out_int32: bool, prev_cmp
     if op == Opcode.SYNC:
         _hit(out, "insn.sync_queue", ins.queue.name)  # type: ignore[union-attr]
     if op != Opcode.FINISH:
-        pops = [d for d in DEP_FIELDS if d.startswith("pop") and f.get(d)]
-        pushes = [d for d in DEP_FIELDS if d.startswith("push") and f.get(d)]
-        for d in pops + pushes:
+        popped = [d for d in POP_FIELD.values() if f.get(d)]
+        pushed = [d for d in PUSH_FIELD.values() if f.get(d)]
+        for d in popped + pushed:
             _hit(out, "dep.bits", f"{kind}.{d}")
         shape = (
             "pop_and_push"
-            if pops and pushes
-            else f"pop{len(pops)}"
-            if pops
-            else f"push{len(pushes)}"
-            if pushes
+            if popped and pushed
+            else f"pop{len(popped)}"
+            if popped
+            else f"push{len(pushed)}"
+            if pushed
             else "none"
         )
         _hit(out, "dep.shape", shape)
@@ -127,7 +129,7 @@ def static_bins(ins: Insn, hw: HwConfig, out: Bins, *, out_int32: bool, prev_cmp
         if f["inp_addr"] == f["wgt_addr"] == f["acc_addr"] == 0:
             _hit(out, "gemm.corner", "all_zero_addr")
         if prev_cmp is not None and prev_cmp.opcode == Opcode.GEMM:
-            waits = f["pop_ld"] or f["pop_st"]
+            waits = bool(pops(ins))
             _hit(out, "gemm.issue", "after_pop" if waits else "back_to_back")
     elif op == Opcode.STORE:
         e = 4 if out_int32 else 1

@@ -37,6 +37,8 @@ from golden.isa import (
     DEP_FIELDS,
     FORMATS,
     INSN_BITS,
+    POP_FIELD,
+    PUSH_FIELD,
     ROW_LANES,
     Buffer,
     DecodeError,
@@ -146,7 +148,7 @@ def _own_queue(ins: Insn, hw: HwConfig, rng: random.Random) -> int | None:
     q = ins.queue
     if q is None:
         return None
-    return _with(ins, **{f"{rng.choice(('pop', 'push'))}_{q.name.lower()}": 1})
+    return _with(ins, **{rng.choice((POP_FIELD, PUSH_FIELD))[q]: 1})
 
 
 STATIC: dict[str, tuple[ErrorCode, tuple[Opcode, ...], Callable[..., int | None]]] = {
@@ -324,7 +326,7 @@ def token_case(kind: str, seed: int, hw: HwConfig) -> ErrorCase:
             pushers = [
                 (i, d)
                 for i, w in enumerate(p.insns)
-                for d in ("push_ld", "push_cmp", "push_st")
+                for d in PUSH_FIELD.values()
                 if decode(w).fields.get(d)
             ]
             if pushers:
@@ -346,7 +348,7 @@ def token_case(kind: str, seed: int, hw: HwConfig) -> ErrorCase:
     if kind == "full_fifo":  # a blocked head and a full FIFO, no FINISH needed
         q = rng.choice([Queue.LD, Queue.CMP, Queue.ST])
         other = next(x for x in Queue if x != q)
-        head = make(Opcode.SYNC, queue=int(q), **{f"pop_{other.name.lower()}": 1})
+        head = make(Opcode.SYNC, queue=int(q), **{POP_FIELD[other]: 1})
         fill = [make(Opcode.SYNC, queue=int(q)) for _ in range(hw.queue_depth + 2)]
         return ErrorCase(
             f"{kind}_s{seed}", _program(f"err_{kind}", hw, [head, *fill]), ErrorCode.TOKEN_DEADLOCK
@@ -354,7 +356,7 @@ def token_case(kind: str, seed: int, hw: HwConfig) -> ErrorCase:
     if kind == "overflow":  # push one counter 2**token_bits times
         src, dst = rng.sample(list(Queue), 2)
         n = 1 << hw.token_bits
-        sync = make(Opcode.SYNC, queue=int(src), **{f"push_{dst.name.lower()}": 1})
+        sync = make(Opcode.SYNC, queue=int(src), **{PUSH_FIELD[dst]: 1})
         return ErrorCase(
             f"{kind}_s{seed}",
             _program(f"err_{kind}", hw, [sync] * n + [make(Opcode.FINISH)]),
