@@ -12,9 +12,6 @@ import pytest
 from golden.isa import HwConfig
 from tb.blocks import run_block
 
-META_BITS = 16
-"""Side-band width of the PPU block test (it carries the row number)."""
-
 #: (COLS, AXI_DATA_BITS): the two array widths at the default bus, plus narrow/wide buses that
 #: exercise multi-beat rows, 4 KiB splits and rows narrower than a beat.
 STORE_CONFIGS = [(4, 128), (16, 128), (16, 32), (4, 512)]
@@ -22,7 +19,7 @@ STORE_CONFIGS = [(4, 128), (16, 128), (16, 32), (4, 512)]
 
 @pytest.mark.parametrize("cols", [4, 16])
 def test_ppu(cols: int) -> None:
-    run_block("ppu", HwConfig(cols=cols), params={"META_BITS": META_BITS})
+    run_block("ppu", HwConfig(cols=cols))
 
 
 @pytest.mark.parametrize("cols,bus", STORE_CONFIGS)

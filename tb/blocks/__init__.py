@@ -54,10 +54,11 @@ BLOCKS: dict[str, Block] = {
                          lambda hw: {"ROWS": hw.rows, "COLS": hw.cols, "INP_DEPTH": hw.inp_depth,
                                      "WGT_DEPTH": hw.wgt_depth, "ACC_DEPTH": hw.acc_depth},
                          tb_hdl=("nmx_gemm_tb.sv",)),
-    # WIDTH/DEPTH are FIFO instance parameters, not machine ones: given as overrides
-    "fifo": Block("nmx_fifo", "tb.blocks.test_fifo", ("nmx_fifo",)),
-    # META_BITS is the PPU's side band, chosen by the test: given as an override
-    "ppu": Block("nmx_ppu", "tb.blocks.test_ppu", ("nmx_ppu",), lambda hw: {"COLS": hw.cols}),
+    # WIDTH/DEPTH are FIFO instance parameters, not machine ones: these defaults, or overrides
+    "fifo": Block("nmx_fifo", "tb.blocks.test_fifo", ("nmx_fifo",), lambda hw: {"WIDTH": 16, "DEPTH": 4}),
+    # META_BITS is the PPU's side band; the test carries the row number in it
+    "ppu": Block("nmx_ppu", "tb.blocks.test_ppu", ("nmx_ppu",),
+                 lambda hw: {"COLS": hw.cols, "META_BITS": 16}),
     "store_engine": Block("nmx_store_engine", "tb.blocks.test_store_engine",
                           ("nmx_fifo", "nmx_ppu", "nmx_axi_burst_split", "nmx_store_engine"),
                           lambda hw: {"COLS": hw.cols, "ACC_DEPTH": hw.acc_depth, "VEC_DEPTH": hw.vec_depth,
