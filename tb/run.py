@@ -425,13 +425,20 @@ def suite_record(res: SuiteResult) -> dict[str, Any]:
             {
                 "name": r.name,
                 "seed": r.seed,
-                "failures": r.failures[:5],
+                "signature": r.verdict.signature,
+                "message": "; ".join(r.failures[:3]),
                 "rerun": r.rerun,
                 "result_dir": r.result_dir,
             }
-            for r in failed
+            for r in failed[:50]
         ],
-        "coverage_holes": cov.get("holes", []),
+        "coverage": {
+            "percent": cov.get("percent", 0.0),
+            "hit": cov.get("hit", 0),
+            "total": cov.get("bins", 0),
+            "holes": cov.get("holes", []),
+            "file": str(pathlib.Path(res.out_dir) / "coverage_merged.json"),
+        },
         "out_dir": res.out_dir,
     }
 

@@ -16,7 +16,7 @@ from tb.cov.model import CoverageModel, from_bins
 from tb.cov.probe import program_bins
 from tb.cov.run_bins import bus_bins, feed_bins, status_bins, wstrb_bins
 from tb.env.cfg import RunKnobs, watchdog_for
-from tb.env.compare import compare_memories, untracked_diffs
+from tb.env.compare import Mismatch, compare_memories, untracked_diffs
 from tb.env.counters import compare_counters
 from tb.env.diagnose import describe_hang
 from tb.env.run_ctx import rerun_command
@@ -185,3 +185,22 @@ def test_hang_description() -> None:
     )
     assert "accepted 5/" in text and "CMP engine head waits for a token" in text
     assert "<- #1 LOAD" in text  # instruction 0 is the PPUCFG
+
+
+def test_failure_signatures_group_runs_that_fail_the_same_way() -> None:
+    from tb.env.verdict import normalise
+
+    m = Mismatch("conv1.out", "conv1", (10, 20), (0, 3), 5, 7, 12, 64, 0x1234)
+    a = RunVerdict(name="a", seed=1, passed=False, failures=["1 checked tensor(s) differ"], mismatches=[m])
+    assert a.signature == "tensor:conv1.out@conv1"
+    hang = RunVerdict(name="b", seed=2, passed=False, failures=["watchdog: no done after 900 cycles"])
+    assert hang.signature == "watchdog"
+    err = RunVerdict(name="c", seed=3, passed=False, error="AXI_READ", golden_error="NONE",
+                     failures=["error status: rtl AXI_READ@4, golden NONE@-1"])
+    assert err.signature == "error:AXI_READ vs NONE"
+    exc = "testbench exception: KeyError: bin {} at {}"
+    e1 = RunVerdict(name="d", seed=4, passed=False, failures=[exc.format("0x40", 12)])
+    e2 = RunVerdict(name="e", seed=5, passed=False, failures=[exc.format("0x80", 7)])
+    assert e1.signature == e2.signature == "exception:KeyError:bin # at #"
+    assert RunVerdict(name="f", seed=6, passed=True).signature == ""
+    assert normalise("/work/x.bin differs at 0x3f, 12 bytes") == "# differs at #, # bytes"

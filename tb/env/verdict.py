@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tb.env.compare import Mismatch
+
+_VOLATILE = re.compile(r"(/[\w.\-/]+)|(0x[0-9a-fA-F]+)|(\d+(\.\d+)?)")
+
+
+def normalise(message: str, words: int = 12) -> str:
+    """A message with its paths, addresses and numbers replaced by ``#``: failures that differ only
+    in where and how much group together (the dashboard's failure signatures)."""
+    text = _VOLATILE.sub("#", message)
+    return " ".join(text.split()[:words])
+
+
+def exception_signature(exc_type: str, message: str) -> str:
+    """Signature of a job that raised (docs/regressions.md, "Job record")."""
+    return f"exception:{exc_type}:{normalise(message)}"
 
 
 @dataclass
@@ -39,6 +54,25 @@ class RunVerdict:
     @property
     def verdict(self) -> str:
         return "PASS" if self.passed else "FAIL"
+
+    @property
+    def signature(self) -> str:
+        """What went wrong first, without the run-specific numbers: the grouping key of failures
+        across seeds and jobs (docs/regressions.md, "Job record")."""
+        if self.passed:
+            return ""
+        if self.mismatches:
+            m = self.mismatches[0]
+            return f"tensor:{m.tensor}@{m.layer or '-'}"
+        if any(f.startswith("watchdog") for f in self.failures):
+            return "watchdog"
+        if self.error != self.golden_error:
+            return f"error:{self.error} vs {self.golden_error}"
+        first = self.failures[0] if self.failures else "no failure message"
+        if first.startswith("testbench exception:"):
+            kind, _, msg = first.removeprefix("testbench exception: ").partition(": ")
+            return exception_signature(kind, msg)
+        return "check:" + normalise(first, words=4)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
