@@ -17,6 +17,10 @@ from collections.abc import Mapping, Sequence
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 RTL = REPO / "rtl"
+"""The repo's RTL: the default of ``NMX_RTL_DIR`` (see :func:`rtl_dir`)."""
+RTL_DIR_ENV = "NMX_RTL_DIR"
+"""Environment variable naming another RTL source directory (a modified copy of ``rtl/``): every
+simulation, lint and synthesis then reads its ``*.sv`` files instead of the repo's."""
 BUILD = REPO / "build"
 
 
@@ -55,22 +59,41 @@ def verilator_bin() -> str:
     return str(setup_verilator() / "bin" / "verilator")
 
 
+def rtl_dir() -> pathlib.Path:
+    """The RTL source directory: ``$NMX_RTL_DIR`` if set, else the repo's ``rtl/``.
+
+    Read at every call (not at import) so a test or a rerun command can point one process at a
+    deliberately modified copy; a directory that does not exist or holds no ``*.sv`` is an error
+    naming the variable, not an empty source list.
+    """
+    value = os.environ.get(RTL_DIR_ENV, "")
+    if not value:
+        return RTL
+    d = pathlib.Path(value).expanduser().resolve()
+    if not d.is_dir():
+        raise FileNotFoundError(f"{RTL_DIR_ENV}={value}: not a directory")
+    if not any(d.glob("*.sv")):
+        raise FileNotFoundError(f"{RTL_DIR_ENV}={value}: no *.sv files in {d}")
+    return d
+
+
 def rtl_sources(modules: Sequence[str] | None = None) -> list[pathlib.Path]:
-    """Synthesizable RTL, packages first (they must compile before their users).
+    """Synthesizable RTL of :func:`rtl_dir`, packages first (they must compile before their users).
 
     Every ``rtl/*.sv`` file (one module or package per file) is in the list, so a new module is
     picked up by simulation, lint and synthesis alike. ``modules`` (module names, i.e. file stems)
     restricts the modules to those - a block and its submodules - while still giving every
     package, which every module may use.
     """
+    src = rtl_dir()
     # nmx_isa_pkg first: the other packages may refer to it
-    pkgs = sorted(RTL.glob("*_pkg.sv"), key=lambda p: (p.name != "nmx_isa_pkg.sv", p.name))
-    mods = sorted(p for p in RTL.glob("*.sv") if not p.name.endswith("_pkg.sv"))
+    pkgs = sorted(src.glob("*_pkg.sv"), key=lambda p: (p.name != "nmx_isa_pkg.sv", p.name))
+    mods = sorted(p for p in src.glob("*.sv") if not p.name.endswith("_pkg.sv"))
     if modules is not None:
         by_name = {p.stem: p for p in mods}
         missing = [m for m in modules if m not in by_name]
         if missing:
-            raise FileNotFoundError(f"no rtl/<module>.sv for {missing}")
+            raise FileNotFoundError(f"no <module>.sv in {src} for {missing}")
         mods = [by_name[m] for m in modules]
     return pkgs + mods
 
@@ -99,6 +122,20 @@ def build_key(toplevel: str, parameters: Mapping[str, object]) -> str:
     return f"{toplevel}_{tail}" if tail else toplevel
 
 
+def sources_id(sources: Sequence[pathlib.Path]) -> str:
+    """Hash of the sources' resolved paths and contents (part of the build directory name).
+
+    A model built from another RTL directory (``NMX_RTL_DIR``, e.g. a deliberately broken copy)
+    or from edited files never shares a build directory with the repo's RTL, so a cached build of
+    one is never run as the other.
+    """
+    h = hashlib.sha1()
+    for p in sources:
+        rp = pathlib.Path(p).resolve()
+        h.update(str(rp).encode() + b"\0" + rp.read_bytes() + b"\0")
+    return h.hexdigest()[:8]
+
+
 def run_cocotb(*, toplevel: str, test_module: str, parameters: Mapping[str, object] | None = None,
                sources: Sequence[pathlib.Path] | None = None, testcase: str | Sequence[str] | None = None,
                extra_env: Mapping[str, str] | None = None, seed: int | None = None, waves: bool = False,
@@ -109,16 +146,18 @@ def run_cocotb(*, toplevel: str, test_module: str, parameters: Mapping[str, obje
     from cocotb_tools.runner import get_runner
 
     params = dict(parameters or {})
+    srcs = list(sources or rtl_sources())
     runner = get_runner("verilator")
     args = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast", *build_args]
     if waves:
         # FST needs the system's lz4.h (not shipped with the wheel); fall back to VCD without it
         args += ["--trace-fst" if have_lz4() else "--trace-vcd", "--trace-structs"]
-    # One cached model per (toplevel, parameters, build flags): callers with other flags never
-    # rebuild over each other, and a flag change gives a fresh build instead of stale objects.
+    # One cached model per (toplevel, parameters, build flags, sources): callers with other flags
+    # never rebuild over each other, a flag change gives a fresh build instead of stale objects, and
+    # a build of another RTL directory (NMX_RTL_DIR) is never reused for the repo's RTL.
     flags_id = hashlib.sha1(" ".join([*args, *MAKE_VARS]).encode()).hexdigest()[:8]
-    bdir = build_dir or BUILD / "sim" / f"{build_key(toplevel, params)}_{flags_id}"
-    runner.build(sources=list(sources or rtl_sources()), hdl_toplevel=toplevel, parameters=params,
+    bdir = build_dir or BUILD / "sim" / f"{build_key(toplevel, params)}_{flags_id}_{sources_id(srcs)}"
+    runner.build(sources=srcs, hdl_toplevel=toplevel, parameters=params,
                  build_args=args, build_dir=bdir, waves=waves, timescale=("1ns", "1ps"))
     tdir = test_dir or bdir
     results = runner.test(test_module=test_module, hdl_toplevel=toplevel, testcase=testcase,

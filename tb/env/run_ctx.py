@@ -8,6 +8,7 @@ same SLVERR windows and memory latencies as the memory model.
 
 from __future__ import annotations
 
+import os
 import pathlib
 import shlex
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from golden.program import Program
 from golden.sim import SimResult, simulate
 from golden.timing import TimingParams
 from tb.env.cfg import RunKnobs, watchdog_for
+from tb.sim_env import RTL_DIR_ENV
 
 
 @dataclass
@@ -57,12 +59,18 @@ class RunContext:
 def rerun_command(
     *, program_file: str | None = None, test: str | None = None, seed: int, cfg: str, extra: str = ""
 ) -> str:
-    """The command line that reproduces a run with waves (printed on every failure)."""
+    """The command line that reproduces a run with waves (printed on every failure).
+
+    When ``NMX_RTL_DIR`` selects another RTL directory the command starts with that assignment:
+    a failure of a modified RTL copy must rerun on the same copy, not on the repo's ``rtl/``.
+    """
+    rtl = os.environ.get(RTL_DIR_ENV, "")
+    prefix = f"{RTL_DIR_ENV}={shlex.quote(str(pathlib.Path(rtl).resolve()))} " if rtl else ""
     parts = [".venv/bin/python", "-m", "tb.run"]
     if program_file:
         parts.append(str(program_file))
     if test:
         parts += ["--test", test]
     parts += ["--seed" if program_file else "--seeds", str(seed), "--cfg", cfg, "--waves"]
-    cmd = " ".join(shlex.quote(p) for p in parts)
+    cmd = prefix + " ".join(shlex.quote(p) for p in parts)
     return f"{cmd} {extra}".strip()
