@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-install
 TORCH_PIN := torch==2.13.0
 
-.PHONY: all test regress lint synth bench sv-pkg docs-isa clean distclean venv
+.PHONY: all test regress verify lint synth bench sv-pkg docs-isa clean distclean venv
 
 all: test
 
@@ -30,6 +30,11 @@ test: $(STAMP)
 # The main job: end-to-end verification (see README); writes build/regress/ reports.
 regress: $(STAMP)
 	$(PY) -m regressions.run $(if $(SUITE),--suite $(SUITE),)
+
+# One model end to end (regressions/verify.py): MODEL is a zoo name or module.path:factory.
+verify: $(STAMP)
+	@test -n "$(MODEL)" || { echo "usage: make verify MODEL=<zoo name|module.path:factory> [CFG=16x16] [SEED=1]" >&2; exit 2; }
+	$(PY) -m regressions.verify '$(MODEL)' $(if $(CFG),--cfg '$(CFG)',) $(if $(SEED),--seed $(SEED),)
 
 lint: $(STAMP)
 	$(PY) -m tb.flows.lint
