@@ -9,7 +9,11 @@ Every RTL job runs through the one Program runner, tb/run.py.
 
 from __future__ import annotations
 
+import json
+import os
 import pathlib
+import subprocess
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -123,6 +127,65 @@ def rtl_test(params: dict[str, Any], outdir: pathlib.Path) -> Record:
                       test=params["test"], slow=bool(params.get("slow", False)))
 
 
+def verify_model(params: dict[str, Any], outdir: pathlib.Path) -> Record:
+    """One zoo model verified end to end (regressions/verify.py): RTL bit-exact against golden, golden
+    against float, with the per-model figures.  Imported here, not at the top, so the other kinds (and
+    suite validation) work while that module is missing or broken."""
+    from regressions.verify import verify_job
+
+    return verify_job(dict(params), outdir)
+
+
+# --- test-only kinds --------------------------------------------------------------------------------
+# Registered under names starting with "_test_" so tests/test_regress_runner.py can exercise the runner
+# (parallelism, timeouts, kills, resume, Dask) in seconds; no suite of suites.yaml uses them.
+
+
+def _test_seed_figures(params: dict[str, Any]) -> dict[str, Any]:
+    seeds = parse_seeds(params.get("seeds", params.get("seed", 0)))
+    return {"seeds": len(seeds), "seed_sum": sum(seeds), "slept_s": float(params.get("s", 0))}
+
+
+def _test_sleep(params: dict[str, Any], outdir: pathlib.Path) -> Record:
+    """Test-only: sleep ``s`` seconds (in a grandchild ``sleep`` process with ``grandchild: true``),
+    or until ``until_file`` exists; hold ``alloc_mb`` MB resident meanwhile.  Writes the pids of its
+    process tree to ``pids.json`` first, so a test can check that a kill took all of them."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    seconds = float(params.get("s", 0))
+    ballast = bytearray(int(float(params.get("alloc_mb", 0)) * 2**20))
+    for i in range(0, len(ballast), 4096):  # touch every page: resident, not just reserved
+        ballast[i] = 1
+    pids = [os.getpid()]
+    child = subprocess.Popen(["sleep", str(seconds)]) if params.get("grandchild") else None
+    if child is not None:
+        pids.append(child.pid)
+    (outdir / "pids.json").write_text(json.dumps(pids))
+    until = params.get("until_file")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not (until and pathlib.Path(until).exists()):
+        time.sleep(0.05)
+    if child is not None:
+        child.wait()
+    return {"passed": True, "reason": "", "figures": _test_seed_figures(params)}
+
+
+def _test_fail(params: dict[str, Any], outdir: pathlib.Path) -> Record:
+    """Test-only: a job that runs and fails (one failing run, with a signature and a rerun line)."""
+    seed = int(params.get("seed", 0))
+    return {"passed": False, "reason": f"asked to fail (seed {seed})", "figures": _test_seed_figures(params),
+            "failures": [{"name": "fail_run", "seed": seed, "signature": "check:asked to fail",
+                          "message": "asked to fail", "rerun": f"echo rerun {seed}"}]}
+
+
+def _test_raise(params: dict[str, Any], outdir: pathlib.Path) -> Record:
+    """Test-only: a job that raises (the runner records status ``error`` with the traceback)."""
+    where, n = params.get("where", "/tmp/nowhere"), params.get("n", 3)
+    raise ValueError(f"asked to raise at {where} after {n} steps")
+
+
+SEED_KEY: dict[str, str] = {"rtl_random": "seeds", "rtl_test": "seeds", "rtl_top_suite": "seed_base"}
+"""The params key ``--seed N`` overrides, per kind ("seed" for every kind not listed)."""
+
 KINDS: dict[str, Callable[[dict[str, Any], pathlib.Path], Record]] = {
     "golden_gemm": golden_gemm,
     "model_fidelity": model_fidelity,
@@ -130,4 +193,23 @@ KINDS: dict[str, Callable[[dict[str, Any], pathlib.Path], Record]] = {
     "rtl_model": rtl_model,
     "rtl_top_suite": rtl_top_suite,
     "rtl_test": rtl_test,
+    "verify_model": verify_model,
+    "_test_sleep": _test_sleep,
+    "_test_fail": _test_fail,
+    "_test_raise": _test_raise,
 }
+
+DEFAULT_TIMEOUT_S: dict[str, float] = {
+    "golden_gemm": 300,
+    "model_fidelity": 1800,
+    "rtl_random": 1800,
+    "rtl_model": 1800,
+    "rtl_top_suite": 3600,
+    "rtl_test": 1800,
+    "verify_model": 3600,
+    "_test_sleep": 60,
+    "_test_fail": 60,
+    "_test_raise": 60,
+}
+"""Per-kind timeout when a suite entry gives no ``timeout_s``: a hang guard several times the longest
+run measured on this 2-core machine (docs/regressions.md, "Running suites"), not a speed target."""

@@ -1,107 +1,476 @@
-"""Regression runner: runs a suite of jobs (regressions/suites.yaml) and writes one result record per job.
+"""Regression runner: runs a suite of regressions/suites.yaml, in parallel, one record per job.
 
-Every job's record is written to ``build/regress/<run-id>/<job>.json`` the moment the job ends, so a
-crash or timeout later in the suite loses nothing already computed.  At the end a summary
-(``summary.json`` and ``summary.md``) lists pass/fail, wall time and the key figures of each job,
-and the process exits non-zero if any job failed.
+Jobs run locally, --jobs N at a time, each in its own process tree with its own timeout (the whole
+tree is killed and the job recorded as `timeout`), or on a Dask cluster (--executor dask). Each job's
+record is written to build/regress/<run-id>/jobs/<name>.json the moment the job ends, so a crash, a
+kill or a timeout loses nothing already finished; --resume RUN_ID runs only what is missing. At the
+end the run's reports are written (summary.md, and JUnit/dashboard/history where regressions/report.py
+provides them), build/regress/latest points at the run, and the exit status is 1 if any job did not
+pass (2: bad usage or suites file, 130: interrupted).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import datetime as dt
+import importlib.util
 import json
+import os
 import pathlib
+import shlex
+import signal
+import socket
 import sys
+import threading
 import time
 import traceback
+from collections.abc import Iterator
 from typing import Any
 
-import yaml
+import psutil
 
-from regressions import jobs
+from regressions.executor import DaskExecutor, LocalExecutor, write_json_atomic
+from regressions.suite import (
+    SUITES,
+    Job,
+    SuiteError,
+    load_suite,
+    load_suites,
+    parse_shard,
+    select,
+    shard,
+    with_seed,
+)
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-SUITES = pathlib.Path(__file__).resolve().parent / "suites.yaml"
+OUT = REPO / "build" / "regress"
+RUN_FILE = "run.json"
+Record = dict[str, Any]
+
+EPILOG = """\
+selection (applied in this order; every option narrows):
+  --only NAME     job names (repeatable, fnmatch globs: --only 'rtl_random_*')
+  --tag TAG       jobs carrying every given tag (repeatable: --tag rtl --tag 16x16)
+  --model NAME    jobs whose params.model matches (repeatable, globs)
+  --shard K/N     shard K of N (1-based): deterministic, the union of the N shards is the selection
+  --seed N        then set each job's seed (params.seed, .seeds or .seed_base, per kind) to N
+
+examples:
+  python -m regressions.run --list-suites
+  python -m regressions.run --suite nightly --shard 2/4 --list
+  python -m regressions.run --suite nightly --model resnet50 --jobs 1
+  python -m regressions.run --suite default --executor dask --jobs 2
+  python -m regressions.run --suite nightly --executor dask --scheduler tcp://head:8786
+  python -m regressions.run --resume latest --retry-failed
+  make regress SUITE=resnet MODEL=resnet20 SEED=3 JOBS=2 SHARD=1/2
+
+outputs: build/regress/<run-id>/run.json (what was selected), jobs/<name>.json (one record per job,
+docs/regressions.md), <name>/ (the job's files), logs/<name>.log (its output), summary.md; latest ->
+the newest run. Progress: a live rich display on a terminal, plain lines when CI is set or stdout is
+not a terminal (--progress forces one)."""
 
 
-def load_suite(name: str) -> list[dict[str, Any]]:
-    data = yaml.safe_load(SUITES.read_text())
-    suites = data.get("suites", {})
-    if name not in suites:
-        raise SystemExit(f"unknown suite {name!r}; suites in {SUITES.name}: {sorted(suites)}")
-    out = suites[name]
-    for i, job in enumerate(out):
-        for key in ("name", "kind", "params"):
-            if key not in job:
-                raise SystemExit(f"{SUITES.name}: suite {name} job #{i} lacks '{key}'")
-        if job["kind"] not in jobs.KINDS:
-            raise SystemExit(f"{SUITES.name}: job {job['name']}: unknown kind {job['kind']!r};"
-                             f" known: {sorted(jobs.KINDS)}")
-    return out
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m regressions.run", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
+    g = p.add_argument_group("suite")
+    g.add_argument("--suite", default="default", help="suite name in the suites file (default: default)")
+    g.add_argument("--suites", type=pathlib.Path, default=SUITES, metavar="PATH",
+                   help="suites file (default: regressions/suites.yaml)")
+    g.add_argument("--list", action="store_true", help="print the selected jobs and exit")
+    g.add_argument("--list-suites", action="store_true",
+                   help="print every suite with its job count and total timeout, and exit")
+    s = p.add_argument_group("selection")
+    s.add_argument("--only", action="append", default=[], metavar="NAME",
+                   help="job name or glob (repeatable)")
+    s.add_argument("--tag", action="append", default=[], metavar="TAG", help="required tag (repeatable)")
+    s.add_argument("--model", action="append", default=[], metavar="NAME",
+                   help="params.model name or glob (repeatable)")
+    s.add_argument("--seed", type=int, metavar="N", help="override every selected job's seed(s) with N")
+    s.add_argument("--shard", metavar="K/N", help="run shard K of N (1-based) of the selection")
+    e = p.add_argument_group("execution")
+    e.add_argument("--jobs", "-j", type=int, default=2, metavar="N",
+                   help="jobs at a time (local) or LocalCluster workers (dask); default 2")
+    e.add_argument("--executor", choices=("local", "dask"), default="local",
+                   help="local: process tree per job on this machine (default); dask: distributed tasks")
+    e.add_argument("--scheduler", metavar="ADDRESS",
+                   help="with --executor dask: an existing scheduler (tcp://host:8786) instead of a"
+                        " LocalCluster")
+    e.add_argument("--max-rss-mb", type=float, metavar="MB",
+                   help="memory guard: kill a job whose process tree exceeds MB resident (status error);"
+                        " default 85%% of this machine's RAM divided by --jobs; 0 disables")
+    e.add_argument("--timeout-scale", type=float, default=1.0, metavar="F",
+                   help="multiply every job's timeout_s by F (slow or shared machines); default 1")
+    e.add_argument("--resume", metavar="RUN_ID",
+                   help="continue run RUN_ID (a name under --out, or 'latest'): run only its jobs without a"
+                        " record; selection options are taken from the run and may not be given")
+    e.add_argument("--retry-failed", action="store_true",
+                   help="with --resume: also rerun the jobs recorded as error or timeout")
+    e.add_argument("--out", type=pathlib.Path, default=OUT, metavar="DIR",
+                   help="root of the run directories (default: build/regress)")
+    e.add_argument("--progress", choices=("auto", "rich", "plain"), default="auto",
+                   help="auto: rich on a terminal, plain lines when CI is set or stdout is not a terminal")
+    return p
 
 
-def run_job(job: dict[str, Any], outdir: pathlib.Path) -> dict[str, Any]:
-    """Run one job, never raising: failures become records with the traceback."""
-    start = time.time()
-    rec: dict[str, Any] = {"name": job["name"], "kind": job["kind"], "params": job["params"]}
+# --- selection ----------------------------------------------------------------------------------------
+
+
+def _selected(a: argparse.Namespace) -> list[Job]:
+    suite = load_suite(a.suite, a.suites)
+    picked = select(suite, only=a.only, tags=a.tag, models=a.model)
+    if not picked:
+        raise SuiteError(f"suite {a.suite!r}: no job matches --only {a.only} --tag {a.tag} --model {a.model}")
+    if a.shard:
+        k, n = parse_shard(a.shard)
+        picked = shard(picked, k, n)
+    if a.seed is not None:
+        picked = [with_seed(j, a.seed) for j in picked]
+    if a.timeout_scale != 1.0:
+        if a.timeout_scale <= 0:
+            raise SuiteError(f"--timeout-scale {a.timeout_scale}: must be positive")
+        picked = [dataclasses.replace(j, timeout_s=j.timeout_s * a.timeout_scale) for j in picked]
+    return picked
+
+
+def _rerun_cmd(job: Job, suite: str, suites_file: pathlib.Path, seed: int | None) -> str:
+    cmd = ["python", "-m", "regressions.run", "--suite", suite, "--only", job.name]
+    if suites_file.resolve() != SUITES:
+        cmd += ["--suites", str(suites_file)]
+    if seed is not None:
+        cmd += ["--seed", str(seed)]
+    return shlex.join(cmd)
+
+
+def _last_walls(out: pathlib.Path, runs: int = 30) -> dict[str, float]:
+    """Wall time of each job name in the newest passing record of the last ``runs`` runs."""
+    walls: dict[str, float] = {}
+    dirs = sorted((d for d in out.glob("*/jobs") if d.is_dir()), key=lambda d: d.parent.name)[-runs:]
+    for d in dirs:  # oldest first: newer runs overwrite
+        for f in d.glob("*.json"):
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                rec = json.loads(f.read_text())
+                if rec.get("status") == "pass":
+                    walls[rec["name"]] = float(rec["wall_s"])
+    return walls
+
+
+def _list_jobs(picked: list[Job], out: pathlib.Path) -> None:
+    walls = _last_walls(out)
+    print(f"{'job':<34} {'kind':<14} {'timeout':>8} {'last s':>7}  tags / params")
+    for j in picked:
+        last = f"{walls[j.name]:.0f}" if j.name in walls else "-"
+        print(f"{j.name:<34} {j.kind:<14} {j.timeout_s:>8.0f} {last:>7}  [{', '.join(j.tags)}] "
+              + json.dumps(j.params, separators=(",", ":")))
+    print(f"{len(picked)} jobs")
+
+
+def _list_suites(path: pathlib.Path, out: pathlib.Path) -> None:
+    walls = _last_walls(out)
+    print(f"{'suite':<10} {'jobs':>5} {'timeouts h':>10} {'measured':>9} {'serial s':>9}")
+    for name, js in load_suites(path).items():
+        known = [walls[j.name] for j in js if j.name in walls]
+        print(f"{name:<10} {len(js):>5} {sum(j.timeout_s for j in js) / 3600:>10.1f}"
+              f" {f'{len(known)}/{len(js)}':>9} {sum(known):>9.0f}")
+    print("(serial s: sum of the last passing wall time of the measured jobs, from earlier runs in "
+          f"{out})")
+
+
+# --- run directory ------------------------------------------------------------------------------------
+
+
+def _new_run_dir(out: pathlib.Path, suite: str, shard_spec: str | None) -> pathlib.Path:
+    base = dt.datetime.now().strftime("%Y%m%d-%H%M%S") + f"-{suite}"
+    if shard_spec:
+        k, n = parse_shard(shard_spec)
+        base += f"-shard{k}of{n}"
+    out.mkdir(parents=True, exist_ok=True)
+    for i in range(1, 1000):
+        run_dir = out / (base if i == 1 else f"{base}-{i}")
+        try:
+            run_dir.mkdir()
+            return run_dir
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"{out}: cannot create a run directory named {base}-N")
+
+
+def _record_path(run_dir: pathlib.Path, name: str) -> pathlib.Path:
+    return run_dir / "jobs" / f"{name}.json"
+
+
+def _read_record(run_dir: pathlib.Path, name: str) -> Record | None:
     try:
-        result = jobs.KINDS[job["kind"]](dict(job["params"]), outdir / job["name"])
-        rec.update(result)
-        rec.setdefault("passed", False)
-    except Exception as exc:  # a job's failure must not stop the suite
-        rec["passed"] = False
-        rec["error"] = f"{type(exc).__name__}: {exc}"
-        rec["traceback"] = traceback.format_exc()
-    rec["wall_s"] = round(time.time() - start, 2)
-    (outdir / f"{job['name']}.json").write_text(json.dumps(rec, indent=2, default=str))
-    return rec
+        return json.loads(_record_path(run_dir, name).read_text())
+    except (OSError, ValueError):
+        return None
 
 
-def summarise(records: list[dict[str, Any]], outdir: pathlib.Path, suite: str) -> str:
-    lines = [f"# Regression `{suite}` — {outdir.name}", "",
-             "| job | result | wall s | figures |", "|---|---|---|---|"]
+def _link_latest(out: pathlib.Path, run_dir: pathlib.Path) -> None:
+    """Point ``out/latest`` at ``run_dir`` (a relative link, replaced atomically)."""
+    tmp = out / f".latest.{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(run_dir.name)
+    os.replace(tmp, out / "latest")
+
+
+# --- reports ------------------------------------------------------------------------------------------
+
+
+def _write_summary(run_dir: pathlib.Path, suite: str, records: list[Record]) -> None:
+    """summary.md and summary.json; used only while regressions/report.py (finish_run) does not exist."""
+    lines = [f"# Regression `{suite}` — {run_dir.name}", "",
+             "| job | status | wall s | peak MB | figures |", "|---|---|---|---|---|"]
     for r in records:
         figs = ", ".join(f"{k}={v}" for k, v in r.get("figures", {}).items())
-        verdict = "PASS" if r["passed"] else f"FAIL ({r.get('error') or r.get('reason', '')})"
-        lines.append(f"| {r['name']} | {verdict} | {r['wall_s']} | {figs} |")
+        verdict = "PASS" if r["passed"] else f"{r['status'].upper()} ({r.get('reason', '')})"
+        lines.append(f"| {r['name']} | {verdict} | {r['wall_s']} | {r.get('peak_rss_mb', '')} | {figs} |")
     n_pass = sum(r["passed"] for r in records)
     lines += ["", f"**{n_pass}/{len(records)} jobs passed.**"]
-    text = "\n".join(lines) + "\n"
-    (outdir / "summary.md").write_text(text)
-    (outdir / "summary.json").write_text(json.dumps(
-        {"suite": suite, "passed": n_pass, "total": len(records), "jobs": records}, indent=2, default=str))
-    return text
+    (run_dir / "summary.md").write_text("\n".join(lines) + "\n")
+    write_json_atomic(run_dir / "summary.json",
+                      {"suite": suite, "passed": n_pass, "total": len(records), "jobs": records})
+
+
+def _finish(run_dir: pathlib.Path, suite: str, records: list[Record]) -> bool:
+    """Write the run's reports; False if the report module failed (the records are safe either way)."""
+    if importlib.util.find_spec("regressions.report") is None:
+        _write_summary(run_dir, suite, records)
+        return True
+    try:
+        from regressions.report import finish_run
+
+        finish_run(run_dir, suite, records)
+        return True
+    except Exception:
+        traceback.print_exc()
+        print("[regress] regressions.report.finish_run failed; wrote the plain summary.md instead",
+              flush=True)
+        _write_summary(run_dir, suite, records)
+        return False
+
+
+# --- progress display ---------------------------------------------------------------------------------
+
+
+def _hms(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    s = round(seconds)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def _outcome(rec: Record) -> str:
+    line = (f"{rec['name']}: {rec['status'].upper()} in {rec['wall_s']:.1f} s,"
+            f" {rec.get('peak_rss_mb', 0):.0f} MB")
+    return line + (f" — {rec['reason']}" if rec.get("reason") else "")
+
+
+class Progress:
+    """Jobs done/running/failed, elapsed and ETA of a run.  Thread-safe (Dask start events arrive on
+    the client's thread).  The ETA weighs each job by its timeout_s, the one size figure every job
+    has: elapsed * (work left / work done)."""
+
+    def __init__(self, suite: str, run_id: str, todo: list[Job], already: int) -> None:
+        self.lock = threading.Lock()
+        self.suite, self.run_id, self.already = suite, run_id, already
+        self.total = len(todo)
+        self.weight = {j.name: j.timeout_s for j in todo}
+        self.total_w = sum(self.weight.values()) or 1.0
+        self.done_w = 0.0
+        self.running: dict[str, float] = {}
+        self.n_done = self.n_failed = 0
+        self.t0 = time.monotonic()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def emit(self, line: str) -> None:
+        print(f"[regress] {line}", flush=True)
+
+    def note(self, line: str) -> None:
+        with self.lock:
+            self.emit(line)
+
+    def eta(self) -> float | None:
+        if self.done_w <= 0:
+            return None
+        return (time.monotonic() - self.t0) * (self.total_w - self.done_w) / self.done_w
+
+    def counts(self) -> str:
+        return (f"{self.n_done}/{self.total} done, {len(self.running)} running, {self.n_failed} failed,"
+                f" elapsed {_hms(time.monotonic() - self.t0)}, ETA {_hms(self.eta())}")
+
+    def start(self, job: Job) -> None:
+        with self.lock:
+            self.running[job.name] = time.monotonic()
+            self.started(job)
+
+    def started(self, job: Job) -> None:
+        self.emit(f"start {job.name} ({job.kind}, timeout {job.timeout_s:g} s)")
+
+    def done(self, rec: Record) -> None:
+        with self.lock:
+            self.running.pop(rec["name"], None)
+            self.n_done += 1
+            self.n_failed += not rec["passed"]
+            self.done_w += self.weight.get(rec["name"], 0.0)
+            self.emit(f"{_outcome(rec)} | {self.counts()}")
+
+
+class RichProgress(Progress):
+    """A live panel (counts, ETA, the running jobs with their age); finished jobs scroll above it."""
+
+    def __enter__(self) -> RichProgress:
+        from rich.console import Console
+        from rich.live import Live
+
+        self.console = Console()
+        self.live = Live(self, console=self.console, refresh_per_second=2, transient=True)
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.__exit__(None, None, None)
+
+    def emit(self, line: str) -> None:
+        self.console.print(line, markup=False, highlight=False)
+
+    def started(self, job: Job) -> None:
+        return None
+
+    def __rich__(self) -> Any:
+        from rich.table import Table
+
+        with self.lock:
+            now = time.monotonic()
+            t = Table(title=f"{self.suite} — {self.run_id}: {self.counts()}", title_justify="left",
+                      show_edge=False, expand=False)
+            t.add_column("running")
+            t.add_column("for", justify="right")
+            t.add_column("timeout", justify="right")
+            for name, since in sorted(self.running.items(), key=lambda kv: kv[1]):
+                t.add_row(name, _hms(now - since), _hms(self.weight.get(name)))
+            return t
+
+
+def _progress(mode: str, suite: str, run_id: str, todo: list[Job], already: int) -> Progress:
+    if mode == "auto":
+        mode = "plain" if os.environ.get("CI") or not sys.stdout.isatty() else "rich"
+    cls = RichProgress if mode == "rich" else Progress
+    return cls(suite, run_id, todo, already)
+
+
+# --- main ---------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (CI cancel, kill) stops the run like Ctrl-C: running jobs are killed, records kept."""
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _default_max_rss(jobs: int) -> float:
+    return psutil.virtual_memory().total / 2**20 * 0.85 / max(1, jobs)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m regressions.run", description=__doc__.splitlines()[0])
-    p.add_argument("--suite", default="default")
-    p.add_argument("--only", action="append", default=[], help="run only jobs with these names")
-    p.add_argument("--out", type=pathlib.Path, default=REPO / "build" / "regress")
+    p = _parser()
     a = p.parse_args(argv)
-    suite = load_suite(a.suite)
-    if a.only:
-        suite = [j for j in suite if j["name"] in a.only]
-        if not suite:
-            raise SystemExit(f"--only {a.only}: no such job in suite {a.suite}")
-    run_id = dt.datetime.now().strftime("%Y%m%d-%H%M%S") + f"-{a.suite}"
-    outdir = a.out / run_id
-    outdir.mkdir(parents=True, exist_ok=True)
-    records = []
-    for job in suite:
-        print(f"[regress] {job['name']} ...", flush=True)
-        rec = run_job(job, outdir)
-        records.append(rec)
-        print(f"[regress] {job['name']}: {'PASS' if rec['passed'] else 'FAIL'} in {rec['wall_s']} s"
-              + (f" — {rec.get('error') or rec.get('reason')}" if not rec["passed"] else ""), flush=True)
-    print(summarise(records, outdir, a.suite))
-    latest = a.out / "latest"
-    if latest.is_symlink() or latest.exists():
-        latest.unlink()
-    latest.symlink_to(outdir.name)
-    print(f"[regress] records in {outdir}")
-    return 0 if all(r["passed"] for r in records) else 1
+    out: pathlib.Path = a.out.resolve()
+    try:
+        if a.list_suites:
+            _list_suites(a.suites, out)
+            return 0
+        if a.resume:
+            given = [o for o, v in (("--only", a.only), ("--tag", a.tag), ("--model", a.model),
+                                    ("--seed", a.seed is not None), ("--shard", a.shard),
+                                    ("--list", a.list)) if v]
+            if given:
+                p.error(f"--resume takes the selection from the run; do not give {', '.join(given)}")
+            run_dir = (out / a.resume).resolve()
+            meta = json.loads((run_dir / RUN_FILE).read_text())
+            picked = [Job.from_json(j) for j in meta["jobs"]]
+            suite_name = meta["suite"]
+        else:
+            if a.retry_failed:
+                p.error("--retry-failed needs --resume RUN_ID")
+            picked = _selected(a)
+            suite_name = a.suite
+            if a.list:
+                _list_jobs(picked, out)
+                return 0
+            run_dir = _new_run_dir(out, a.suite, a.shard)
+            meta = {"run_id": run_dir.name, "suite": a.suite, "suites_file": str(a.suites.resolve()),
+                    "seed": a.seed, "shard": a.shard, "argv": sys.argv if argv is None else argv,
+                    "created": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+                    "host": socket.gethostname(), "jobs": [j.to_json() for j in picked]}
+            write_json_atomic(run_dir / RUN_FILE, meta)
+    except (SuiteError, OSError, ValueError, KeyError) as e:
+        print(f"regress: error: {e}", file=sys.stderr)
+        return 2
+    if a.jobs < 1:
+        p.error(f"--jobs {a.jobs}: need at least 1")
+    if a.scheduler and a.executor != "dask":
+        p.error("--scheduler needs --executor dask")
+
+    (run_dir / "jobs").mkdir(exist_ok=True)
+    todo = []
+    for j in picked:
+        rec = _read_record(run_dir, j.name)
+        if rec is None or (a.retry_failed and rec.get("status") in ("error", "timeout")):
+            todo.append(j)
+    suites_file = pathlib.Path(meta["suites_file"])
+    max_rss = _default_max_rss(a.jobs) if a.max_rss_mb is None else a.max_rss_mb
+    executor = (DaskExecutor(a.jobs, a.scheduler, max_rss) if a.executor == "dask"
+                else LocalExecutor(a.jobs, max_rss))
+    show = _progress(a.progress, suite_name, run_dir.name, todo, len(picked) - len(todo))
+    if a.resume:
+        show.note(f"resuming {run_dir.name}: {len(picked) - len(todo)} of {len(picked)} jobs recorded,"
+                  f" {len(todo)} to run")
+
+    def done(rec: Record) -> None:
+        write_json_atomic(_record_path(run_dir, rec["name"]), rec)
+        show.done(rec)
+
+    t0 = time.monotonic()
+    interrupted = False
+    with _sigterm_as_interrupt(), show:
+        guard = f"memory guard {max_rss:.0f} MB per job" if max_rss else "no memory guard"
+        show.note(f"run {run_dir.name}: {len(todo)} jobs, executor {executor.name}, {a.jobs} at a time,"
+                  f" {guard}")
+        try:
+            executor.run(todo, run_dir, on_start=show.start, on_done=done,
+                         rerun=lambda j: _rerun_cmd(j, suite_name, suites_file, meta.get("seed")))
+        except KeyboardInterrupt:
+            interrupted = True
+    records = [r for r in (_read_record(run_dir, j.name) for j in picked) if r is not None]
+    if interrupted:
+        print(f"[regress] interrupted after {time.monotonic() - t0:.0f} s:"
+              f" {len(records)}/{len(picked)} records kept in {run_dir};"
+              f" continue with --resume {run_dir.name}", flush=True)
+        return 130
+    reports_ok = _finish(run_dir, suite_name, records)
+    _link_latest(out, run_dir)
+    summary = run_dir / "summary.md"
+    if summary.exists():
+        print(summary.read_text(), end="")
+    bad = [r["name"] for r in records if not r["passed"]]
+    print(f"[regress] {len(records) - len(bad)}/{len(picked)} jobs passed in {time.monotonic() - t0:.0f} s;"
+          f" records in {run_dir}" + (f"; not passed: {', '.join(bad)}" if bad else ""), flush=True)
+    return 0 if not bad and len(records) == len(picked) and reports_ok else 1
 
 
 if __name__ == "__main__":
