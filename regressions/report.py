@@ -162,8 +162,13 @@ def job_rerun(suite: str, rec: Mapping[str, Any]) -> str:
 
 def failure_groups(records: Iterable[Record], suite: str) -> list[dict[str, Any]]:
     """Failures grouped by signature, largest group first: count, jobs, members and a rerun line."""
+    return _groups((suite, r) for r in records)
+
+
+def _groups(pairs: Iterable[tuple[str, Record]]) -> list[dict[str, Any]]:
+    """:func:`failure_groups` of (suite, record) pairs: a merged run may hold several suites."""
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for rec in records:
+    for suite, rec in pairs:
         st = status_of(rec)
         for f in rec.get("failures") or []:
             groups[failure_signature(f)].append(
@@ -398,7 +403,7 @@ def build_summary(
             "family": pass_table((t, r) for r in records for t in (r.get("tags") or ["(untagged)"])),
             "cfg": pass_table((_cfg_of(r), r) for r in records),
         },
-        "failure_groups": failure_groups(records, suite_name),
+        "failure_groups": _groups((s, r) for s, recs in suites.items() for r in recs),
         "models": models,
         "jobs": [_compact(r) for r in records],
     }
@@ -579,7 +584,7 @@ def junit_xml(summary: Mapping[str, Any], suites: Mapping[str, list[Record]]) ->
                     st if st != "fail" else "fail",
                     sig,
                     str(rec.get("reason") or st),
-                    job_rerun(summary["suite"], rec),
+                    job_rerun(suite, rec),
                     str(rec.get("traceback") or ""),
                 )
             if rec.get("figures"):
@@ -601,7 +606,7 @@ def junit_xml(summary: Mapping[str, Any], suites: Mapping[str, list[Record]]) ->
                     fsig.split(":", 1)[0],
                     fsig,
                     str(f.get("message") or ""),
-                    str(f.get("rerun") or job_rerun(summary["suite"], rec)),
+                    str(f.get("rerun") or job_rerun(suite, rec)),
                     f"result: {f['result_dir']}" if f.get("result_dir") else "",
                 )
                 n["tests"] += 1
@@ -649,6 +654,7 @@ def write_outputs(
 ) -> dict[str, Any]:
     """Every output of a run (records grouped by suite) and its history line; returns the summary."""
     run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = run_dir.resolve()  # build/regress/latest -> the run id it points at
     summary, merged = build_summary(
         run_dir.name, suites, wall_s=wall_s, roots=[run_dir, *(roots or [])], extra_coverage=extra_coverage
     )

@@ -528,6 +528,7 @@ def test_history_appends_one_line_per_run_and_trends(
     hist_file = run_dir.parent / "history.jsonl"
     lines = [json.loads(ln) for ln in hist_file.read_text().splitlines()]
     assert [ln["run_id"] for ln in lines] == sorted(p.name for p in run_dir.parent.iterdir() if p.is_dir())
+    assert len(lines) == 4
     last = lines[-1]
     assert last["pass_rate"] == pytest.approx(sum(r["status"] == "pass" for r in recs) / len(recs), abs=1e-4)
     assert last["wall_s"] == pytest.approx(
@@ -548,10 +549,12 @@ def test_history_appends_one_line_per_run_and_trends(
     assert page.plots["trend-cycles"] == {"resnet_tiny@16x16": len(lines), "bert_tiny@16x16": len(lines) - 1}
     assert page.plots["trend-util"] == page.plots["trend-cycles"]
 
-    # regenerating a run replaces its line; the CLI keeps the suite and wall time of the run
-    assert report.main([str(run_dir)]) == 1  # the sample run has failures
+    # regenerating a run (through a `latest` link) replaces its line; the CLI keeps the suite and wall time
+    (run_dir.parent / "latest").symlink_to(run_dir.name)
+    assert report.main([str(run_dir.parent / "latest")]) == 1  # the sample run has failures
     again = [json.loads(ln) for ln in hist_file.read_text().splitlines()]
     assert [ln["run_id"] for ln in again] == [ln["run_id"] for ln in lines]
+    assert json.loads((run_dir / "summary.json").read_text())["run_id"] == run_dir.name
     assert again[-1]["wall_s"] == last["wall_s"] and again[-1]["suite"] == SUITE
 
 
@@ -615,6 +618,26 @@ def test_merge_of_shards_is_the_union(tmp_path: pathlib.Path) -> None:
     named = f"golden_gemm_ragged.*{re.escape(str(a))}.*{re.escape(str(dup))}"
     with pytest.raises(report.RecordError, match=named):
         report.merge([a, dup], base / "merged2")
+
+
+def test_merge_of_two_suites_keeps_them_apart(tmp_path: pathlib.Path) -> None:
+    recs = sample_records(tmp_path / "cov")
+    base = tmp_path / "regress"
+    hist = tmp_path / "h.jsonl"
+    a = write_run(base, "a", recs[:4], suite="smoke", hist=hist)
+    b = write_run(base, "b", recs[4:], suite="default", hist=hist)
+    s = report.merge([a, b], base / "both", history_path=hist)
+    root = ET.parse(base / "both" / "junit.xml").getroot()
+    assert [(t.get("name"), int(t.get("tests", -1))) for t in root.findall("testsuite")] == [
+        ("smoke", 4 + sum(len(r["failures"]) for r in recs[:4])),
+        ("default", len(recs) - 4 + sum(len(r["failures"]) for r in recs[4:])),
+    ]
+    reruns = {g["signature"]: g["rerun"] for g in s["failure_groups"]}
+    assert reruns["timeout:rtl_top_suite"].endswith("--suite smoke --only rtl_top_suite_16x16")
+    assert reruns["exception:KeyError:'cfg'"].endswith("--suite default --only rtl_errors_c")
+    assert [r["group"] for r in s["pass_rates"]["suite"]] == ["default", "smoke"] and s[
+        "suite"
+    ] == "smoke+default"
 
 
 def test_bad_records_are_named(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
