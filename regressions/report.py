@@ -37,6 +37,7 @@ Record = dict[str, Any]
 STATUSES = ("pass", "fail", "timeout", "error")
 OUTPUTS = ("summary.md", "summary.json", "junit.xml", "dashboard.html")
 """The files :func:`finish_run` writes into a run directory (plus ``coverage_merged.json``)."""
+EXIT_STATUS = "Exit status: 0 every job passed, 1 some job did not, 2 bad input (named on stderr)."
 MAX_MEMBERS = 200
 """Members listed per failure group in summary.json (the count is always exact)."""
 
@@ -251,10 +252,18 @@ def _parse_started(rec: Mapping[str, Any]) -> dt.datetime | None:
     return t if t.tzinfo else t.astimezone()
 
 
-def run_times(records: list[Record]) -> tuple[str, float]:
+def _run_id_time(run_id: str) -> dt.datetime | None:
+    """The start time in a run id of the runner (``YYYYmmdd-HHMMSS-<suite>``), if it has one."""
+    try:
+        return dt.datetime.strptime(run_id[:15], "%Y%m%d-%H%M%S").astimezone()
+    except ValueError:
+        return None
+
+
+def run_times(records: list[Record], run_id: str = "") -> tuple[str, float]:
     """(date of the run's first job start, wall time from first start to last end): jobs run in
     parallel, so the sum of the jobs' wall times would overstate the run.  Without start times the
-    sum is the best that can be said."""
+    sum is the best that can be said, and the date is the run id's (else now)."""
     spans = []
     for r in records:
         t0 = _parse_started(r)
@@ -265,9 +274,8 @@ def run_times(records: list[Record]) -> tuple[str, float]:
         return start.isoformat(timespec="seconds"), round(
             (max(e for _, e in spans) - start).total_seconds(), 1
         )
-    date = (min(s for s, _ in spans) if spans else dt.datetime.now().astimezone()).isoformat(
-        timespec="seconds"
-    )
+    first = min(s for s, _ in spans) if spans else _run_id_time(run_id) or dt.datetime.now().astimezone()
+    date = first.isoformat(timespec="seconds")
     return date, round(sum(float(r.get("wall_s") or 0.0) for r in records), 1)
 
 
@@ -280,14 +288,10 @@ def _coverage_candidates(path: str, roots: list[pathlib.Path]) -> list[pathlib.P
     )
 
 
-def overall_coverage(
-    records: list[Record], roots: list[pathlib.Path], extra: Iterable[pathlib.Path] = ()
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """(coverage summary of the run, merged coverage document or None): the jobs' coverage files
-    merged bin by bin (tb/cov/report.py); when none of them can be found (records moved without
-    their job folders) the best single job's figure, said so in ``source``."""
-    files: list[pathlib.Path] = [p for p in extra if p.is_file()]
-    missing = 0
+def coverage_files(records: list[Record], roots: list[pathlib.Path]) -> tuple[list[pathlib.Path], int]:
+    """(the coverage files of the records that can be found, how many cannot): a record's
+    ``coverage.file`` as written, else relative to one of ``roots`` (run directories)."""
+    files, missing = [], 0
     for r in records:
         cov = r.get("coverage") or {}
         if not cov.get("file"):
@@ -297,6 +301,17 @@ def overall_coverage(
             missing += 1
         else:
             files.append(found)
+    return files, missing
+
+
+def overall_coverage(
+    records: list[Record], sources: tuple[list[pathlib.Path], int]
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(coverage summary of the run, merged coverage document or None): the coverage files
+    ``sources`` (found, number missing) merged bin by bin (tb/cov/report.py); when none can be
+    found (records moved without their job folders) the best single job's figure, said so in
+    ``source``."""
+    files, missing = sources
     unique = list(dict.fromkeys(f.resolve() for f in files))
     if unique:
         merged = cov_report.merge(cov_report.read(f) for f in unique)
@@ -327,7 +342,7 @@ def overall_coverage(
             "hit": None,
             "total": None,
             "holes": [],
-            "source": "no coverage in this run",
+            "source": "no coverage in the records",
         }, None
     return (
         {
@@ -364,10 +379,10 @@ def build_summary(
     suites: Mapping[str, list[Record]],
     *,
     wall_s: float | None = None,
-    roots: list[pathlib.Path] | None = None,
-    extra_coverage: Iterable[pathlib.Path] = (),
+    coverage: tuple[list[pathlib.Path], int] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The summary document (summary.json, and all the dashboard shows) and the merged coverage."""
+    """The summary document (summary.json, and all the dashboard shows) and the merged coverage
+    (``coverage``: the files to merge and the number not found; default: the records' files)."""
     records = [r for recs in suites.values() for r in recs]
     suite_name = "+".join(suites)
     if not records:
@@ -375,10 +390,10 @@ def build_summary(
     names = Counter(r["name"] for r in records)
     if dup := sorted(n for n, k in names.items() if k > 1):
         raise RecordError(f"run {run_id}: job names recorded more than once: {dup}")
-    date, span = run_times(records)
+    date, span = run_times(records, run_id)
     status = Counter(status_of(r) for r in records)
     runs = [_runs(r) for r in records]
-    coverage, merged = overall_coverage(records, roots or [], extra_coverage)
+    cov, merged = overall_coverage(records, coverage if coverage is not None else coverage_files(records, []))
     models = [{"job": r["name"], "status": status_of(r), **r["model"]} for r in records if r.get("model")]
     summary = {
         "run_id": run_id,
@@ -397,7 +412,7 @@ def build_summary(
         "peak_rss_mb": max(
             (float(r["peak_rss_mb"]) for r in records if r.get("peak_rss_mb") is not None), default=None
         ),
-        "coverage": coverage,
+        "coverage": cov,
         "pass_rates": {
             "suite": pass_table((s, r) for s, recs in suites.items() for r in recs),
             "family": pass_table((t, r) for r in records for t in (r.get("tags") or ["(untagged)"])),
@@ -455,7 +470,7 @@ def summary_markdown(s: Mapping[str, Any]) -> str:
         "",
         f"{s['passed']}/{s['total']} jobs passed ({s['failed']} failed, {s['timeout']} timed out,"
         f" {s['error']} errors); {s['runs']['total'] - s['runs']['failed']}/{s['runs']['total']} runs"
-        f" passed; wall {s['wall_s']} s; coverage {_fmt(cov)}%; started {s['date']}.",
+        f" passed; wall {s['wall_s']} s; coverage {'—' if cov is None else f'{cov}%'}; started {s['date']}.",
         "",
         "| job | status | wall s | peak RSS MB | figures |",
         "|---|---|---|---|---|",
@@ -649,14 +664,16 @@ def write_outputs(
     *,
     history_path: pathlib.Path | None = None,
     wall_s: float | None = None,
-    roots: list[pathlib.Path] | None = None,
-    extra_coverage: Iterable[pathlib.Path] = (),
+    coverage: tuple[list[pathlib.Path], int] | None = None,
 ) -> dict[str, Any]:
     """Every output of a run (records grouped by suite) and its history line; returns the summary."""
     run_dir.mkdir(parents=True, exist_ok=True)
     run_dir = run_dir.resolve()  # build/regress/latest -> the run id it points at
     summary, merged = build_summary(
-        run_dir.name, suites, wall_s=wall_s, roots=[run_dir, *(roots or [])], extra_coverage=extra_coverage
+        run_dir.name,
+        suites,
+        wall_s=wall_s,
+        coverage=coverage or coverage_files([r for recs in suites.values() for r in recs], [run_dir]),
     )
     summary["run_dir"] = str(run_dir)
     if merged is not None:
@@ -703,6 +720,8 @@ def regenerate(
 ) -> dict[str, Any]:
     """Rewrite the outputs of an existing run from its records (suite and wall time from its
     previous summary.json unless given); the history line of the run is replaced, not repeated."""
+    if not run_dir.is_dir():
+        raise RecordError(f"{run_dir}: no such run directory")
     prev = _previous_summary(run_dir)
     suite = suite or prev.get("suite")
     if not suite:
@@ -730,6 +749,7 @@ def merge(
     where: dict[str, pathlib.Path] = {}
     walls: list[float] = []
     cov_files: list[pathlib.Path] = []
+    cov_missing = 0
     for shard in shards:
         if shard.resolve() == out_dir.resolve():
             raise RecordError(f"merge: output {out_dir} is also an input")
@@ -745,8 +765,12 @@ def merge(
         by_suite.setdefault(name, []).extend(recs)
         if prev.get("wall_s") is not None:
             walls.append(float(prev["wall_s"]))
-        if (shard / "coverage_merged.json").is_file():
+        if (shard / "coverage_merged.json").is_file():  # the shard's own merge of its records' files
             cov_files.append(shard / "coverage_merged.json")
+        else:
+            found, missing = coverage_files(recs, [shard])
+            cov_files += found
+            cov_missing += missing
     jobs_dir = out_dir / "jobs"
     jobs_dir.mkdir(parents=True, exist_ok=True)
     for recs in by_suite.values():
@@ -757,8 +781,7 @@ def merge(
         by_suite,
         history_path=history_path,
         wall_s=max(walls) if len(walls) == len(shards) else None,
-        roots=list(shards),
-        extra_coverage=cov_files,
+        coverage=(cov_files, cov_missing),
     )
 
 
@@ -773,6 +796,7 @@ def main(argv: list[str] | None = None) -> int:
             p = argparse.ArgumentParser(
                 prog="python -m regressions.report merge",
                 description="Merge the records of shard runs into one run directory.",
+                epilog=EXIT_STATUS,
             )
             p.add_argument("shards", nargs="+", type=pathlib.Path, help="run directories of the shards")
             p.add_argument("-o", "--out", type=pathlib.Path, required=True, help="merged run directory")
@@ -785,7 +809,7 @@ def main(argv: list[str] | None = None) -> int:
             p = argparse.ArgumentParser(
                 prog="python -m regressions.report",
                 description=doc,
-                epilog="python -m regressions.report merge --help: merging shards",
+                epilog="Merging shards: python -m regressions.report merge --help.  " + EXIT_STATUS,
             )
             p.add_argument("run_dir", type=pathlib.Path, help="build/regress/<run-id>")
             p.add_argument("--suite", help="suite name (default: from the run's summary.json)")
