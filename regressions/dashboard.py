@@ -38,20 +38,21 @@ margin:0;background:#f4f5f7;color:#1f2937}header{padding:14px 24px;color:#fff}he
 header.fail{background:#b91c1c}header h1{margin:0;font-size:20px}header .sub{opacity:.9}
 main{padding:8px 24px 24px}section{background:#fff;border:1px solid #e5e7eb;border-radius:6px;
 margin:12px 0;padding:10px 14px}h2{font-size:15px;margin:2px 0 8px}h3{font-size:13px;margin:4px 0}
-.kpis{display:flex;gap:10px;flex-wrap:wrap}.kpi{border:1px solid #e5e7eb;border-radius:6px;padding:6px 12px;
-min-width:130px}.kpi b{display:block;font-size:18px}.kpi span{color:#6b7280;font-size:11px}
+.kpis{display:flex;gap:10px;flex-wrap:wrap}.kpi{border:1px solid #e5e7eb;border-radius:6px;padding:6px 10px;
+flex:1 1 0;min-width:110px}.kpi b{display:block;font-size:18px}.kpi span{color:#6b7280;font-size:11px}
 table{border-collapse:collapse;width:100%}th,td{padding:3px 6px;border-bottom:1px solid #eef0f2;
 text-align:left;vertical-align:top}th{background:#f9fafb;font-weight:600;white-space:nowrap}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.grid3{display:grid;grid-template-columns:repeat(3,1fr);gap:14px}.grid2{display:grid;
-grid-template-columns:repeat(2,1fr);gap:10px}.bar{background:#fee2e2;height:9px;border-radius:3px;
+.grid3{display:grid;grid-template-columns:repeat(3,minmax(0,1fr));gap:14px}.grid2{display:grid;
+grid-template-columns:repeat(2,minmax(0,1fr));gap:10px}.bar{background:#fee2e2;height:9px;border-radius:3px;
 width:90px;display:inline-block;vertical-align:middle}.bar i{display:block;height:9px;border-radius:3px;
 background:#16a34a}.st{display:inline-block;padding:0 6px;border-radius:9px;font-size:11px;font-weight:600;
 color:#fff}.st.pass{background:#16a34a}.st.fail{background:#dc2626}.st.timeout{background:#d97706}
 .st.error{background:#7c3aed}code{font:12px ui-monospace,"DejaVu Sans Mono",monospace}
 code.rerun{display:block;background:#f3f4f6;padding:2px 6px;margin-top:3px;border-radius:4px;user-select:all;
 word-break:break-all}td.sigcell{width:58%}td.count{font-size:16px;font-weight:700}
-tr.rate td{white-space:nowrap}code.sig{font-weight:600;color:#991b1b}.muted{color:#6b7280}.msg{color:#374151}
+tr.rate td:not(:last-child){white-space:nowrap}
+code.sig{font-weight:600;color:#991b1b}.muted{color:#6b7280}.msg{color:#374151}
 details summary{cursor:pointer;color:#2563eb}svg.plot{background:#fff;border:1px solid #eef0f2;
 border-radius:4px;width:100%;height:auto}svg text{font:11px system-ui,"DejaVu Sans",sans-serif;fill:#374151}
 .ok{color:#15803d}.bad{color:#b91c1c;font-weight:600}footer{color:#6b7280;padding:0 24px 16px}
@@ -267,11 +268,8 @@ def _who(g: Mapping[str, Any]) -> str:
     for m in g["members"]:
         items = per_job.setdefault(m["job"], [])
         if m["seed"] is not None:
-            items.append(
-                f"{m['seed']}"
-                if m["run"] == m["job"] or m["run"].endswith(f"s{m['seed']}")
-                else f"{m['run']}@{m['seed']}"
-            )
+            plain = m["run"] == m["job"] or m["run"].endswith(str(m["seed"]))
+            items.append(f"{m['seed']}" if plain else f"{m['run']} (seed {m['seed']})")
         elif m["run"] != m["job"]:
             items.append(m["run"])
     lines = []
