@@ -316,7 +316,11 @@ def overall_coverage(
     if unique:
         merged = cov_report.merge(cov_report.read(f) for f in unique)
         s = merged["summary"]
-        src = f"merged from {len(unique)} coverage files" + (f" ({missing} not found)" if missing else "")
+        src = (
+            f"merged from {len(unique)} coverage file"
+            + ("s" if len(unique) > 1 else "")
+            + (f" ({missing} not found)" if missing else "")
+        )
         return (
             {
                 "percent": s["percent"],
