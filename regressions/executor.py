@@ -90,7 +90,7 @@ def _tree(root: psutil.Process) -> tuple[int, list[psutil.Process]]:
 def kill_tree(pid: int, seen: Iterable[psutil.Process] = ()) -> None:
     """SIGKILL ``pid``, its descendants, its process group (the child is a session leader, so this
     reaches grandchildren that were re-parented when their parent died) and every process of ``seen``
-    still alive (psutil refuses to signal a reused pid); wait until they are gone."""
+    still alive (psutil refuses to signal a reused pid); wait (at most 5 s) until they are gone."""
     procs = list(seen)
     try:
         root = psutil.Process(pid)
@@ -106,18 +106,22 @@ def kill_tree(pid: int, seen: Iterable[psutil.Process] = ()) -> None:
             p.kill()
         except psutil.Error:
             pass
-    psutil.wait_procs(procs, timeout=5)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(_alive(p) for p in procs):
+        time.sleep(0.02)
+
+
+def _alive(p: psutil.Process) -> bool:
+    """Running, not a zombie: a killed process whose parent (often init) has not reaped it yet holds
+    no memory and runs nothing, so waiting for the reaping would only slow every kill down."""
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def _started() -> str:
     return dt.datetime.now().astimezone().isoformat(timespec="seconds")
-
-
-def _seed(job: Job) -> int | None:
-    for key in ("seed", "seed_base"):
-        if isinstance(job.params.get(key), int):
-            return int(job.params[key])
-    return None
 
 
 def make_record(job: Job, result: Record | None, *, status: str | None, reason: str = "", started: str,
@@ -128,7 +132,7 @@ def make_record(job: Job, result: Record | None, *, status: str | None, reason: 
     body = {k: v for k, v in (result or {}).items() if k not in _RUNNER_KEYS}
     if status is None:
         if not isinstance((result or {}).get("passed"), bool):
-            status, reason = "error", f"job kind {job.kind} returned no boolean 'passed'"
+            status, reason = "error", f"TypeError: job kind {job.kind} returned no boolean 'passed'"
         else:
             status = "pass" if result and result["passed"] else "fail"
     if status == "pass":
@@ -136,11 +140,6 @@ def make_record(job: Job, result: Record | None, *, status: str | None, reason: 
     else:
         reason = reason or str(body.get("reason") or "") or "failed without a reason"
     failures = list(body.pop("failures", []) or [])[:MAX_FAILURES]
-    extra = dict(extra or {})
-    signature = extra.pop("signature", "") or status
-    if status in ("error", "timeout") and not failures:
-        failures = [{"name": job.name, "seed": _seed(job), "signature": signature, "message": reason,
-                     "rerun": rerun}]
     rec: Record = {"name": job.name, "kind": job.kind, "params": dict(job.params), "tags": list(job.tags)}
     rec.update(body)
     rec.update({"status": status, "passed": status == "pass",
@@ -148,7 +147,7 @@ def make_record(job: Job, result: Record | None, *, status: str | None, reason: 
                 "figures": dict(body.get("figures") or {}), "failures": failures,
                 "wall_s": round(wall_s, 2), "started": started, "host": host,
                 "peak_rss_mb": round(peak_rss_mb, 1), "timeout_s": job.timeout_s, "rerun": rerun})
-    rec.update(extra)
+    rec.update(extra or {})
     return rec
 
 
@@ -177,7 +176,7 @@ def execute_job(job: Job, run_dir: str | pathlib.Path, *, max_rss_mb: float = 0.
     cmd = [sys.executable, "-m", "regressions.executor", "--child", json.dumps(job.to_json()),
            str(job_dir), str(result_path)]
     status: str | None = None
-    reason, signature = "", ""
+    reason = ""
     peak, seen = 0, dict[int, psutil.Process]()
     with open(log_path, "ab") as log:
         log.write(f"== {job.name} ({job.kind}) {json.dumps(job.params)} on {socket.gethostname()}"
@@ -195,13 +194,13 @@ def execute_job(job: Job, run_dir: str | pathlib.Path, *, max_rss_mb: float = 0.
                 if stop is not None and stop.is_set():
                     raise Interrupted(job.name)
                 if elapsed > job.timeout_s:
-                    status, signature = "timeout", "timeout"
+                    status = "timeout"
                     reason = f"killed after {elapsed:.1f} s: exceeded timeout_s {job.timeout_s:g}"
                     break
                 if max_rss_mb and rss > max_rss_mb * 2**20:
-                    status, signature = "error", "memory_limit"
-                    reason = (f"killed at {rss / 2**20:.0f} MB resident (process tree): over the memory guard"
-                              f" of {max_rss_mb:.0f} MB (--max-rss-mb)")
+                    status = "error"
+                    reason = (f"MemoryLimitExceeded: killed at {rss / 2**20:.0f} MB resident (process tree),"
+                              f" over the memory guard of {max_rss_mb:.0f} MB (--max-rss-mb)")
                     break
                 try:
                     proc.wait(timeout=0.05 if elapsed < 1 else 0.25)
@@ -217,18 +216,15 @@ def execute_job(job: Job, run_dir: str | pathlib.Path, *, max_rss_mb: float = 0.
         try:
             out = json.loads(result_path.read_text())
         except (OSError, ValueError):
-            status, signature = "error", f"exit:{proc.returncode}"
-            reason = (f"job process exited with code {proc.returncode} and wrote no result"
+            status = "error"
+            reason = (f"JobProcessDied: job process exited with code {proc.returncode} and wrote no result"
                       f" (log: {_log_tail(log_path) or 'empty'})")
     peak_mb = max(peak / 2**20, out.get("maxrss_kb", 0) / 1024, out.get("children_maxrss_kb", 0) / 1024)
-    extra: Record = {"log": str(log_path.relative_to(run_dir)), "signature": signature}
+    extra: Record = {"log": str(log_path.relative_to(run_dir))}
     error = out.get("error")
     if error:
-        from tb.env.verdict import exception_signature
-
         status, reason = "error", f"{error['type']}: {error['message']}"
-        extra.update(traceback=error["traceback"],
-                     signature=exception_signature(error["type"], error["message"]))
+        extra["traceback"] = error["traceback"]
     return make_record(job, out.get("result"), status=status, reason=reason, started=started, wall_s=wall,
                        peak_rss_mb=peak_mb, host=socket.gethostname(), rerun=rerun, extra=extra)
 
@@ -344,8 +340,7 @@ class DaskExecutor:
                 except Exception as e:  # the worker died or the task could not run: still a record
                     rec = make_record(job, None, status="error", reason=f"dask: {type(e).__name__}: {e}",
                                       started=_started(), wall_s=0.0, peak_rss_mb=0.0, host="?",
-                                      rerun=rerun(job), extra={"traceback": traceback.format_exc(),
-                                                               "signature": f"dask:{type(e).__name__}"})
+                                      rerun=rerun(job), extra={"traceback": traceback.format_exc()})
                 on_done(rec)
         except BaseException:
             client.cancel(list(futures))

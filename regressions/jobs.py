@@ -165,6 +165,7 @@ def _test_sleep(params: dict[str, Any], outdir: pathlib.Path) -> Record:
     while time.monotonic() < deadline and not (until and pathlib.Path(until).exists()):
         time.sleep(0.05)
     if child is not None:
+        child.kill()  # ends with the job, whether the time ran out or the file appeared
         child.wait()
     return {"passed": True, "reason": "", "figures": _test_seed_figures(params)}
 

@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import importlib.util
+import inspect
 import json
 import os
 import pathlib
@@ -136,7 +137,7 @@ def _selected(a: argparse.Namespace) -> list[Job]:
 
 
 def _rerun_cmd(job: Job, suite: str, suites_file: pathlib.Path, seed: int | None) -> str:
-    cmd = ["python", "-m", "regressions.run", "--suite", suite, "--only", job.name]
+    cmd = [".venv/bin/python", "-m", "regressions.run", "--suite", suite, "--only", job.name]
     if suites_file.resolve() != SUITES:
         cmd += ["--suites", str(suites_file)]
     if seed is not None:
@@ -234,15 +235,19 @@ def _write_summary(run_dir: pathlib.Path, suite: str, records: list[Record]) -> 
                       {"suite": suite, "passed": n_pass, "total": len(records), "jobs": records})
 
 
-def _finish(run_dir: pathlib.Path, suite: str, records: list[Record]) -> bool:
-    """Write the run's reports; False if the report module failed (the records are safe either way)."""
+def _finish(run_dir: pathlib.Path, suite: str, records: list[Record], wall_s: float) -> bool:
+    """Write the run's reports; False if the report module failed (the records are safe either way).
+    ``wall_s``: the run's wall time over all its sessions (passed on when finish_run takes it)."""
     if importlib.util.find_spec("regressions.report") is None:
         _write_summary(run_dir, suite, records)
         return True
     try:
         from regressions.report import finish_run
 
-        finish_run(run_dir, suite, records)
+        if "wall_s" in inspect.signature(finish_run).parameters:
+            finish_run(run_dir, suite, records, wall_s=wall_s)
+        else:
+            finish_run(run_dir, suite, records)
         return True
     except Exception:
         traceback.print_exc()
@@ -446,6 +451,8 @@ def main(argv: list[str] | None = None) -> int:
         show.done(rec)
 
     t0 = time.monotonic()
+    session = {"started": dt.datetime.now().astimezone().isoformat(timespec="seconds"), "jobs": len(todo),
+               "executor": executor.name, "workers": a.jobs}
     interrupted = False
     with _sigterm_as_interrupt(), show:
         guard = f"memory guard {max_rss:.0f} MB per job" if max_rss else "no memory guard"
@@ -456,13 +463,16 @@ def main(argv: list[str] | None = None) -> int:
                          rerun=lambda j: _rerun_cmd(j, suite_name, suites_file, meta.get("seed")))
         except KeyboardInterrupt:
             interrupted = True
+    session.update(wall_s=round(time.monotonic() - t0, 1), interrupted=interrupted)
+    meta.setdefault("sessions", []).append(session)
+    write_json_atomic(run_dir / RUN_FILE, meta)
     records = [r for r in (_read_record(run_dir, j.name) for j in picked) if r is not None]
     if interrupted:
         print(f"[regress] interrupted after {time.monotonic() - t0:.0f} s:"
               f" {len(records)}/{len(picked)} records kept in {run_dir};"
               f" continue with --resume {run_dir.name}", flush=True)
         return 130
-    reports_ok = _finish(run_dir, suite_name, records)
+    reports_ok = _finish(run_dir, suite_name, records, sum(s["wall_s"] for s in meta["sessions"]))
     _link_latest(out, run_dir)
     summary = run_dir / "summary.md"
     if summary.exists():
