@@ -169,7 +169,7 @@ def line_chart(
         y0, y1 = math.floor(y0), max(math.ceil(y1), math.floor(y0) + 1)
     elif y1 - y0 < 1e-12:
         pad = abs(y0) * 0.1 or 1.0
-        y0, y1 = y0 - pad, y1 + pad
+        y0, y1 = (y0, y1 + pad) if lo is not None else (y0 - pad, y1 + pad)
     ticks = _ticks(y0, y1, log)
     if not log:
         y0, y1 = min(y0, ticks[0]), max(y1, ticks[-1])

@@ -434,6 +434,21 @@ def test_job_error_signatures_group_by_normalised_message() -> None:
         "exception:ValueError:bad knob 'feed'",
     }
     assert groups["exception:SimError:vvp exited # after # s in #"]["jobs"] == ["a", "b"]
+    # a job whose failing run already carries its exception is counted once
+    stage = dict(
+        err("e", "ValueError: bad knob 'feed'"),
+        failures=[
+            {
+                "name": "m:rtl",
+                "seed": 1,
+                "signature": "exception:ValueError:bad knob 'feed'",
+                "message": "rtl raised",
+            }
+        ],
+    )
+    assert [(g["signature"], g["count"]) for g in report.failure_groups([stage], "smoke")] == [
+        ("exception:ValueError:bad knob 'feed'", 1)
+    ]
     # without a traceback the one-line reason gives the type and message
     bare = {"name": "d", "kind": "k", "status": "error", "reason": "SimError: vvp exited 2 after 1 s in /x/y"}
     assert report.job_signature(bare) == "exception:SimError:vvp exited # after # s in #"
