@@ -28,8 +28,12 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 # The main job: end-to-end verification (see README); writes build/regress/ reports.
+# make regress [SUITE=default] [MODEL=name|glob] [SEED=N] [JOBS=2] [SHARD=K/N] [TAG=tag] [ONLY=job|glob]
+#              [ARGS='--executor dask ...']   (python -m regressions.run --help for everything)
 regress: $(STAMP)
-	$(PY) -m regressions.run $(if $(SUITE),--suite $(SUITE),)
+	$(PY) -m regressions.run $(if $(SUITE),--suite '$(SUITE)',) $(if $(MODEL),--model '$(MODEL)',) \
+	  $(if $(SEED),--seed $(SEED),) $(if $(JOBS),--jobs $(JOBS),) $(if $(SHARD),--shard $(SHARD),) \
+	  $(if $(TAG),--tag '$(TAG)',) $(if $(ONLY),--only '$(ONLY)',) $(ARGS)
 
 # One model end to end (regressions/verify.py): MODEL is a zoo name or module.path:factory.
 verify: $(STAMP)
