@@ -37,6 +37,8 @@ Record = dict[str, Any]
 STATUSES = ("pass", "fail", "timeout", "error")
 OUTPUTS = ("summary.md", "summary.json", "junit.xml", "dashboard.html")
 """The files :func:`finish_run` writes into a run directory (plus ``coverage_merged.json``)."""
+FAILURE_TYPES = {"tensor": "tensor-mismatch", "error": "error-code-mismatch"}
+"""JUnit ``type`` of a failing run by the first word of its signature (others: the word itself)."""
 EXIT_STATUS = "Exit status: 0 every job passed, 1 some job did not, 2 bad input (named on stderr)."
 MAX_MEMBERS = 200
 """Members listed per failure group in summary.json (the count is always exact)."""
@@ -593,7 +595,7 @@ def junit_xml(summary: Mapping[str, Any], suites: Mapping[str, list[Record]]) ->
             sig = job_signature(rec)
             if st != "pass":
                 fails = rec.get("failures") or []
-                sig = sig or f"{len(fails)} failing runs: " + ", ".join(
+                sig = sig or f"{len(fails)} failing run{'s' if len(fails) != 1 else ''}: " + ", ".join(
                     sorted({failure_signature(f) for f in fails})
                 )
                 tag = "error" if st == "error" else "failure"
@@ -623,7 +625,7 @@ def junit_xml(summary: Mapping[str, Any], suites: Mapping[str, list[Record]]) ->
                 _problem(
                     rc,
                     "failure",
-                    fsig.split(":", 1)[0],
+                    FAILURE_TYPES.get(fsig.split(":", 1)[0], fsig.split(":", 1)[0]),
                     fsig,
                     str(f.get("message") or ""),
                     str(f.get("rerun") or job_rerun(suite, rec)),
