@@ -275,8 +275,9 @@ def _outcome(rec: Record) -> str:
 
 class Progress:
     """Jobs done/running/failed, elapsed and ETA of a run.  Thread-safe (Dask start events arrive on
-    the client's thread).  The ETA weighs each job by its timeout_s, the one size figure every job
-    has: elapsed * (work left / work done)."""
+    the client's thread): ``lock`` guards the counts only and is never held while printing, because
+    rich's refresh thread holds the console's lock while it asks for the panel (lock order).  The ETA
+    weighs each job by its timeout_s, the one size figure every job has: elapsed * left / done."""
 
     def __init__(self, suite: str, run_id: str, todo: list[Job], already: int) -> None:
         self.lock = threading.Lock()
@@ -299,8 +300,7 @@ class Progress:
         print(f"[regress] {line}", flush=True)
 
     def note(self, line: str) -> None:
-        with self.lock:
-            self.emit(line)
+        self.emit(line)
 
     def eta(self) -> float | None:
         if self.done_w <= 0:
@@ -314,7 +314,7 @@ class Progress:
     def start(self, job: Job) -> None:
         with self.lock:
             self.running[job.name] = time.monotonic()
-            self.started(job)
+        self.started(job)
 
     def started(self, job: Job) -> None:
         self.emit(f"start {job.name} ({job.kind}, timeout {job.timeout_s:g} s)")
@@ -325,7 +325,8 @@ class Progress:
             self.n_done += 1
             self.n_failed += not rec["passed"]
             self.done_w += self.weight.get(rec["name"], 0.0)
-            self.emit(f"{_outcome(rec)} | {self.counts()}")
+            line = f"{_outcome(rec)} | {self.counts()}"
+        self.emit(line)
 
 
 class RichProgress(Progress):
@@ -350,18 +351,20 @@ class RichProgress(Progress):
         return None
 
     def __rich__(self) -> Any:
+        from rich.console import Group
         from rich.table import Table
+        from rich.text import Text
 
         with self.lock:
-            now = time.monotonic()
-            t = Table(title=f"{self.suite} — {self.run_id}: {self.counts()}", title_justify="left",
-                      show_edge=False, expand=False)
-            t.add_column("running")
-            t.add_column("for", justify="right")
-            t.add_column("timeout", justify="right")
-            for name, since in sorted(self.running.items(), key=lambda kv: kv[1]):
-                t.add_row(name, _hms(now - since), _hms(self.weight.get(name)))
-            return t
+            now, title = time.monotonic(), f"{self.suite} — {self.run_id}: {self.counts()}"
+            running = sorted(self.running.items(), key=lambda kv: kv[1])
+        t = Table(show_edge=False, expand=False)
+        t.add_column("running")
+        t.add_column("for", justify="right")
+        t.add_column("timeout", justify="right")
+        for name, since in running:
+            t.add_row(name, _hms(now - since), _hms(self.weight.get(name)))
+        return Group(Text(title, style="bold"), t)
 
 
 def _progress(mode: str, suite: str, run_id: str, todo: list[Job], already: int) -> Progress:

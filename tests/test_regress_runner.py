@@ -290,6 +290,22 @@ def test_selection_and_seed_override() -> None:
     assert seeded["rtl_top_suite"]["seed_base"] == 7 and seeded["verify_model"]["seed"] == 7
 
 
+def test_rich_progress_on_a_terminal(tmp_path: pathlib.Path) -> None:
+    """The live display (forced as on a terminal) runs a suite to the end: its refresh thread and the
+    job threads never wait on each other's locks."""
+    suites = _write(tmp_path, "suites:\n  s:\n" + "".join(
+        f"    - {{name: j{i}, kind: _test_sleep, params: {{s: 0.{i}}}}}\n" for i in range(6)))
+    out = tmp_path / "regress"
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    proc = subprocess.run([sys.executable, "-m", "regressions.run", "--suites", str(suites), "--suite", "s",
+                           "--out", str(out), "--progress", "rich"], cwd=REPO, capture_output=True, text=True,
+                          env={**env, "FORCE_COLOR": "1", "COLUMNS": "100"}, timeout=30)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "j5: PASS" in proc.stdout
+    assert {n: r["status"] for n, r in _records((out / "latest").resolve()).items()} == {
+        f"j{i}": "pass" for i in range(6)}
+
+
 def test_sigterm_stops_and_kills_the_running_job(tmp_path: pathlib.Path) -> None:
     suites = _write(tmp_path, "suites:\n  s:\n    - {name: long, kind: _test_sleep, params: {s: 60}}\n")
     out = tmp_path / "regress"
