@@ -350,7 +350,6 @@ def _tensor_bytes(t: dict[str, Any]) -> int:
 def _fidelity(mut: ModelUnderTest, prog: Any, p: dict[str, Any], model: Record, checks: list[dict[str, Any]],
               failures: list[Record], rerun: str) -> None:
     from compiler.fidelity import fidelity
-    from tb.env.verdict import normalise
 
     fid = fidelity(mut.model, mut.batch, program=prog)
     model.update(cosine=round(fid.cosine, 6), max_abs_err=round(fid.max_abs_rel, 6), top1=round(fid.top1, 4))
@@ -366,7 +365,7 @@ def _fidelity(mut: ModelUnderTest, prog: Any, p: dict[str, Any], model: Record, 
         checks.append({"check": name, "ok": bool(ok), "detail": text})
         if not ok:
             failures.append({"name": f"{mut.name}:{name}", "seed": p["seed"], "message": text,
-                             "signature": "check:" + normalise(text, words=4), "rerun": rerun})
+                             "signature": f"check:fidelity {name}", "rerun": rerun})
 
 
 def _rtl(prog: Any, hw: Any, p: dict[str, Any], outdir: pathlib.Path, model: Record,
@@ -457,7 +456,7 @@ def report_lines(rec: Record, power: bool = False) -> list[tuple[str, str]]:
     for fl in rec["failures"]:
         rows.append(("signature", fl["signature"]))
         rows.append(("rerun", fl["rerun"]))
-    if not rec["passed"]:
+    if not rec["passed"] and all(fl["rerun"] != rec["verify"]["rerun"] for fl in rec["failures"]):
         rows.append(("verify again", rec["verify"]["rerun"]))
     return rows
 
