@@ -398,6 +398,12 @@ def main(argv: list[str] | None = None) -> int:
     p = _parser()
     a = p.parse_args(argv)
     out: pathlib.Path = a.out.resolve()
+    if a.jobs < 1:
+        p.error(f"--jobs {a.jobs}: need at least 1")
+    if a.scheduler and a.executor != "dask":
+        p.error("--scheduler needs --executor dask")
+    if a.retry_failed and not a.resume:
+        p.error("--retry-failed needs --resume RUN_ID")
     try:
         if a.list_suites:
             _list_suites(a.suites, out)
@@ -409,12 +415,12 @@ def main(argv: list[str] | None = None) -> int:
             if given:
                 p.error(f"--resume takes the selection from the run; do not give {', '.join(given)}")
             run_dir = (out / a.resume).resolve()
+            if not (run_dir / RUN_FILE).is_file():
+                raise SuiteError(f"--resume {a.resume}: no run {RUN_FILE} in {run_dir}")
             meta = json.loads((run_dir / RUN_FILE).read_text())
             picked = [Job.from_json(j) for j in meta["jobs"]]
             suite_name = meta["suite"]
         else:
-            if a.retry_failed:
-                p.error("--retry-failed needs --resume RUN_ID")
             picked = _selected(a)
             suite_name = a.suite
             if a.list:
@@ -429,11 +435,6 @@ def main(argv: list[str] | None = None) -> int:
     except (SuiteError, OSError, ValueError, KeyError) as e:
         print(f"regress: error: {e}", file=sys.stderr)
         return 2
-    if a.jobs < 1:
-        p.error(f"--jobs {a.jobs}: need at least 1")
-    if a.scheduler and a.executor != "dask":
-        p.error("--scheduler needs --executor dask")
-
     (run_dir / "jobs").mkdir(exist_ok=True)
     todo = []
     for j in picked:
@@ -456,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     session = {"started": dt.datetime.now().astimezone().isoformat(timespec="seconds"), "jobs": len(todo),
                "executor": executor.name, "workers": a.jobs}
-    interrupted = False
+    interrupted, broken = False, ""
     with _sigterm_as_interrupt(), show:
         guard = f"memory guard {max_rss:.0f} MB per job" if max_rss else "no memory guard"
         show.note(f"run {run_dir.name}: {len(todo)} jobs, executor {executor.name}, {a.jobs} at a time,"
@@ -466,10 +467,17 @@ def main(argv: list[str] | None = None) -> int:
                          rerun=lambda j: _rerun_cmd(j, suite_name, suites_file, meta.get("seed")))
         except KeyboardInterrupt:
             interrupted = True
-    session.update(wall_s=round(time.monotonic() - t0, 1), interrupted=interrupted)
+        except Exception as e:  # the executor itself (e.g. no scheduler at --scheduler): records kept
+            traceback.print_exc()
+            broken = f"{type(e).__name__}: {e}"
+    session.update(wall_s=round(time.monotonic() - t0, 1), interrupted=interrupted or bool(broken))
     meta.setdefault("sessions", []).append(session)
     write_json_atomic(run_dir / RUN_FILE, meta)
     records = [r for r in (_read_record(run_dir, j.name) for j in picked) if r is not None]
+    if broken:
+        print(f"[regress] executor {executor.name} failed ({broken}): {len(records)}/{len(picked)} records"
+              f" kept in {run_dir}; continue with --resume {run_dir.name}", flush=True)
+        return 1
     if interrupted:
         print(f"[regress] interrupted after {time.monotonic() - t0:.0f} s:"
               f" {len(records)}/{len(picked)} records kept in {run_dir};"
