@@ -9,7 +9,8 @@
   ($readmemh / $writememh executed inside the simulator), transfer-log open/close;
 * instruction feeding, either from Python pin by pin (:meth:`NmxTb.send`, two wakeups per
   instruction, none per stalled cycle) or by the built-in streamer (:meth:`NmxTb.stream`, zero
-  wakeups per instruction);
+  wakeups per instruction; :class:`StreamFeed` refills its ring in chunks, one wakeup per chunk,
+  so a Program of any length streams);
 * status and counters (:meth:`NmxTb.status`, :meth:`NmxTb.read_counters`), and
   :meth:`NmxTb.wait_done` with a watchdog in clock cycles.
 
@@ -20,13 +21,15 @@ from __future__ import annotations
 
 import itertools
 import pathlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, First, ReadOnly, RisingEdge, Timer
+from cocotb.triggers import Event, FallingEdge, First, ReadOnly, RisingEdge, Timer
 
 from golden.isa import Counter, ErrorCode, HwConfig
 from tb.bfm import memfile
+from tb.top import IMEM_DEPTH
 
 NUM_WIN = 4
 """SLVERR injection windows of the memory model (tb top parameter NUM_WIN)."""
@@ -78,9 +81,12 @@ class Status:
 class NmxTb:
     """Pin-level access to ``nmx_tb_top``; ``hw`` must match the build parameters."""
 
-    def __init__(self, dut, hw: HwConfig, workdir: str | pathlib.Path, clock_period_ns: int = 10) -> None:
+    def __init__(self, dut, hw: HwConfig, workdir: str | pathlib.Path, clock_period_ns: int = 10,
+                 imem_depth: int = IMEM_DEPTH) -> None:
         self.dut = dut
         self.hw = hw
+        self.imem_depth = imem_depth
+        """Slots of the streamer's instruction memory (tb top parameter IMEM_DEPTH)."""
         self.bus_bytes = hw.axi_data_bits // 8
         self.period_ns = clock_period_ns
         self.workdir = pathlib.Path(workdir).resolve()
@@ -102,6 +108,9 @@ class NmxTb:
         d.py_insn_data.value = 0
         d.im_seq.value = self._im_seq
         d.im_count.value = 0
+        d.im_base.value = 0
+        d.im_mask.value = self.imem_depth - 1
+        d.im_wake.value = 0
         d.im_go.value = 0
         d.cnt_sel.value = 0
         d.bd_seq.value = self._bd_seq
@@ -175,8 +184,8 @@ class NmxTb:
     async def mem_write_image(self, data: bytes | bytearray, keep_file: bool = False) -> None:
         """Preload external memory bytes [0, len(data)) (rounded up to whole bus words)."""
         path = self._tmp("mem_in")
-        memfile.write_text(path, memfile.bytes_to_hex(data, self.bus_bytes))
-        await self._backdoor(BD_LOAD, path, memfile.words_of(len(data), self.bus_bytes))
+        words = memfile.write_image(path, data, self.bus_bytes)  # streamed: no whole-image text
+        await self._backdoor(BD_LOAD, path, words)
         if not keep_file:
             path.unlink()
 
@@ -185,10 +194,10 @@ class NmxTb:
         path = self._tmp("mem_out")
         words = memfile.words_of(nbytes, self.bus_bytes)
         await self._backdoor(BD_DUMP, path, words)
-        data = memfile.hex_to_bytes(path.read_text(), self.bus_bytes, words)
+        data = memfile.read_image(path, self.bus_bytes, words, nbytes)
         if not keep_file:
             path.unlink()
-        return data[:nbytes]
+        return data
 
     async def log_open(self, path: str | pathlib.Path) -> None:
         """Start writing the transfer log (tb.bfm.translog) to ``path``."""
@@ -197,13 +206,27 @@ class NmxTb:
     async def log_close(self) -> None:
         await self._backdoor(BD_LOG_CLOSE, self.workdir / "none")
 
-    async def imem_load(self, words: list[int]) -> None:
-        """Load the streamer's instruction memory (then :meth:`stream` runs it)."""
+    async def imem_load(self, words: Sequence[int]) -> None:
+        """Load a whole instruction stream into the streamer (then :meth:`stream` runs it); longer
+        streams than the instruction memory go through :class:`StreamFeed`."""
+        if len(words) > self.imem_depth:
+            raise ValueError(f"imem_load: {len(words)} instructions exceed the streamer's {self.imem_depth};"
+                             " use StreamFeed (refilled in chunks)")
+        self.dut.im_mask.value = self.imem_depth - 1
+        self.dut.im_wake.value = 0
+        await self.imem_load_chunk(words, 0, len(words))
+
+    async def imem_load_chunk(self, words: Sequence[int], start: int, count: int) -> None:
+        """Load ``words[start:start+count]`` as program indices ``start``.. into their ring slots.
+
+        The caller keeps the chunk inside one turn of the ring and off slots not yet streamed.
+        """
         d = self.dut
         path = self._tmp("imem")
-        memfile.write_text(path, memfile.insns_to_hex(words))
+        n = memfile.write_insns(path, words, start, count)
         self._set_file(path)
-        d.im_count.value = len(words)
+        d.im_base.value = start
+        d.im_count.value = n
         self._im_seq = (self._im_seq + 1) & 0xFF
         d.im_seq.value = self._im_seq
         while True:
@@ -291,3 +314,58 @@ class NmxTb:
         d = self.dut
         return {"rd": int(d.mem_q_rd.value), "wr": int(d.mem_q_wr.value),
                 "wbeats": int(d.mem_q_wbeats.value), "b": int(d.mem_q_b.value)}
+
+
+class StreamFeed:
+    """Feeds a Program of any length through the streamer's ring of instruction slots.
+
+    :meth:`begin` loads the first ``ring`` instructions and starts the streamer; :meth:`refill`
+    (run as a task) then waits - one wakeup per chunk, on ``im_room`` - until the streamer has
+    passed the slots of the next chunk, loads it, and repeats until the whole Program is loaded,
+    ``done`` rose (an error halted the machine) or :meth:`stop` was called.  A refill is never
+    left half done: callers stop it and await it before using the backdoor for anything else
+    (the file name port is shared).
+    """
+
+    def __init__(self, tb: NmxTb, words: Sequence[int], *, ring: int | None = None,
+                 chunk: int | None = None) -> None:
+        self.tb = tb
+        self.words = words
+        self.ring = ring or tb.imem_depth
+        if self.ring & (self.ring - 1) or not 0 < self.ring <= tb.imem_depth:
+            raise ValueError(f"StreamFeed: ring {self.ring} must be a power of two <= {tb.imem_depth}")
+        self.chunk = max(1, min(chunk or self.ring // 2, self.ring))
+        self.loaded = 0
+        self.loads = 0
+        self._stop = Event()
+
+    async def begin(self) -> None:
+        d = self.tb.dut
+        d.im_mask.value = self.ring - 1
+        d.im_wake.value = 0
+        first = min(len(self.words), self.ring)
+        await self.tb.imem_load_chunk(self.words, 0, first)
+        self.loaded, self.loads = first, 1
+        self.tb.stream()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def refill(self) -> None:
+        d = self.tb.dut
+        n = len(self.words)
+        while self.loaded < n and not self._stop.is_set():
+            size = min(self.chunk, n - self.loaded, self.ring - self.loaded % self.ring)
+            d.im_wake.value = max(0, self.loaded + size - self.ring)  # those slots are streamed
+            await FallingEdge(d.clk)
+            await ReadOnly()
+            while not int(d.im_room.value) and not int(d.done.value) and not self._stop.is_set():
+                await First(RisingEdge(d.im_room), RisingEdge(d.done), self._stop.wait())
+                await ReadOnly()
+            halted = bool(int(d.done.value))  # the machine stopped: nothing more is taken
+            await FallingEdge(d.clk)
+            if halted or self._stop.is_set():
+                return
+            await self.tb.imem_load_chunk(self.words, self.loaded, size)
+            self.loaded += size
+            self.loads += 1

@@ -10,6 +10,7 @@ state) and evaluates the PPU stage by stage.  Every instrumented evaluation is a
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter as Tally
 from collections.abc import Iterable
 
@@ -45,7 +46,10 @@ REJECTED = frozenset({ErrorCode.ILLEGAL_OPCODE, ErrorCode.ILLEGAL_FIELD, ErrorCo
 
 
 def _hit(out: Bins, point: str, label: str, n: int = 1) -> None:
-    out.setdefault(point, Tally())[label] += n
+    t = out.get(point)
+    if t is None:  # not setdefault: that builds a throw-away Counter on every hit
+        t = out[point] = Tally()
+    t[label] += n
 
 
 def _stride_kind(xs: int, ys: int, x: int, e: int) -> str:
@@ -224,17 +228,14 @@ def program_bins(program: Program, result: SimResult, *, accepted: int | None = 
     n_acc = result.counters.get(HwCounter.INSNS, len(program.insns)) if accepted is None else accepted
     if result.error in REJECTED and 0 <= result.error_index < n_acc:
         n_acc = result.error_index  # the dispatcher rejected it: its fields were never executed
-    decoded: list[Insn | None] = []
-    for w in program.insns[:n_acc]:
-        try:
-            decoded.append(decode(w))
-        except ValueError:
-            decoded.append(None)
-    # static bins in program order, tracking the PPU output type the ST engine sees in order
+    # static bins in program order, tracking the PPU output type the ST engine sees in order; one
+    # instruction decoded at a time (a list of decoded instructions costs ~1 KB each)
     out_int32 = False
     prev_cmp: Insn | None = None
-    for ins in decoded:
-        if ins is None:
+    for w in itertools.islice(program.insns, n_acc):
+        try:
+            ins = decode(w)
+        except ValueError:
             continue
         static_bins(ins, hw, out, out_int32=out_int32, prev_cmp=prev_cmp)
         if ins.opcode == Opcode.PPUCFG:

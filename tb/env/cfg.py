@@ -50,6 +50,11 @@ class RunKnobs:
     gap_max: int = 0
     watchdog_cycles: int | None = None
     """None: derived from the golden cycle estimate (:func:`watchdog_for`)."""
+    stream_ring: int | None = None
+    """Stream feed: instruction slots of the streamer's ring (a power of two; None: all of
+    ``tb.top.IMEM_DEPTH``).  A Program longer than the ring is refilled in chunks while it runs."""
+    stream_chunk: int | None = None
+    """Stream feed: instructions per refill (None: half the ring)."""
 
     def __post_init__(self) -> None:
         bp = self.backpressure
@@ -66,6 +71,11 @@ class RunKnobs:
         if min(self.rd_latency, self.wr_latency) < 0:
             raise ValueError(f"RunKnobs latencies must be >= 0 (rd {self.rd_latency}, wr {self.wr_latency})")
         self.slverr = [(int(lo), int(hi)) for lo, hi in self.slverr]
+        r = self.stream_ring
+        if r is not None and (r < 2 or r & (r - 1)):
+            raise ValueError(f"RunKnobs.stream_ring must be a power of two >= 2, not {r}")
+        if self.stream_chunk is not None and self.stream_chunk < 1:
+            raise ValueError(f"RunKnobs.stream_chunk must be >= 1, not {self.stream_chunk}")
 
     @property
     def stalls(self) -> bool:

@@ -9,6 +9,7 @@ from pyuvm import uvm_sequence_item
 
 from golden.isa import Counter, ErrorCode, disassemble
 from tb.bfm.translog import Transfer
+from tb.cov.run_bins import BusTally
 
 
 class InsnItem(uvm_sequence_item):
@@ -41,11 +42,14 @@ class InsnItem(uvm_sequence_item):
 
 
 @dataclass(frozen=True)
-class AcceptedInsn:
-    """Published by the instruction monitor: the dispatcher took instruction ``index`` at ``cycle``."""
+class AcceptedBurst:
+    """Published by the instruction monitor: the dispatcher took instructions ``index`` ..
+    ``index + count - 1``, one per cycle, at cycles ``cycle`` .. ``cycle + count - 1`` (one item per
+    interval of ``insn_fire`` high, not one per instruction: a 1M-instruction Program must not cost
+    a Python object per instruction)."""
 
     index: int
-    word: int
+    count: int
     cycle: int
 
 
@@ -66,9 +70,19 @@ class RunStatus:
 
 @dataclass
 class BusActivity:
-    """Published by the memory monitor at the end of a run: the parsed transfer log."""
+    """Published by the memory monitor at the end of a run: the transfer log, folded.
 
-    transfers: list[Transfer]
+    The log is streamed in chunks into ``tally`` (every AXI coverage fact); only its last
+    transfers (hang diagnosis) and its first protocol violations are kept as objects.
+    """
+
+    tally: BusTally
+    last_transfers: list[Transfer]
     violations: list[str]
+    """The first :data:`MAX_VIOLATIONS` PROTO lines of the log."""
+    n_violations: int
     proto_errors: int
     knobs: dict[str, Any] = field(default_factory=dict)
+
+
+MAX_VIOLATIONS = 20

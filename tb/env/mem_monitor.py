@@ -1,21 +1,40 @@
-"""Memory monitor: turns the memory model's transfer log into transaction objects.
+"""Memory monitor: folds the memory model's transfer log into the run's bus facts.
 
-The SV model writes one line per completed AXI burst (``tb/bfm/translog.py`` documents and parses
-the format), so the monitor costs no Python wakeup during the run: the log is parsed once, when the
-run ends, and published as a :class:`~tb.env.items.BusActivity` (coverage, diagnosis).  Protocol
-violations flagged by the model (``PROTO`` lines, ``proto_errors``) are errors of the DUT's AXI
-master and fail the run in the scoreboard.
+The SV model writes one line per completed AXI burst (``tb/bfm/translog.py`` documents the format),
+so the monitor costs no Python wakeup during the run.  When the run ends the log is streamed in
+chunks of numpy columns into a :class:`~tb.cov.run_bins.BusTally` (a full-size model writes tens of
+millions of lines: never one Python object per transfer) and published as a
+:class:`~tb.env.items.BusActivity` (coverage, diagnosis).  Protocol violations flagged by the
+model (``PROTO`` lines, ``proto_errors``) are errors of the DUT's AXI master and fail the run in
+the scoreboard.
 """
 
 from __future__ import annotations
 
 import pathlib
+from collections import deque
 
 from pyuvm import uvm_analysis_port, uvm_monitor
 
 from tb.bfm import translog
+from tb.cov.run_bins import BusTally
 from tb.env.cfg import RunKnobs
-from tb.env.items import BusActivity
+from tb.env.items import MAX_VIOLATIONS, BusActivity
+
+
+def fold_log(log_path: pathlib.Path | None) -> tuple[BusTally, list[translog.Transfer], list[str], int]:
+    """Stream a transfer log: (tally, last transfers, first violations, number of violations)."""
+    tally = BusTally()
+    tail: deque[translog.Transfer] = deque(maxlen=translog.TAIL)
+    bad: list[str] = []
+    n_bad = 0
+    if log_path is not None:
+        for b in translog.scan(log_path):
+            tally.add_batch(b, str(log_path))
+            tail.extend(b.tail)
+            n_bad += len(b.violations)
+            bad.extend(b.violations[: MAX_VIOLATIONS - len(bad)])
+    return tally, list(tail), bad, n_bad
 
 
 class MemMonitor(uvm_monitor):
@@ -29,10 +48,12 @@ class MemMonitor(uvm_monitor):
         self.last = None
 
     def publish(self, log_path: pathlib.Path | None, stats: dict[str, int]) -> BusActivity:
-        log = translog.read(log_path) if log_path is not None else translog.TransferLog([], [])
+        tally, tail, bad, n_bad = fold_log(log_path)
         act = BusActivity(
-            transfers=log.transfers,
-            violations=log.violations,
+            tally=tally,
+            last_transfers=tail,
+            violations=bad,
+            n_violations=n_bad,
             proto_errors=int(stats.get("proto_errors", 0)),
             knobs=self.knobs.to_json() if self.knobs else {},
         )

@@ -3,9 +3,14 @@
 // nmx_top (the DUT) + nmx_axi_mem (AXI4 slave memory model) + an instruction source:
 //   * insn_src = 0: the instruction port is driven from Python through py_insn_valid /
 //     py_insn_data (tb/bfm InsnDriver), insn_ready is visible as a port;
-//   * insn_src = 1: a built-in streamer feeds im_count instructions from an instruction memory
-//     loaded by $readmemh (backdoor, im_seq/im_ack, file name in bd_file) while im_go is high,
-//     so a whole program runs without any Python wakeup.
+//   * insn_src = 1: a built-in streamer feeds instructions from an instruction memory loaded by
+//     $readmemh (backdoor, im_seq/im_ack, file name in bd_file) while im_go is high, so a program
+//     runs without a Python wakeup per instruction.  The memory is a ring of im_mask+1 slots
+//     (a power of two <= IMEM_DEPTH): each load puts im_count instructions of program index
+//     im_base.. into slots (im_base & im_mask).., and im_avail (one past the last loaded index)
+//     bounds the stream.  A Program longer than the ring is refilled in chunks while it runs:
+//     im_room rises when the streamer has passed index im_wake (the slots of the next chunk are
+//     free), one Python wakeup per chunk (tb/bfm/tb_top.py, NmxTb.stream_program).
 // Every Python-visible signal is a port of this module; the clock is driven by cocotb.
 module nmx_tb_top #(
   parameter int unsigned ROWS          = 16,
@@ -37,8 +42,13 @@ module nmx_tb_top #(
   input  logic [7:0]              im_seq,
   output logic [7:0]              im_ack,
   input  logic [31:0]             im_count,
+  input  logic [31:0]             im_base,
+  input  logic [31:0]             im_mask,
+  input  logic [31:0]             im_wake,
   input  logic                    im_go,
   output logic [31:0]             im_sent,
+  output logic [31:0]             im_avail,
+  output logic                    im_room,
   // DUT status
   output logic                    busy,
   output logic                    done,
@@ -82,29 +92,39 @@ module nmx_tb_top #(
   logic [STRB_BITS-1:0]     wstrb;
 
   // ---------------------------------------------------------------- instruction streamer
-  logic [IB-1:0] imem [IMEM_DEPTH];
-  logic [31:0]   im_ptr;
-  logic          im_valid, insn_valid;
-  logic [IB-1:0] insn_data;
+  localparam int unsigned IMW = $clog2(IMEM_DEPTH);
+  logic [IB-1:0]  imem [IMEM_DEPTH];
+  logic [31:0]    im_ptr;
+  logic           im_valid, insn_valid;
+  logic [IB-1:0]  insn_data;
+  logic [IMW-1:0] im_slot, im_first;
 
-  assign im_valid   = im_go && (im_ptr < im_count) && !done;
+  assign im_slot    = im_ptr[IMW-1:0] & im_mask[IMW-1:0];
+  assign im_first   = im_base[IMW-1:0] & im_mask[IMW-1:0];
+  assign im_valid   = im_go && (im_ptr < im_avail) && !done;
   assign insn_valid = insn_src ? im_valid : py_insn_valid;
-  assign insn_data  = insn_src ? imem[im_ptr[$clog2(IMEM_DEPTH)-1:0]] : py_insn_data;
+  assign insn_data  = insn_src ? imem[im_slot] : py_insn_data;
   assign insn_fire  = insn_valid && insn_ready;
   assign im_sent    = im_ptr;
+  assign im_room    = im_ptr >= im_wake;
 
   always_ff @(posedge clk) begin
     if (!rst_n) im_ptr <= '0;
     else if (insn_src && insn_fire) im_ptr <= im_ptr + 32'd1;
   end
 
+  // a load never wraps the ring (the driver splits chunks at the ring's end)
   always_ff @(posedge clk) begin
     if (im_seq != im_ack) begin
-      if (im_count != 0) $readmemh(bd_file, imem, 0, im_count - 1);
-      im_ack <= im_seq;
+      if (im_count != 0) $readmemh(bd_file, imem, 32'(im_first), 32'(im_first) + im_count - 1);
+      im_avail <= im_base + im_count;
+      im_ack   <= im_seq;
     end
   end
-  initial im_ack = '0;
+  initial begin
+    im_ack   = '0;
+    im_avail = '0;
+  end
 
   // ---------------------------------------------------------------- DUT
   nmx_top #(

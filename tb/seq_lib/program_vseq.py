@@ -2,8 +2,9 @@
 
 Steps: configure the memory model for the run's knobs and seed, reset, preload memory through the
 backdoor, open the transfer log, feed the instructions (pyuvm driver with gaps, or the built-in
-streamer), wait for ``done`` under the watchdog, stop feeding, close the log, let the scoreboard
-judge and the coverage collector sample, and write ``result.json`` for the parent process.
+streamer, refilled in chunks while it runs when the Program is longer than its ring), wait for
+``done`` under the watchdog, stop feeding, close the log, let the scoreboard judge and the
+coverage collector sample, and write ``result.json`` for the parent process.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import cocotb
 from cocotb.triggers import First, Timer
 from pyuvm import uvm_sequence
 
+from tb.bfm.tb_top import StreamFeed
 from tb.env.cfg import RunKnobs
 from tb.env.diagnose import describe_hang, mem_model_queues
 from tb.env.env import NmxEnv
@@ -45,10 +47,13 @@ class ProgramVseq(uvm_sequence):
         await env.mem_agent.open_log(ctx.out_dir / "transfers.log")
         feeder = None
         seq = None
+        stream: StreamFeed | None = None
         if ctx.knobs.feed == "stream":
-            await bfm.imem_load(ctx.program.insns)
-            start = bfm.cycle
-            bfm.stream()
+            k = ctx.knobs
+            stream = StreamFeed(bfm, ctx.program.insns, ring=k.stream_ring, chunk=k.stream_chunk)
+            await stream.begin()
+            start = bfm.cycle  # begin() started the streamer in this very time step
+            feeder = cocotb.start_soon(stream.refill())
         else:
             start = bfm.cycle
             seq = InsnStreamSeq(
@@ -63,6 +68,11 @@ class ProgramVseq(uvm_sequence):
         if seq is not None:
             seq.stop = True
             env.insn_agent.driver.abort()
+        if stream is not None:  # let a refill in flight finish: it shares the backdoor's file port
+            stream.stop()
+            await First(feeder.complete, Timer(100, unit="us"))
+            if not feeder.done():
+                raise RuntimeError("the streamer refill did not stop within 100 us after the run ended")
         if status.timed_out:
             growing = await env.status_monitor.counters_delta(256)
             await env.mem_agent.close_log()
@@ -74,13 +84,13 @@ class ProgramVseq(uvm_sequence):
                 pending=drv.pending if drv is not None else None,
                 insn_ready=int(bfm.dut.insn_ready.value),
                 growing=growing,
-                transfers=bus.transfers if bus else [],
+                transfers=bus.last_transfers if bus else [],
                 mem_queues=mem_model_queues(bfm.dut),
                 beat_bytes=bfm.bus_bytes,
             )
         else:
             await env.mem_agent.close_log()
-        if feeder is not None:
+        if feeder is not None and seq is not None:
             await First(feeder.complete, Timer(1, unit="us"))
             if not feeder.done():
                 feeder.cancel()
