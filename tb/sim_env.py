@@ -9,11 +9,13 @@ results file and raises.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import pathlib
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 RTL = REPO / "rtl"
@@ -136,6 +138,23 @@ def sources_id(sources: Sequence[pathlib.Path]) -> str:
     return h.hexdigest()[:8]
 
 
+@contextlib.contextmanager
+def build_lock(bdir: pathlib.Path) -> Iterator[None]:
+    """Hold an exclusive lock on a build directory while Verilator builds into it.
+
+    Parallel regression jobs that need the same model on a fresh clone would otherwise build it
+    side by side in one directory and corrupt each other's objects; with the lock the second job
+    waits, then finds the model up to date and only relinks nothing.
+    """
+    bdir.parent.mkdir(parents=True, exist_ok=True)
+    with open(bdir.parent / f"{bdir.name}.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def run_cocotb(*, toplevel: str, test_module: str, parameters: Mapping[str, object] | None = None,
                sources: Sequence[pathlib.Path] | None = None, testcase: str | Sequence[str] | None = None,
                extra_env: Mapping[str, str] | None = None, seed: int | None = None, waves: bool = False,
@@ -157,8 +176,9 @@ def run_cocotb(*, toplevel: str, test_module: str, parameters: Mapping[str, obje
     # a build of another RTL directory (NMX_RTL_DIR) is never reused for the repo's RTL.
     flags_id = hashlib.sha1(" ".join([*args, *MAKE_VARS]).encode()).hexdigest()[:8]
     bdir = build_dir or BUILD / "sim" / f"{build_key(toplevel, params)}_{flags_id}_{sources_id(srcs)}"
-    runner.build(sources=srcs, hdl_toplevel=toplevel, parameters=params,
-                 build_args=args, build_dir=bdir, waves=waves, timescale=("1ns", "1ps"))
+    with build_lock(bdir):
+        runner.build(sources=srcs, hdl_toplevel=toplevel, parameters=params,
+                     build_args=args, build_dir=bdir, waves=waves, timescale=("1ns", "1ps"))
     tdir = test_dir or bdir
     results = runner.test(test_module=test_module, hdl_toplevel=toplevel, testcase=testcase,
                           extra_env=dict(extra_env or {}), seed=seed, waves=waves, build_dir=bdir,

@@ -204,3 +204,30 @@ def test_failure_signatures_group_runs_that_fail_the_same_way() -> None:
     assert e1.signature == e2.signature == "exception:KeyError:bin # at #"
     assert RunVerdict(name="f", seed=6, passed=True).signature == ""
     assert normalise("/work/x.bin differs at 0x3f, 12 bytes") == "# differs at #, # bytes"
+
+
+def test_build_lock_serialises_builders(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Two processes building one model directory take turns (parallel regression jobs)."""
+    import multiprocessing as mp
+    import time
+
+    from tb.sim_env import build_lock
+
+    log = tmp_path / "log"
+
+    def builder(tag: str) -> None:
+        with build_lock(tmp_path / "model"):
+            with open(log, "a") as f:
+                f.write(f"{tag}+\n")
+            time.sleep(0.3)
+            with open(log, "a") as f:
+                f.write(f"{tag}-\n")
+
+    ctx = mp.get_context("fork")
+    ps = [ctx.Process(target=builder, args=(t,)) for t in "ab"]
+    for p in ps:
+        p.start()
+    for p in ps:
+        p.join(10)
+    lines = log.read_text().split()
+    assert len(lines) == 4 and lines[0][0] == lines[1][0] and lines[2][0] == lines[3][0], lines
