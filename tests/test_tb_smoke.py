@@ -7,10 +7,14 @@ simulator process on the cached 4x4 build (tb/top.py), through the one runner tb
 
 from __future__ import annotations
 
+import pathlib
+
 import pytest
 
 from golden.isa import Counter, HwConfig
+from tb.cov.run_bins import bus_bins_reference
 from tb.env.cfg import RunKnobs
+from tb.env.mem_monitor import fold_log
 from tb.run import SuiteResult, run_program, run_test
 from tb.seq_lib.examples import gemm_program
 
@@ -63,6 +67,14 @@ def test_program_file_api(tmp_out) -> None:  # type: ignore[no-untyped-def]
     assert r.counters[Counter.MAC_CYCLES] == r.golden_counters[Counter.MAC_CYCLES]
     assert set(r.outputs) == {"C"} and r.outputs["C"].shape == (24, 12)
     assert "--waves" in r.rerun and r.coverage["hit"] > 0
+    # the env folds the recorded transfer log in chunks: same AXI bins as the list-based rules
+    log = r.transfers()
+    assert len(log.transfers) > 20 and not log.violations
+    tally, tail, bad, _ = fold_log(pathlib.Path(r.result_dir) / "transfers.log", chunk_bytes=256)
+    k = RunKnobs.profile("stress").to_json()
+    assert {p: dict(t) for p, t in tally.bins(k).items()} == {
+        p: dict(t) for p, t in bus_bins_reference(log.transfers, k).items()}
+    assert tail == log.transfers[-len(tail):] and bad == []
 
 
 def test_watchdog_reports_and_recovers(tmp_out) -> None:  # type: ignore[no-untyped-def]

@@ -94,6 +94,8 @@ class NmxTb:
         self._bd_seq = 0
         self._im_seq = 0
         self._clock: Clock | None = None
+        self._src = -1
+        """Last value written to insn_src (-1: unknown)."""
 
     # ------------------------------------------------------------------ clock, reset, config
     async def start(self) -> None:
@@ -103,7 +105,7 @@ class NmxTb:
             self._clock = Clock(d.clk, self.period_ns, unit="ns")
             self._clock.start()
         d.rst_n.value = 0
-        d.insn_src.value = 0
+        d.insn_src.value = self._src = 0
         d.py_insn_valid.value = 0
         d.py_insn_data.value = 0
         d.im_seq.value = self._im_seq
@@ -240,7 +242,7 @@ class NmxTb:
     # ------------------------------------------------------------------ instruction feeding
     def stream(self) -> None:
         """Let the built-in streamer feed the loaded instruction memory (no Python wakeups)."""
-        self.dut.insn_src.value = 1
+        self.dut.insn_src.value = self._src = 1
         self.dut.im_go.value = 1
 
     async def send(self, word: int) -> bool:
@@ -250,7 +252,8 @@ class NmxTb:
         :meth:`idle` after the last instruction.
         """
         d = self.dut
-        d.insn_src.value = 0
+        if self._src != 0:  # one write per run, not per instruction
+            d.insn_src.value = self._src = 0
         d.py_insn_data.value = word
         d.py_insn_valid.value = 1
         while True:
@@ -258,12 +261,13 @@ class NmxTb:
             if int(d.done.value):
                 await FallingEdge(d.clk)    # leave the ReadOnly phase: the caller may write
                 return False
-            ready = int(d.insn_ready.value)
-            if ready:
+            if int(d.insn_ready.value):
                 await RisingEdge(d.clk)
                 return True
-            # wait for a change instead of polling every cycle
-            await First(RisingEdge(d.insn_ready), RisingEdge(d.done))
+            # wait for a change instead of polling every cycle: insn_wake = insn_ready | done, so
+            # its rising edge is the first rising edge of either (both are low here), one trigger
+            # instead of First(...) of two
+            await RisingEdge(d.insn_wake)
 
     async def send_all(self, words: list[int]) -> int:
         """Feed a stream pin by pin; returns how many instructions were accepted."""

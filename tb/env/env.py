@@ -1,7 +1,7 @@
 """NmxEnv: the agents, monitors, scoreboard and coverage collector, wired together.
 
 ```
- insn_agent (seqr, driver, monitor) --AcceptedInsn--> coverage
+ insn_agent (seqr, driver, monitor) --AcceptedBurst-> coverage
  status_monitor ---------------------RunStatus-----> coverage
  mem_agent.monitor ------------------BusActivity---> coverage
  scoreboard: called by the program virtual sequence at the end of every run

@@ -1,21 +1,22 @@
 """Instruction monitor: publishes the instructions the dispatcher accepted, burst by burst.
 
-Passive and cheap: it wakes only when ``insn_fire`` (valid && ready) rises or falls, never per
-cycle or per instruction.  While ``insn_fire`` stays high one instruction is accepted per clock
-edge, so the number accepted in a high interval is the difference of the testbench's cycle counter
-at the fall and at the rise; that interval is published as one
-:class:`~tb.env.items.AcceptedBurst` (a 1M-instruction Program must not cost one Python object, or
-one analysis-port call, per instruction).  The dispatcher accepts in program order, so the k-th
-accepted instruction is ``program.insns[k]``; the word on the port is checked against it at each
-rising edge (a cheap self-check that the feed offers what the sequence intended).  The total is
-cross-checked against the DUT's INSNS counter by the scoreboard.
+Passive and cheap: it wakes only when ``insn_fire`` (valid && ready) rises, never per cycle or per
+instruction.  While ``insn_fire`` stays high one instruction is accepted per clock edge; the
+testbench top counts the accepts since reset (``insn_count``), so at each rise the monitor knows
+how many instructions were accepted before it, which closes the previous high interval: that
+interval is published as one :class:`~tb.env.items.AcceptedBurst` (first index, count, first
+cycle) - a 1M-instruction Program must not cost one Python object, or one analysis-port call, per
+instruction.  :meth:`flush` closes the last interval when the run ends.  The dispatcher accepts in
+program order, so the k-th accepted instruction is ``program.insns[k]``; the word on the port is
+checked against it at each rise (a cheap self-check that the feed offers what the sequence
+intended).  The total is cross-checked against the DUT's INSNS counter by the scoreboard.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+from cocotb.triggers import ReadOnly, RisingEdge
 from pyuvm import ConfigDB, uvm_analysis_port, uvm_monitor
 
 from tb.env.items import AcceptedBurst
@@ -28,16 +29,33 @@ class InsnMonitor(uvm_monitor):
     def build_phase(self) -> None:
         self.ap = uvm_analysis_port("ap", self)
         self.bfm = ConfigDB().get(self, "", "BFM")
-        self.words: Sequence[int] = ()
-        self.count = 0
-        self.port_errors: list[str] = []
-        self.last_cycle = -1
+        self.start_run(())
 
     def start_run(self, words: Sequence[int]) -> None:
+        """Arm for a run that starts from reset (``insn_count`` counts from 0 again)."""
         self.words = words  # the Program's own list, never copied (it is not modified)
         self.count = 0
-        self.port_errors = []
+        """Instructions accepted in the closed intervals (all of them after :meth:`flush`)."""
+        self.port_errors: list[str] = []
         self.last_cycle = -1
+        self._open: tuple[int, int] | None = None
+        """(accepted before it, first cycle) of the interval in progress."""
+
+    def _close(self, accepted: int) -> None:
+        if self._open is None:
+            return
+        before, cycle = self._open
+        n = accepted - before
+        self._open = None
+        if n > 0:
+            self.count = accepted
+            self.last_cycle = cycle + n - 1
+            self.ap.write(AcceptedBurst(before, n, cycle))
+
+    def flush(self) -> int:
+        """Close the interval in progress (the run ended); returns the number accepted."""
+        self._close(int(self.bfm.dut.insn_count.value))
+        return self.count
 
     async def run_phase(self) -> None:
         d = self.bfm.dut
@@ -46,17 +64,11 @@ class InsnMonitor(uvm_monitor):
             await ReadOnly()
             if not int(d.insn_fire.value):
                 continue
-            c0 = int(d.cycle.value)
+            k = int(d.insn_count.value)  # accepted before this cycle's edge
+            self._close(k)
             word = int(d.insn_data.value)
-            k = self.count
             if k < len(self.words) and word != self.words[k] and len(self.port_errors) < MAX_PORT_ERRORS:
                 self.port_errors.append(
                     f"instruction {k}: port carries {word:#034x}, program has {self.words[k]:#034x}"
                 )
-            await FallingEdge(d.insn_fire)
-            await ReadOnly()
-            n = max(0, int(d.cycle.value) - c0)
-            if n:
-                self.count += n
-                self.last_cycle = c0 + n - 1
-                self.ap.write(AcceptedBurst(k, n, c0))
+            self._open = (k, int(d.cycle.value))

@@ -22,14 +22,16 @@ from tb.env.cfg import RunKnobs
 from tb.env.items import MAX_VIOLATIONS, BusActivity
 
 
-def fold_log(log_path: pathlib.Path | None) -> tuple[BusTally, list[translog.Transfer], list[str], int]:
+def fold_log(
+    log_path: pathlib.Path | None, chunk_bytes: int = translog.CHUNK_BYTES
+) -> tuple[BusTally, list[translog.Transfer], list[str], int]:
     """Stream a transfer log: (tally, last transfers, first violations, number of violations)."""
     tally = BusTally()
     tail: deque[translog.Transfer] = deque(maxlen=translog.TAIL)
     bad: list[str] = []
     n_bad = 0
     if log_path is not None:
-        for b in translog.scan(log_path):
+        for b in translog.scan(log_path, chunk_bytes):
             tally.add_batch(b, str(log_path))
             tail.extend(b.tail)
             n_bad += len(b.violations)

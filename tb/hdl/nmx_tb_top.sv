@@ -39,6 +39,8 @@ module nmx_tb_top #(
   input  logic [IB-1:0]           py_insn_data,
   output logic                    insn_ready,
   output logic                    insn_fire,      // an instruction was taken this cycle
+  output logic [31:0]             insn_count,     // instructions taken since reset (both sources)
+  output logic                    insn_wake,      // insn_ready | done: one edge for the pins driver
   input  logic [7:0]              im_seq,
   output logic [7:0]              im_ack,
   input  logic [31:0]             im_count,
@@ -108,9 +110,16 @@ module nmx_tb_top #(
   assign im_sent    = im_ptr;
   assign im_room    = im_ptr >= im_wake;
 
+  assign insn_wake  = insn_ready || done;
+
   always_ff @(posedge clk) begin
     if (!rst_n) im_ptr <= '0;
     else if (insn_src && insn_fire) im_ptr <= im_ptr + 32'd1;
+  end
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) insn_count <= '0;
+    else if (insn_fire) insn_count <= insn_count + 32'd1;
   end
 
   // a load never wraps the ring (the driver splits chunks at the ring's end)

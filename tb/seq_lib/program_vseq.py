@@ -43,6 +43,7 @@ class ProgramVseq(uvm_sequence):
             await self._scrub(bfm)
         env.mem_agent.configure(ctx.knobs, ctx.program.mem_size, ctx.seed)
         await bfm.reset()
+        env.insn_agent.monitor.start_run(ctx.program.insns)  # counts from this reset (not a scrub's)
         await env.mem_agent.preload(ctx.program.memory)
         await env.mem_agent.open_log(ctx.out_dir / "transfers.log")
         feeder = None
@@ -65,6 +66,7 @@ class ProgramVseq(uvm_sequence):
             )
             feeder = cocotb.start_soon(seq.start(env.insn_agent.seqr))
         status = await env.status_monitor.wait_run(ctx.watchdog_cycles, start)
+        env.insn_agent.monitor.flush()
         if seq is not None:
             seq.stop = True
             env.insn_agent.driver.abort()
