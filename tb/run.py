@@ -305,11 +305,6 @@ def run_programs(
         label = r.name or f"{prog.manifest.get('name', 'program')}_{i}"
         if prog.hw != hw:
             raise ValueError(f"run {i} ({label}): the Program is for {hw_name(prog.hw)}, not {hw_name(hw)}")
-        if knobs.feed == "stream" and len(prog.insns) > top.IMEM_DEPTH:
-            raise ValueError(
-                f"run {i} ({label}): {len(prog.insns)} instructions exceed the built-in streamer's"
-                f" {top.IMEM_DEPTH}; use feed='pins'"
-            )
         name = _unique(_safe(label), progs)
         path = pathlib.Path(r.program_file).resolve() if r.program_file else out_dir / f"{name}.nmxp"
         if not r.program_file:

@@ -19,7 +19,8 @@ TOPLEVEL = "nmx_tb_top"
 DEFAULT_MEM_BYTES = 1 << 24
 """Memory model size of every run unless a Program needs more (then x4 steps, see :func:`mem_bytes_for`)."""
 IMEM_DEPTH = 1 << 18
-"""Instructions the built-in streamer holds: a Program longer than this runs with the pins feed."""
+"""Instruction slots of the built-in streamer: a ring, refilled in chunks while a longer Program
+streams (tb.bfm.tb_top.StreamFeed), so any Program runs with the stream feed."""
 
 FAST_BUILD_ARGS = ("--no-public-flat-rw", "--public-depth", "1")
 """cocotb's runner always passes --public-flat-rw, which makes every signal VPI-writable and the

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pathlib
 import shlex
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,9 +42,19 @@ class RunContext:
     golden: SimResult | None = None
 
     def compute_golden(self) -> SimResult:
+        """The golden run of this Program, kept for the whole run: only what the env reads.
+
+        The scoreboard needs memory, error and counters and the coverage probe the execution order;
+        the per-instruction timing lists and the copies of the checked tensors are dropped (a
+        1M-instruction Program: ~100 MB), and the order is kept as a compact array.
+        """
         tp = TimingParams(rd_latency=max(1, self.knobs.rd_latency), wr_latency=max(1, self.knobs.wr_latency))
-        self.golden = simulate(self.program, bad_addresses=list(self.knobs.slverr) or None, timing_params=tp)
-        return self.golden
+        g = simulate(self.program, bad_addresses=list(self.knobs.slverr) or None, timing_params=tp)
+        g.timing = None
+        g.tensors = {}
+        g.order = array("I", g.order)  # type: ignore[assignment]  # iterated like the list
+        self.golden = g
+        return g
 
     @property
     def watchdog_cycles(self) -> int:
