@@ -52,7 +52,7 @@ from typing import Any
 import psutil
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-DEFAULTS: dict[str, Any] = {"cfg": "16x16", "seed": 1, "batch": 16, "batch_seed": 0, "calib": 32,
+DEFAULTS: dict[str, Any] = {"cfg": "16x16", "seed": 1, "batch": 64, "batch_seed": 0, "calib": 32,
                             "feed": "pins", "min_cosine": 0.99, "min_top1": 0.97}
 """Parameters of a verification run when not given (min_top1 applies to classify models only).
 

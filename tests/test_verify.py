@@ -56,7 +56,8 @@ NOT_CALLABLE = 5
 
 
 def test_verify_gcn_karate_end_to_end(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc = verify.main(["gcn_karate", "--cfg", "16x16", "--seed", "1", "--out", str(tmp_path), "--power"])
+    rc = verify.main(["gcn_karate", "--cfg", "16x16", "--seed", "1", "--batch", "16", "--out", str(tmp_path),
+                      "--power"])
     out = capsys.readouterr().out
     recs = list(tmp_path.glob("verify_*.json"))
     assert len(recs) == 1, out
