@@ -8,7 +8,8 @@
 * the backdoor: whole-memory preload / readout and instruction-memory load through hex files
   ($readmemh / $writememh executed inside the simulator), transfer-log open/close;
 * instruction feeding, either from Python pin by pin (:meth:`NmxTb.send`, two wakeups per
-  instruction, none per stalled cycle) or by the built-in streamer (:meth:`NmxTb.stream`, zero
+  instruction, none per stalled cycle), in blocks with idle gaps (:meth:`NmxTb.send_block`, the
+  pyuvm driver's feed: one wakeup per block of 32) or by the built-in streamer (:meth:`NmxTb.stream`, zero
   wakeups per instruction; :class:`StreamFeed` refills its ring in chunks, one wakeup per chunk,
   so a Program of any length streams);
 * status and counters (:meth:`NmxTb.status`, :meth:`NmxTb.read_counters`), and
@@ -35,6 +36,9 @@ NUM_WIN = 4
 """SLVERR injection windows of the memory model (tb top parameter NUM_WIN)."""
 FILE_CHARS = 256
 """Longest backdoor file path (tb top parameter FILE_CHARS)."""
+
+BLOCK_WORDS = 32
+"""Instructions per block of the block feed (tb top localparam PB)."""
 
 BD_LOAD, BD_DUMP, BD_LOG_OPEN, BD_LOG_CLOSE = 1, 2, 3, 4
 _uid = itertools.count()
@@ -96,6 +100,7 @@ class NmxTb:
         self._clock: Clock | None = None
         self._src = -1
         """Last value written to insn_src (-1: unknown)."""
+        self._pb_seq = 0
 
     # ------------------------------------------------------------------ clock, reset, config
     async def start(self) -> None:
@@ -108,6 +113,10 @@ class NmxTb:
         d.insn_src.value = self._src = 0
         d.py_insn_valid.value = 0
         d.py_insn_data.value = 0
+        d.pb_data.value = 0
+        d.pb_gaps.value = 0
+        d.pb_n.value = 0
+        d.pb_seq.value = self._pb_seq
         d.im_seq.value = self._im_seq
         d.im_count.value = 0
         d.im_base.value = 0
@@ -268,6 +277,48 @@ class NmxTb:
             # its rising edge is the first rising edge of either (both are low here), one trigger
             # instead of First(...) of two
             await RisingEdge(d.insn_wake)
+
+    async def send_block(self, words: Sequence[int], gaps: Sequence[int]) -> tuple[int, bool]:
+        """Offer a block through the block feed (``words[j]`` after ``gaps[j]`` idle cycles, each
+        held until taken); returns (words taken, done rose).  One wakeup per block.
+
+        Call it in the time step of the previous block's last accept (as :meth:`send_block`
+        returns) or on the following falling edge: the feed then continues without a bubble.
+        """
+        d = self.dut
+        n = len(words)
+        if not 0 < n <= BLOCK_WORDS or len(gaps) != n:
+            raise ValueError(
+                f"send_block: {n} words with {len(gaps)} gaps (1..{BLOCK_WORDS} words, one gap each)"
+            )
+        if any(not 0 <= g <= 255 for g in gaps):
+            raise ValueError(f"send_block: idle gaps must be 0..255 cycles, got {max(gaps)}")
+        data = 0
+        for w in reversed(words):
+            data = (data << 128) | w
+        gap_bits = int.from_bytes(bytes(gaps), "little")
+        if self._src != 2:
+            d.insn_src.value = self._src = 2
+        d.pb_data.value = data
+        d.pb_gaps.value = gap_bits
+        d.pb_n.value = n
+        self._pb_seq = (self._pb_seq + 1) & 0xFF
+        d.pb_seq.value = self._pb_seq
+        await ReadOnly()
+        while not int(d.pb_wake.value):
+            await RisingEdge(d.pb_wake)
+            await ReadOnly()
+        taken, done = int(d.pb_taken.value), bool(int(d.done.value))
+        await FallingEdge(d.clk)  # leave the ReadOnly phase: the next block is written here
+        return min(taken, n), done
+
+    def block_taken(self) -> int:
+        """Words of the block in the feed taken so far."""
+        return int(self.dut.pb_taken.value)
+
+    def block_idle(self) -> None:
+        """Withdraw the block in the feed (nothing more is offered until the next block)."""
+        self.dut.pb_n.value = 0
 
     async def send_all(self, words: list[int]) -> int:
         """Feed a stream pin by pin; returns how many instructions were accepted."""

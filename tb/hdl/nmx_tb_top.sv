@@ -1,8 +1,15 @@
 // nmx_tb_top: simulation top of the NMX testbench (docs/rtl_top.md, "Testbench top").
 //
 // nmx_top (the DUT) + nmx_axi_mem (AXI4 slave memory model) + an instruction source:
-//   * insn_src = 0: the instruction port is driven from Python through py_insn_valid /
-//     py_insn_data (tb/bfm InsnDriver), insn_ready is visible as a port;
+//   * insn_src = 0: the instruction port is driven from Python pin by pin through py_insn_valid /
+//     py_insn_data (NmxTb.send), insn_ready is visible as a port;
+//   * insn_src = 2: block feed of the pyuvm driver (tb/env/insn_driver.py): Python writes a block
+//     of up to PB instructions with the idle cycles before each (pb_data, pb_gaps, pb_n, a new
+//     block when pb_seq changes) and is woken once per block (pb_wake: the block is taken, or
+//     done).  Each word is offered after its gap, held until taken, the next one follows without
+//     a bubble: the timing of a Python driver that drives the pins word by word, without its
+//     wakeups.  A block written in the time step of the previous block's last accept (or on the
+//     following falling edge) is offered from the next edge on;
 //   * insn_src = 1: a built-in streamer feeds instructions from an instruction memory loaded by
 //     $readmemh (backdoor, im_seq/im_ack, file name in bd_file) while im_go is high, so a program
 //     runs without a Python wakeup per instruction.  The memory is a ring of im_mask+1 slots
@@ -10,7 +17,7 @@
 //     im_base.. into slots (im_base & im_mask).., and im_avail (one past the last loaded index)
 //     bounds the stream.  A Program longer than the ring is refilled in chunks while it runs:
 //     im_room rises when the streamer has passed index im_wake (the slots of the next chunk are
-//     free), one Python wakeup per chunk (tb/bfm/tb_top.py, NmxTb.stream_program).
+//     free), one Python wakeup per chunk (tb/bfm/tb_top.py, StreamFeed).
 // Every Python-visible signal is a port of this module; the clock is driven by cocotb.
 module nmx_tb_top #(
   parameter int unsigned ROWS          = 16,
@@ -27,6 +34,7 @@ module nmx_tb_top #(
   parameter int unsigned IMEM_DEPTH    = 1 << 18,
   parameter int unsigned NUM_WIN       = 4,
   parameter int unsigned FILE_CHARS    = 256,
+  localparam int unsigned PB           = 32,
   localparam int unsigned IB           = 128,
   localparam int unsigned AXI_ADDR_BITS = 32,
   localparam int unsigned STRB_BITS    = AXI_DATA_BITS / 8
@@ -34,9 +42,15 @@ module nmx_tb_top #(
   input  logic                    clk,
   input  logic                    rst_n,
   // instruction source
-  input  logic                    insn_src,
+  input  logic [1:0]              insn_src,       // 0 pins, 1 streamer, 2 block feed
   input  logic                    py_insn_valid,
   input  logic [IB-1:0]           py_insn_data,
+  input  logic [PB*IB-1:0]        pb_data,        // block feed: word j at [j*IB +: IB]
+  input  logic [PB*8-1:0]         pb_gaps,        // idle cycles before word j
+  input  logic [7:0]              pb_n,           // words in the block
+  input  logic [7:0]              pb_seq,         // changes: a new block
+  output logic [7:0]              pb_taken,       // words of the current block taken
+  output logic                    pb_wake,        // the block is taken, or done
   output logic                    insn_ready,
   output logic                    insn_fire,      // an instruction was taken this cycle
   output logic [31:0]             insn_count,     // instructions taken since reset (both sources)
@@ -100,12 +114,17 @@ module nmx_tb_top #(
   logic           im_valid, insn_valid;
   logic [IB-1:0]  insn_data;
   logic [IMW-1:0] im_slot, im_first;
+  // block feed state (below)
+  logic [7:0] pb_cur, pb_idx, pb_gap_left, pb_i, pb_gap;
+  logic       pb_new, pb_valid, pb_more;
+  logic [4:0] pb_next;
 
   assign im_slot    = im_ptr[IMW-1:0] & im_mask[IMW-1:0];
   assign im_first   = im_base[IMW-1:0] & im_mask[IMW-1:0];
   assign im_valid   = im_go && (im_ptr < im_avail) && !done;
-  assign insn_valid = insn_src ? im_valid : py_insn_valid;
-  assign insn_data  = insn_src ? imem[im_slot] : py_insn_data;
+  assign insn_valid = (insn_src == 2'd1) ? im_valid : (insn_src == 2'd2) ? pb_valid : py_insn_valid;
+  assign insn_data  = (insn_src == 2'd1) ? imem[im_slot]
+                    : (insn_src == 2'd2) ? pb_data[32'(pb_i[4:0]) * IB +: IB] : py_insn_data;
   assign insn_fire  = insn_valid && insn_ready;
   assign im_sent    = im_ptr;
   assign im_room    = im_ptr >= im_wake;
@@ -114,7 +133,31 @@ module nmx_tb_top #(
 
   always_ff @(posedge clk) begin
     if (!rst_n) im_ptr <= '0;
-    else if (insn_src && insn_fire) im_ptr <= im_ptr + 32'd1;
+    else if ((insn_src == 2'd1) && insn_fire) im_ptr <= im_ptr + 32'd1;
+  end
+
+  // ---------------------------------------------------------------- block feed
+  assign pb_new   = pb_seq != pb_cur;
+  assign pb_i     = pb_new ? 8'd0 : pb_idx;
+  assign pb_gap   = pb_new ? pb_gaps[7:0] : pb_gap_left;
+  assign pb_valid = (pb_i < pb_n) && (pb_gap == 8'd0) && !done;
+  assign pb_taken = pb_i;
+  assign pb_wake  = (pb_i >= pb_n) || done;
+  assign pb_next  = pb_i[4:0] + 5'd1;
+  assign pb_more  = (pb_i + 8'd1) < pb_n;
+
+  always_ff @(posedge clk) begin
+    pb_cur <= pb_seq;
+    if (!rst_n) begin
+      pb_idx      <= 8'hFF;  // nothing to offer until a new block
+      pb_gap_left <= '0;
+    end else if ((insn_src == 2'd2) && pb_valid && insn_ready) begin
+      pb_idx      <= pb_i + 8'd1;
+      pb_gap_left <= pb_more ? pb_gaps[32'(pb_next) * 8 +: 8] : 8'd0;
+    end else begin
+      pb_idx      <= pb_i;
+      pb_gap_left <= (pb_gap != 8'd0) ? pb_gap - 8'd1 : 8'd0;
+    end
   end
 
   always_ff @(posedge clk) begin
