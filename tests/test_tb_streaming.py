@@ -14,12 +14,20 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from golden.isa import Counter, HwConfig
+from golden.isa import Counter, HwConfig, Opcode, decode
+from golden.program import Program
+from golden.sim import simulate
 from tb.bfm import memfile, translog
-from tb.cov.run_bins import BusTally, FeedTally, bus_bins_reference, feed_bins
+from tb.cov.probe import REJECTED, Bins, program_bins, static_bins
+from tb.cov.run_bins import BusTally, FeedTally, bus_bins_reference, feed_bins, wstrb_bins
 from tb.env.cfg import RunKnobs
 from tb.env.mem_monitor import fold_log
+from tb.seq_lib.errors import error_cases
+from tb.seq_lib.examples import gemm_program
+from tb.seq_lib.program_gen import random_program
 
+_REPLAY_POINTS = {"gemm.acc_wrap", "ppu.shift", "ppucfg.combo", "ppu.pwl_segment", "ppu.sat32", "ppu.sat8"}
+"""The probe's value bins (golden replay); every other point of program_bins is a static bin."""
 KNOBS = [RunKnobs().to_json(), RunKnobs.profile("stress").to_json(),
          RunKnobs(rd_latency=0, backpressure={"w": 0.2, "ar": 0.5}).to_json()]
 
@@ -151,7 +159,6 @@ def test_streamer_refills_a_program_longer_than_its_ring(tmp_path: pathlib.Path)
     a 2-slot ring refilled one instruction at a time (every refill waits for an empty slot) still
     runs correctly.  Without the refill these runs would stop at the ring's end (watchdog)."""
     from tb.run import run_programs
-    from tb.seq_lib.examples import gemm_program
 
     hw = HwConfig(rows=4, cols=4)
     p = gemm_program(96, 32, 64, hw=hw, out_int32=False)
@@ -165,3 +172,60 @@ def test_streamer_refills_a_program_longer_than_its_ring(tmp_path: pathlib.Path)
         assert r.accepted == len(p.insns) == r.counters[Counter.INSNS]
         np.testing.assert_array_equal(r.outputs["C"], whole.outputs["C"])
     assert ring.counters[Counter.CYCLES] == whole.counters[Counter.CYCLES]
+
+
+def _static_reference(program: Program, n: int) -> dict[str, dict[str, int]]:
+    """The static bins instruction by instruction, nothing memoised (what program_bins replaced)."""
+    out: Bins = {}
+    out_int32, prev_cmp = False, None
+    for w in program.insns[:n]:
+        try:
+            ins = decode(w)
+        except ValueError:
+            continue
+        static_bins(ins, program.hw, out, out_int32=out_int32, prev_cmp=prev_cmp)
+        if ins.opcode == Opcode.PPUCFG:
+            out_int32 = bool(ins.fields["out_int32"])
+        if ins.queue is not None and ins.queue.name == "CMP":
+            prev_cmp = ins
+    return {p: dict(t) for p, t in out.items()}
+
+
+def _wstrb_reference(program: Program, n: int) -> dict[str, dict[str, int]]:
+    """Every STORE row judged, nothing skipped (what wstrb_bins replaced)."""
+    bus = program.hw.axi_data_bits // 8
+    out_int32, full, partial = False, False, False
+    for w in program.insns[:n]:
+        try:
+            ins = decode(w)
+        except ValueError:
+            continue
+        f = ins.fields
+        if ins.opcode == Opcode.PPUCFG:
+            out_int32 = bool(f["out_int32"])
+        elif ins.opcode == Opcode.STORE:
+            e = 4 if out_int32 else 1
+            nbytes, contiguous = f["x_size"] * e, f["x_stride"] == e or f["x_size"] == 1
+            for y in range(min(f["y_size"], 64)):
+                aligned = (f["ext_addr"] + y * f["y_stride"]) % bus == 0 and nbytes % bus == 0
+                full |= contiguous and (aligned or nbytes > 2 * bus)
+                partial |= not (contiguous and aligned)
+    hits = {k: 1 for k, v in (("full", full), ("partial", partial)) if v}
+    return {"axi.wstrb": hits} if hits else {}
+
+
+@pytest.mark.parametrize("hw", [HwConfig(rows=4, cols=4), HwConfig()])
+def test_memoised_program_bins_equal_per_instruction_rules(hw: HwConfig) -> None:
+    """The probe and the strobe bins evaluate each distinct instruction word once; the counts must
+    equal those of evaluating every instruction (repeated words: a compiled-model pattern)."""
+    progs = [random_program(s, hw) for s in range(12)]
+    progs.append(gemm_program(64, 48, 40, hw=hw, out_int32=False))
+    progs += [c.program for c in error_cases(2, hw)[:6]]
+    for p in progs:
+        g = simulate(p)
+        for n in (len(p.insns), len(p.insns) // 2):
+            got = {pt: dict(t) for pt, t in program_bins(p, g, accepted=n).items()}
+            static = {pt: t for pt, t in got.items() if pt not in _REPLAY_POINTS}
+            seen = g.error_index if g.error in REJECTED and 0 <= g.error_index < n else n  # as the probe
+            assert static == _static_reference(p, seen)
+            assert {pt: dict(t) for pt, t in wstrb_bins(p.insns[:n], p.hw).items()} == _wstrb_reference(p, n)

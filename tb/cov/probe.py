@@ -41,7 +41,7 @@ from golden.sim import Machine, SimResult
 
 I32_MIN, I32_MAX = arith.I32_MIN, arith.I32_MAX
 Bins = dict[str, Tally]
-CACHE_WORDS = 1 << 16
+CACHE_WORDS = 1 << 17
 """Distinct instruction words whose decoding and static bins :func:`program_bins` memoises."""
 REJECTED = frozenset({ErrorCode.ILLEGAL_OPCODE, ErrorCode.ILLEGAL_FIELD, ErrorCode.BUF_RANGE})
 """Static errors: the offending instruction is refused by the dispatcher, so it samples no field bins
@@ -231,33 +231,45 @@ def program_bins(program: Program, result: SimResult, *, accepted: int | None = 
     n_acc = result.counters.get(HwCounter.INSNS, len(program.insns)) if accepted is None else accepted
     if result.error in REJECTED and 0 <= result.error_index < n_acc:
         n_acc = result.error_index  # the dispatcher rejected it: its fields were never executed
-    # Compiled models repeat their instruction words (resnet50: 127k distinct in 918k), so decoding
-    # and the static bins are memoised per word in bounded caches that live for this call only;
-    # one instruction is decoded at a time (a list of decoded instructions costs ~1 KB each).
+    # Compiled models repeat their instruction words (resnet50: 127k distinct in 918k): decoding is
+    # memoised per word in a bounded cache that lives for this call only, and the static bins of
+    # each distinct (word, PPU output type, previous CMP instruction a GEMM) are evaluated once and
+    # counted as often as that combination occurs.  One instruction is decoded at a time (a list
+    # of decoded instructions costs ~1 KB each).
     dec = functools.lru_cache(maxsize=CACHE_WORDS)(decode)
-    gemm_before = Insn(Opcode.GEMM)
 
     @functools.lru_cache(maxsize=CACHE_WORDS)
-    def static_hits(w: int, out_int32: bool, after_gemm: bool) -> tuple[tuple[str, str, int], ...]:
-        # static_bins reads the previous CMP instruction only as "was it a GEMM"
-        tmp: Bins = {}
-        static_bins(dec(w), hw, tmp, out_int32=out_int32, prev_cmp=gemm_before if after_gemm else None)
-        return tuple((pt, label, n) for pt, t in tmp.items() for label, n in t.items())
-
-    # static bins in program order, tracking the PPU output type the ST engine sees in order
-    out_int32 = False
-    after_gemm = False
-    for w in itertools.islice(program.insns, n_acc):
+    def effect(w: int) -> tuple[int, int] | None:
+        """(out_int32 a PPUCFG sets or -1, 0 / 1 CMP-queue / 2 GEMM), None when undecodable."""
         try:
             ins = dec(w)
         except ValueError:
+            return None
+        q = ins.queue
+        ppu = int(ins.fields["out_int32"]) if ins.opcode == Opcode.PPUCFG else -1
+        return ppu, (2 if ins.opcode == Opcode.GEMM else 1) if q is not None and q.name == "CMP" else 0
+
+    # static bins in program order, tracking the PPU output type the ST engine sees in order
+    seen: Tally = Tally()
+    out_int32 = False
+    after_gemm = False
+    for w in itertools.islice(program.insns, n_acc):
+        eff = effect(w)
+        if eff is None:
             continue
-        for pt, label, n in static_hits(w, out_int32, after_gemm):
-            _hit(out, pt, label, n)
-        if ins.opcode == Opcode.PPUCFG:
-            out_int32 = bool(ins.fields["out_int32"])
-        if ins.queue is not None and ins.queue.name == "CMP":
-            after_gemm = ins.opcode == Opcode.GEMM
+        seen[(w, out_int32, after_gemm)] += 1
+        ppu, cmp_kind = eff
+        if ppu >= 0:
+            out_int32 = bool(ppu)
+        if cmp_kind:
+            after_gemm = cmp_kind == 2
+    gemm_before = Insn(Opcode.GEMM)  # static_bins reads the previous CMP instruction only as "a GEMM?"
+    for (w, o32, ag), times in seen.items():
+        tmp: Bins = {}
+        static_bins(dec(w), hw, tmp, out_int32=o32, prev_cmp=gemm_before if ag else None)
+        for pt, t in tmp.items():
+            for label, n in t.items():
+                _hit(out, pt, label, n * times)
     # value bins: replay in the golden execution order
     m = Machine(hw, bytearray(program.memory))
     for i in result.order:

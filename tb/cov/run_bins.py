@@ -258,7 +258,11 @@ def wstrb_bins(words: Iterable[int], hw: HwConfig, out: Bins | None = None) -> B
     bus = hw.axi_data_bits // 8
     out_int32 = False
     full = partial = False
+    wanted = (int(Opcode.PPUCFG), int(Opcode.STORE))
+    seen: set[tuple[int, bool]] = set()  # a STORE word already judged with this output type adds nothing
     for w in words:
+        if w & 0xF not in wanted or (w, out_int32) in seen:  # the opcode field: only these two matter
+            continue
         try:
             ins = decode(w)
         except ValueError:
@@ -267,6 +271,8 @@ def wstrb_bins(words: Iterable[int], hw: HwConfig, out: Bins | None = None) -> B
         if ins.opcode == Opcode.PPUCFG:
             out_int32 = bool(f["out_int32"])
         elif ins.opcode == Opcode.STORE:
+            if len(seen) < 1 << 16:
+                seen.add((w, out_int32))
             e = 4 if out_int32 else 1
             nbytes = f["x_size"] * e
             contiguous = f["x_stride"] == e or f["x_size"] == 1
