@@ -111,7 +111,7 @@ class Scoreboard(uvm_scoreboard):
         if bus.proto_errors or bus.violations:
             f.append(
                 f"AXI protocol: {bus.proto_errors} violations flagged by the memory model"
-                + (f"; first: {bus.violations[0]}" if bus.violations else "")
+                + (f"; {bus.n_violations} logged, first: {bus.violations[0]}" if bus.violations else "")
             )
         f.extend(f"instruction port: {e}" for e in port_errors[:3])
         v.passed = not f
