@@ -370,6 +370,12 @@ def encode(opcode: Opcode, **values: int) -> int:
     return word
 
 
+def opcode_bits(word: int) -> int:
+    """The opcode field of an instruction word (every format starts with it), without decoding."""
+    f = FORMATS[Opcode.FINISH][0]
+    return (word >> f.lsb) & ((1 << f.width) - 1)
+
+
 def decode(word: int) -> Insn:
     """Decode a 128-bit word; raises DecodeError with ILLEGAL_OPCODE or ILLEGAL_FIELD.
 
@@ -379,7 +385,7 @@ def decode(word: int) -> Insn:
     """
     if not 0 <= word < 1 << INSN_BITS:
         raise DecodeError(ErrorCode.ILLEGAL_FIELD, f"instruction word {word:#x} is not 128 bits")
-    op = word & 0xF
+    op = opcode_bits(word)
     try:
         opcode = Opcode(op)
     except ValueError:

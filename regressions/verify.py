@@ -53,7 +53,7 @@ import psutil
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 DEFAULTS: dict[str, Any] = {"cfg": "16x16", "seed": 1, "batch": 64, "batch_seed": 0, "calib": 32,
-                            "feed": "pins", "min_cosine": 0.99, "min_top1": 0.97}
+                            "feed": "pins", "mem_profile": "fast", "min_cosine": 0.99, "min_top1": 0.97}
 """Parameters of a verification run when not given (min_top1 applies to classify models only).
 
 ``seed`` is the RTL run's seed (timing knobs), ``batch_seed`` the held-out fidelity batch's: the RTL
@@ -155,7 +155,7 @@ def _safe(name: str) -> str:
 def check_params(params: dict[str, Any]) -> dict[str, Any]:
     """Defaults filled in and every value checked before anything runs (a clear error names it)."""
     from golden.hwcfg import parse_hw
-    from tb.env.cfg import FEEDS
+    from tb.env.cfg import FEEDS, MEM_PROFILES
 
     unknown = sorted(set(params) - set(DEFAULTS) - {"model"})
     if unknown:
@@ -170,7 +170,20 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"verify: {key} must be an integer >= {low}, not {p[key]!r}")
     if p["feed"] not in FEEDS:
         raise ValueError(f"verify: feed must be one of {FEEDS}, not {p['feed']!r}")
+    if p["mem_profile"] not in MEM_PROFILES:
+        known = tuple(MEM_PROFILES)
+        raise ValueError(f"verify: mem_profile must be one of {known}, not {p['mem_profile']!r}")
     return p
+
+
+def _profile(name: str | None) -> str:
+    """A memory profile with what it means: utilisation figures are only comparable at equal latency."""
+    from tb.env.cfg import MEM_PROFILES
+
+    if not name:
+        return "-"
+    k = MEM_PROFILES[name]
+    return f"'{name}': {k['rd_latency']}-cycle reads, back-pressure {k['backpressure']}"
 
 
 def rerun_line(p: dict[str, Any], power: bool = False) -> str:
@@ -179,7 +192,7 @@ def rerun_line(p: dict[str, Any], power: bool = False) -> str:
 
     args = [".venv/bin/python", "-m", "regressions.verify", str(p["model"]), "--cfg", str(p["cfg"]),
             "--seed", str(p["seed"]), "--batch", str(p["batch"]), "--batch-seed", str(p["batch_seed"]),
-            "--calib", str(p["calib"]), "--feed", p["feed"]]
+            "--calib", str(p["calib"]), "--feed", p["feed"], "--mem-profile", p["mem_profile"]]
     if power:
         args.append("--power")
     rtl = os.environ.get(RTL_DIR_ENV, "")
@@ -257,6 +270,7 @@ def _verify(p: dict[str, Any], outdir: pathlib.Path, peak: TreePeak) -> Record:
     outdir.mkdir(parents=True, exist_ok=True)
     model: Record = {"name": mut.name, "family": mut.family, "cfg": hw_name(hw), "insns": None,
                      "rtl_cycles": None, "golden_cycles": None, "cycle_ratio": None, "mac_util": None,
+                     "mem_profile": None,
                      "dma_rd_bytes": None, "dma_wr_bytes": None, "cosine": None, "max_abs_err": None,
                      "top1": None, "coverage_pct": None, "energy_uj": None, "power_mw": None}
     checks: list[dict[str, Any]] = []
@@ -375,7 +389,8 @@ def _rtl(prog: Any, hw: Any, p: dict[str, Any], outdir: pathlib.Path, model: Rec
     from tb.run import ProgramRun, run_programs
 
     path = pathlib.Path(detail["program"])
-    run = ProgramRun(prog, RunKnobs(feed=p["feed"]), name=prog.manifest["name"], program_file=path)
+    knobs = RunKnobs.profile(p["mem_profile"], feed=p["feed"])
+    run = ProgramRun(prog, knobs, name=prog.manifest["name"], program_file=path)
     res = run_programs([run], hw=hw, seed=p["seed"], out=outdir / "rtl")
     detail.update(rtl_dir=res.out_dir, sim_wall_s=round(res.sim_wall_time, 2))
     if not res.runs:
@@ -390,7 +405,7 @@ def _rtl(prog: Any, hw: Any, p: dict[str, Any], outdir: pathlib.Path, model: Rec
                  cycle_ratio=round(r.cycle_ratio, 4) if r.cycle_ratio else None,
                  mac_util=round(r.mac_utilisation, 4), dma_rd_bytes=r.counters.get(Counter.DMA_RD_BYTES, 0),
                  dma_wr_bytes=r.counters.get(Counter.DMA_WR_BYTES, 0),
-                 coverage_pct=r.coverage.get("percent"))
+                 coverage_pct=r.coverage.get("percent"), mem_profile=p["mem_profile"])
     detail.update(cycles_per_s=round(r.cycles_per_s), sim_cycles=r.sim_cycles, rtl_error=r.error,
                   golden_error=r.golden_error, warnings=list(r.warnings),
                   first_mismatch=r.mismatches[0].describe() if r.mismatches else None)
@@ -437,7 +452,8 @@ def report_lines(rec: Record, power: bool = False) -> list[tuple[str, str]]:
         ("RTL vs golden", next((c["detail"] for c in rec["checks"] if c["check"] == "rtl"), "not run")),
         ("cycles", f"RTL {_fmt(m['rtl_cycles'])}, golden (analytic) {_fmt(m['golden_cycles'])},"
                    f" ratio {_fmt(m['cycle_ratio'], '.3f')}"),
-        ("MAC utilisation", f"{_pct(m['mac_util'])} (RTL counters MAC_CYCLES / CYCLES)"),
+        ("MAC utilisation", f"{_pct(m['mac_util'])} (RTL counters MAC_CYCLES / CYCLES,"
+                            f" memory profile {_profile(m.get('mem_profile'))})"),
         ("DMA bytes", f"read {_fmt(m['dma_rd_bytes'])}, write {_fmt(m['dma_wr_bytes'])}"),
         ("golden vs float", f"cosine min {_fmt(m['cosine'], '.4f')},"
                             f" max|err|/range {_fmt(m['max_abs_err'], '.4f')},"
@@ -507,12 +523,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="calibration samples of the compiler")
     ap.add_argument("--feed", choices=("pins", "stream"), default=DEFAULTS["feed"],
                     help="instruction feed of the RTL run")
+    ap.add_argument("--mem-profile", default=DEFAULTS["mem_profile"],
+                    help="RTL memory model: fast (2-cycle reads), nominal (20), stress (30, stalls)")
     ap.add_argument("--out", type=pathlib.Path, default=None,
                     help="output directory (default build/verify/MODEL-CFG-sSEED-<time>/)")
     ap.add_argument("--power", action="store_true", help=f"power and energy figures ({POWER_NOTE})")
     a = ap.parse_args(argv)
     params = {"model": a.model, "cfg": a.cfg, "seed": a.seed, "batch": a.batch, "batch_seed": a.batch_seed,
-              "calib": a.calib, "feed": a.feed}
+              "calib": a.calib, "feed": a.feed, "mem_profile": a.mem_profile}
     outdir = (a.out or _default_out(a.model, a.cfg, a.seed)).resolve()
     try:
         rec = verify_job(params, outdir)

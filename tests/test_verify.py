@@ -69,6 +69,7 @@ def test_verify_gcn_karate_end_to_end(tmp_path: pathlib.Path, capsys: pytest.Cap
     assert m["rtl_cycles"] > 0 and m["golden_cycles"] > 0
     assert m["cycle_ratio"] == pytest.approx(m["rtl_cycles"] / m["golden_cycles"], rel=1e-3)
     assert 0 < m["mac_util"] <= 1 and m["dma_rd_bytes"] > 0 and m["dma_wr_bytes"] > 0
+    assert m["mem_profile"] == "fast" and "memory profile 'fast': 2-cycle reads" in out
     assert m["cosine"] >= 0.99 and m["top1"] >= 0.97 and m["max_abs_err"] >= 0
     assert 0 < m["coverage_pct"] <= 100 and rec["coverage"]["hit"] > 0
     assert m["energy_uj"] is None and m["power_mw"] is None and verify.POWER_NOTE in out
@@ -112,6 +113,8 @@ def test_cli_bad_spec_and_bad_cfg_exit_2(tmp_path: pathlib.Path, capsys: pytest.
     assert "'no_such_model'" in err and "resnet_tiny" in err  # names the spec and the zoo
     assert verify.main(["gcn_karate", "--cfg", "3x", "--out", str(tmp_path)]) == 2
     assert "3x" in capsys.readouterr().err
+    assert verify.main(["gcn_karate", "--mem-profile", "slowish", "--out", str(tmp_path)]) == 2
+    assert "mem_profile" in capsys.readouterr().err
     with pytest.raises(ValueError, match="unknown parameter"):
         verify.verify_job({"model": "gcn_karate", "seeds": 3}, tmp_path)
     assert not list(tmp_path.iterdir())  # nothing ran

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from golden.isa import Counter, ErrorCode, HwConfig, Opcode, decode
+from golden.isa import Counter, ErrorCode, HwConfig, Opcode, decode, opcode_bits
 from tb.bfm.translog import Batch, Transfer
 from tb.cov.bins import STALL_COUNTERS
 from tb.cov.probe import Bins, _hit
@@ -261,7 +261,7 @@ def wstrb_bins(words: Iterable[int], hw: HwConfig, out: Bins | None = None) -> B
     wanted = (int(Opcode.PPUCFG), int(Opcode.STORE))
     seen: set[tuple[int, bool]] = set()  # a STORE word already judged with this output type adds nothing
     for w in words:
-        if w & 0xF not in wanted or (w, out_int32) in seen:  # the opcode field: only these two matter
+        if opcode_bits(w) not in wanted or (w, out_int32) in seen:  # only these two opcodes matter
             continue
         try:
             ins = decode(w)
