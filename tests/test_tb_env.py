@@ -231,3 +231,16 @@ def test_build_lock_serialises_builders(tmp_path) -> None:  # type: ignore[no-un
         p.join(10)
     lines = log.read_text().split()
     assert len(lines) == 4 and lines[0][0] == lines[1][0] and lines[2][0] == lines[3][0], lines
+
+
+def test_every_shift_label_the_probe_can_emit_is_a_plan_bin() -> None:
+    """Rounding-shift labels for every stage and every 6-bit shift are bins of ppu.shift.
+
+    A nightly run once failed with ``KeyError: ppu.shift/pwl.clamp``: the probe could emit a label
+    (PWL shift word 62 or 63) that the plan did not list."""
+    from tb.cov.probe import _shift_label
+
+    bins = all_bins()
+    labels = {_shift_label(stage, s) for stage in ("requant", "row", "pwl") for s in range(64)}
+    assert len(labels) == 9
+    assert {f"ppu.shift/{lab}" for lab in labels} <= bins

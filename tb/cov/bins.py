@@ -135,6 +135,7 @@ POINTS: tuple[Point, ...] = (
             "row.clamp",
             "pwl.zero",
             "pwl.mid",
+            "pwl.clamp",
             "requant.masked",
         ),
         "rounding shifts: none, ordinary, clamped to 62, and shift words with bits above 6 set",
