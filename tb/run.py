@@ -105,6 +105,9 @@ class RunResult:
     result_dir: str
     counters: dict[Counter, int] = field(init=False)
     golden_counters: dict[Counter, int] = field(init=False)
+    power: dict[str, Any] | None = None
+    """The power report (tb/power/report.py) of a ``--power`` run, else None."""
+    power_error: str = ""
 
     def __post_init__(self) -> None:
         self.counters = {Counter[k]: n for k, n in self.verdict.counters.items()}
@@ -134,6 +137,34 @@ class RunResult:
 
 
 _VERDICT_FIELDS = frozenset(f.name for f in fields(RunVerdict))
+
+
+@dataclass
+class PowerOpts:
+    """Power option of a run (``--power``): activity windows and the technology file."""
+
+    window: int = 0
+    """Cycles per time-series window (0: about 200 windows over the run, tb.power.capture)."""
+    tech: str | None = None
+    """Technology file (YAML); None: tb/power/tech/generic45.yaml."""
+    keep_windows: bool = False
+    """Keep the per-window SAIF files after merging them into the run's SAIF."""
+
+
+def _analyse_power(r: RunResult, programs: dict[str, Program], hw: HwConfig, opts: PowerOpts) -> None:
+    """Turn a run's activity windows into its power report (tb/power/report.py) beside its result.
+
+    A run that failed is analysed too (its energy is still what the RTL did); a run without a
+    capture (the simulator died before it) keeps ``power`` None and the reason in ``power_error``.
+    """
+    from tb.power import report as power_report
+
+    pdir = pathlib.Path(r.result_dir) / "power"
+    try:
+        r.power = power_report.analyse_run(pdir, program=programs.get(r.name), counters=r.counters,
+                                           hw=hw, tech=opts.tech, keep_windows=opts.keep_windows)
+    except (OSError, ValueError) as e:
+        r.power_error = f"{type(e).__name__}: {e}"
 
 
 @dataclass
@@ -178,13 +209,21 @@ def run_job(
     coverage: bool = True,
     mem_bytes: int | None = None,
     transfer_log: bool = True,
+    power: PowerOpts | None = None,
 ) -> SuiteResult:
-    """Run pyuvm test ``test`` in one simulator process and collect its per-run results."""
+    """Run pyuvm test ``test`` in one simulator process and collect its per-run results.
+
+    ``power``: run the activity (SAIF) build and analyse every run's activity afterwards
+    (tb/power/report.py); exclusive with ``waves``.
+    """
+    if waves and power is not None:
+        raise ValueError("waves and power are exclusive: one build emits one trace format")
     module, testcase = TESTS[test]
     out_dir = _out_dir(test, hw, out)
     out_dir.mkdir(parents=True, exist_ok=True)
     env = EnvCfg(hw=hw, out_dir=str(out_dir), coverage=coverage, cfg_name=hw_name(hw),
-                 transfer_log=transfer_log, waves=waves)
+                 transfer_log=transfer_log, waves=waves, power=power is not None,
+                 power_window=power.window if power is not None else 0)
     params = top.parameters(hw, mem_bytes or top.mem_bytes_for((programs or {}).values()))
     job = {"env": env.to_json(), "args": dict(args or {}), "runs": list(runs or [])}
     job_path = out_dir / "job.json"
@@ -203,6 +242,7 @@ def run_job(
             waves=waves,
             test_dir=out_dir,
             build_args=top.FAST_BUILD_ARGS,  # only nmx_tb_top's own signals public: ~6x faster
+            power_args=top.POWER_BUILD_ARGS if power is not None else (),
         )
     except sim_env.SimFailure as e:
         sim_error = str(e)
@@ -217,6 +257,9 @@ def run_job(
         raise
     wall = time.perf_counter() - t0
     results = _collect(out_dir, programs or {})
+    if power is not None:
+        for r in results:
+            _analyse_power(r, programs or {}, hw, power)
     docs = [report.read(r.coverage["file"]) for r in results if r.coverage.get("file")]
     merged = report.merge(docs) if docs else {"summary": report.summarise({}), "points": {}}
     (out_dir / "coverage_merged.json").write_text(json.dumps(merged, indent=1, sort_keys=True))
@@ -264,6 +307,7 @@ def run_program(
     out: str | pathlib.Path | None = None,
     coverage: bool = True,
     transfer_log: bool = True,
+    power: PowerOpts | bool | None = None,
 ) -> RunResult:
     """Run one Program on the RTL in the full env and judge it against the golden simulator."""
     k = knobs if isinstance(knobs, RunKnobs) else RunKnobs.from_json(knobs) if knobs else RunKnobs()
@@ -275,6 +319,7 @@ def run_program(
         out=out,
         coverage=coverage,
         transfer_log=transfer_log,
+        power=power,
     ).runs[0]
 
 
@@ -287,6 +332,7 @@ def run_programs(
     out: str | pathlib.Path | None = None,
     coverage: bool = True,
     transfer_log: bool = True,
+    power: PowerOpts | bool | None = None,
 ) -> SuiteResult:
     """Run several Programs in one simulator process (run i gets seed ``seed + i``), in order.
 
@@ -335,6 +381,7 @@ def run_programs(
         out=out_dir,
         coverage=coverage,
         transfer_log=transfer_log,
+        power=PowerOpts() if power is True else power or None,
     )
 
 
@@ -543,9 +590,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="result directory (default build/tb/...)")
     ap.add_argument("--no-coverage", action="store_true")
     ap.add_argument("--slow", action="store_true", help="include the slow directed/error cases")
+    ap.add_argument("--power", action="store_true",
+                    help="activity (SAIF) build: power report, plots and SAIF per run (docs/power.md)")
+    ap.add_argument("--power-window", type=int, default=0, metavar="CYCLES",
+                    help="cycles per power time-series window (default: ~200 windows per run)")
+    ap.add_argument("--tech", default=None, help="technology file (default tb/power/tech/generic45.yaml)")
+    ap.add_argument("--keep-windows", action="store_true", help="keep the per-window SAIF files")
     a = ap.parse_args(argv)
     if bool(a.programs) == bool(a.test):
         ap.error("give either PROGRAM file(s) or --test")
+    if a.power and a.waves:
+        ap.error("--power and --waves are exclusive (one build emits one trace format)")
+    if a.power and a.test:
+        ap.error("--power runs Program files (give PROGRAM, not --test)")
     try:
         hw = parse_hw(a.cfg) if a.cfg else None
         if a.programs:
@@ -557,8 +614,10 @@ def main(argv: list[str] | None = None) -> int:
                 knobs = _knobs_from_cli(a.knobs, a.seed + i)
                 knobs.feed = a.feed
                 items.append(ProgramRun(prog, knobs, name=pathlib.Path(path).stem, program_file=path))
+            popts = (PowerOpts(window=a.power_window, tech=a.tech, keep_windows=a.keep_windows)
+                     if a.power else None)
             res = run_programs(items, hw=hw, seed=a.seed, waves=a.waves, out=a.out,
-                               coverage=not a.no_coverage)
+                               coverage=not a.no_coverage, power=popts)
         else:
             if a.knobs:
                 _knobs_from_cli(a.knobs, 0)  # validate before the simulator starts
@@ -578,6 +637,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"python -m tb.run: error: {e}", file=sys.stderr)
         return 2
     _print(res)
+    if a.power:
+        from tb.power import report as power_report
+
+        for r in res.runs:
+            if r.power is not None:
+                print(power_report.summary_table(r.power))
+            else:
+                print(f"{r.name}: no power report: {r.power_error or 'no activity captured'}")
     if a.waves:
         fst = sorted(f for ext in ("*.fst", "*.vcd") for f in pathlib.Path(res.out_dir).rglob(ext))
         print("waveform: " + (", ".join(str(f) for f in fst) if fst else f"(look in {res.out_dir})"))
@@ -589,6 +656,7 @@ if __name__ == "__main__":
 
 
 __all__ = [
+    "PowerOpts",
     "ProgramRun",
     "RunResult",
     "SuiteResult",

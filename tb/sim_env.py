@@ -159,8 +159,15 @@ def run_cocotb(*, toplevel: str, test_module: str, parameters: Mapping[str, obje
                sources: Sequence[pathlib.Path] | None = None, testcase: str | Sequence[str] | None = None,
                extra_env: Mapping[str, str] | None = None, seed: int | None = None, waves: bool = False,
                build_args: Sequence[str] = (), build_dir: pathlib.Path | None = None,
-               test_dir: pathlib.Path | None = None) -> pathlib.Path:
-    """Build (cached per configuration) and run cocotb tests; raise SimFailure on any failure."""
+               test_dir: pathlib.Path | None = None, power_args: Sequence[str] = ()) -> pathlib.Path:
+    """Build (cached per configuration) and run cocotb tests; raise SimFailure on any failure.
+
+    ``power_args`` (tb/top.py POWER_BUILD_ARGS) makes an activity build: Verilator's SAIF tracing
+    instead of a waveform (one build emits one trace format, so ``waves`` and ``power_args`` are
+    exclusive).  Its files (config, DPI C++) are hashed into the build directory's name.
+    """
+    if waves and power_args:
+        raise ValueError("run_cocotb: waves and power are exclusive (one build emits one trace format)")
     setup_verilator()
     from cocotb_tools.runner import get_runner
 
@@ -168,6 +175,11 @@ def run_cocotb(*, toplevel: str, test_module: str, parameters: Mapping[str, obje
     srcs = list(sources or rtl_sources())
     runner = get_runner("verilator")
     args = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast", *build_args]
+    if power_args:
+        args += [*power_args]
+        srcs_id_extra = [pathlib.Path(a) for a in power_args if pathlib.Path(a).is_file()]
+    else:
+        srcs_id_extra = []
     if waves:
         # FST needs the system's lz4.h (not shipped with the wheel); fall back to VCD without it
         args += ["--trace-fst" if have_lz4() else "--trace-vcd", "--trace-structs"]
@@ -175,10 +187,13 @@ def run_cocotb(*, toplevel: str, test_module: str, parameters: Mapping[str, obje
     # never rebuild over each other, a flag change gives a fresh build instead of stale objects, and
     # a build of another RTL directory (NMX_RTL_DIR) is never reused for the repo's RTL.
     flags_id = hashlib.sha1(" ".join([*args, *MAKE_VARS]).encode()).hexdigest()[:8]
-    bdir = build_dir or BUILD / "sim" / f"{build_key(toplevel, params)}_{flags_id}_{sources_id(srcs)}"
+    sid = sources_id([*srcs, *srcs_id_extra])
+    bdir = build_dir or BUILD / "sim" / f"{build_key(toplevel, params)}_{flags_id}_{sid}"
     with build_lock(bdir):
+        # the runner's waves flag also sets VM_TRACE, which the SAIF writer needs
         runner.build(sources=srcs, hdl_toplevel=toplevel, parameters=params,
-                     build_args=args, build_dir=bdir, waves=waves, timescale=("1ns", "1ps"))
+                     build_args=args, build_dir=bdir, waves=waves or bool(power_args),
+                     timescale=("1ns", "1ps"))
     tdir = test_dir or bdir
     results = runner.test(test_module=test_module, hdl_toplevel=toplevel, testcase=testcase,
                           extra_env=dict(extra_env or {}), seed=seed, waves=waves, build_dir=bdir,

@@ -27,6 +27,17 @@ FAST_BUILD_ARGS = ("--no-public-flat-rw", "--public-depth", "1")
 model about 6x slower (and its build 3x longer); only nmx_tb_top's own signals need to be public."""
 
 
+POWER_BUILD_ARGS = (
+    "--trace-saif",
+    "+define+NMX_POWER",
+    str(HDL / "power.vlt"),
+    str(HDL / "nmx_saif_dpi.cpp"),
+)
+"""The activity (power) build: SAIF tracing of the DUT only (power.vlt), the testbench top's window
+controller (NMX_POWER) and the DPI function that closes one window's SAIF (nmx_saif_dpi.cpp).
+Given as build arguments: the runner cannot tag a C++ file among its HDL sources."""
+
+
 def sources() -> list[pathlib.Path]:
     """RTL (packages first) plus the testbench-only HDL."""
     return [*sim_env.rtl_sources(), HDL / "nmx_axi_mem.sv", HDL / "nmx_tb_top.sv"]

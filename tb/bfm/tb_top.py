@@ -41,6 +41,8 @@ BLOCK_WORDS = 32
 """Instructions per block of the block feed (tb top localparam PB)."""
 
 BD_LOAD, BD_DUMP, BD_LOG_OPEN, BD_LOG_CLOSE = 1, 2, 3, 4
+BD_ACT_START, BD_ACT_STOP = 5, 6
+"""Activity capture of the power build (nmx_tb_top.sv, "activity windows")."""
 _uid = itertools.count()
 
 
@@ -216,6 +218,21 @@ class NmxTb:
 
     async def log_close(self) -> None:
         await self._backdoor(BD_LOG_CLOSE, self.workdir / "none")
+
+    async def activity_start(self, folder: str | pathlib.Path, period: int) -> None:
+        """Arm the activity capture of a power build: SAIF windows into ``folder``.
+
+        ``folder`` holds ``bounds.hex`` (tb.power.capture.prepare); ``period`` is the cycles per
+        time-series window (0: cut at layer boundaries only).
+        """
+        if not 0 <= period < 1 << 32:
+            raise ValueError(f"activity window period {period} is not a 32-bit cycle count")
+        await self._backdoor(BD_ACT_START, pathlib.Path(folder).resolve(), period)
+
+    async def activity_stop(self) -> None:
+        """Close the last activity window (its SAIF and ``windows.tsv`` are complete afterwards)."""
+        await self._backdoor(BD_ACT_STOP, self.workdir / "none")
+        await FallingEdge(self.dut.clk)  # the window closes at the falling edge after the command
 
     async def imem_load(self, words: Sequence[int]) -> None:
         """Load a whole instruction stream into the streamer (then :meth:`stream` runs it); longer

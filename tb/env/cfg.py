@@ -158,6 +158,11 @@ class EnvCfg:
     """e.g. "16x16" or "4x4-narrow" (golden.hwcfg.hw_name) for rerun commands."""
     waves: bool = False
     """The simulator process runs a waveform-tracing build (FST, or VCD without lz4.h)."""
+    power: bool = False
+    """The simulator process runs an activity (SAIF) build: every run captures per-window toggle
+    activity into ``<run>/power/`` (tb/power/capture.py); exclusive with ``waves``."""
+    power_window: int = 0
+    """Cycles per activity window of the power time series (0: chosen from the run's length)."""
 
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -178,6 +178,109 @@ module nmx_tb_top #(
     im_avail = '0;
   end
 
+  // ---------------------------------------------------------------- activity windows (power builds)
+  // Built only with +define+NMX_POWER and --trace-saif (tb/power/capture.py, docs/power.md).  The
+  // backdoor command BD_ACT_START (folder in bd_file, window period in bd_words) arms the capture:
+  // a pre-roll window opens at once, window 1 opens when the first instruction is accepted; a window
+  // is cut at every layer boundary (an accepted instruction whose index is the next entry of
+  // <folder>/bounds.hex, first word = count) and every `period` cycles; BD_ACT_STOP closes the last.
+  // Each window is one SAIF file <folder>/windows/wNNNNNN.saif; <folder>/windows.tsv lists them as
+  // "index start_cycle end_cycle insn_lo insn_hi end_reason rd_bytes wr_bytes" (end_reason:
+  // layer|period|end; bytes: AXI data beats of the window, the DRAM traffic).  Decisions are
+  // taken at the rising edge
+  // (from the values the edge samples); the cut itself happens at the following falling edge, when
+  // no register changes, so a net's last value in one window is its first value in the next
+  // (the reader relies on this to correct Verilator's per-file initial toggle, tb/power/saif.py).
+  localparam logic [3:0]  BD_ACT_START   = 4'd5;
+  localparam logic [3:0]  BD_ACT_STOP    = 4'd6;
+  localparam int unsigned ACT_MAX_BOUNDS = 65536;
+`ifdef NMX_POWER
+  import "DPI-C" context function void nmx_saif_close();
+  logic [31:0] act_bounds [ACT_MAX_BOUNDS];
+  string       act_dir;
+  int          act_fd = 0;
+  int          act_win = 0;
+  int          act_bi = 1;
+  bit          act_armed = 1'b0;
+  bit          act_started = 1'b0;
+  bit          act_cut = 1'b0;
+  bit          act_stop = 1'b0;
+  string       act_reason = "";
+  longint unsigned act_period = 0;
+  longint unsigned act_open_cycle = 0;
+  longint unsigned act_open_insn = 0;
+  longint unsigned act_rd_bytes = 0;   // AXI read/write bytes of the open window (DRAM traffic)
+  longint unsigned act_wr_bytes = 0;
+
+  task automatic act_open(input string reason);
+    act_reason     = reason;
+    act_open_cycle = cycle;
+    act_open_insn  = 64'(insn_count);
+    act_rd_bytes   = 0;
+    act_wr_bytes   = 0;
+    $dumpfile($sformatf("%0s/windows/w%06d.saif", act_dir, act_win));
+    $dumpvars(0, u_dut);
+  endtask
+
+  task automatic act_close(input string next_reason);
+    nmx_saif_close();
+    $fdisplay(act_fd, "%0d\t%0d\t%0d\t%0d\t%0d\t%0s\t%0d\t%0d", act_win, act_open_cycle, cycle,
+              act_open_insn, insn_count, next_reason, act_rd_bytes, act_wr_bytes);
+    act_win = act_win + 1;
+  endtask
+
+  always @(posedge clk) begin
+    if (bd_seq != bd_ack && bd_cmd == BD_ACT_START) begin
+      act_dir    = $sformatf("%0s", bd_file);
+      act_period = 64'(bd_words);
+      for (int i = 0; i < ACT_MAX_BOUNDS; i++) act_bounds[i] = '0;
+      $readmemh({act_dir, "/bounds.hex"}, act_bounds);
+      if (act_bounds[0] >= ACT_MAX_BOUNDS) $fatal(1, "activity: %0d layer bounds > %0d", act_bounds[0], ACT_MAX_BOUNDS - 1);
+      act_fd = $fopen({act_dir, "/windows.tsv"}, "w");
+      if (act_fd == 0) $fatal(1, "activity: cannot write %0s/windows.tsv", act_dir);
+      $fdisplay(act_fd, "index\tstart_cycle\tend_cycle\tinsn_lo\tinsn_hi\tend_reason\trd_bytes\twr_bytes");
+      act_win = 0; act_bi = 1; act_started = 1'b0; act_stop = 1'b0; act_cut = 1'b0;
+      act_armed = 1'b1;
+      act_open("arm");
+    end else if (bd_seq != bd_ack && bd_cmd == BD_ACT_STOP && act_armed) begin
+      act_stop = 1'b1;
+    end else if (act_armed) begin
+      // skip bounds at or below the accepted index (a bound at 0 opens window 1 like the first fire)
+      while (act_bi <= int'(act_bounds[0]) && act_bounds[act_bi] < insn_count) act_bi = act_bi + 1;
+      if (insn_fire && !act_started) begin
+        act_started = 1'b1; act_cut = 1'b1; act_reason = "layer";
+        if (act_bi <= int'(act_bounds[0]) && act_bounds[act_bi] == insn_count) act_bi = act_bi + 1;
+      end else if (insn_fire && act_bi <= int'(act_bounds[0]) && act_bounds[act_bi] == insn_count) begin
+        act_cut = 1'b1; act_reason = "layer"; act_bi = act_bi + 1;
+      end else if (act_started && act_period != 0 && cycle - act_open_cycle >= act_period) begin
+        act_cut = 1'b1; act_reason = "period";
+      end
+    end
+  end
+
+  always @(posedge clk) begin
+    if (act_armed && rvalid && rready) act_rd_bytes = act_rd_bytes + 64'(STRB_BITS);
+    if (act_armed && wvalid && wready) act_wr_bytes = act_wr_bytes + 64'($countones(wstrb));
+  end
+
+  always @(negedge clk) begin
+    if (act_armed && act_stop) begin
+      act_close("end");
+      $fclose(act_fd);
+      act_fd = 0; act_armed = 1'b0; act_stop = 1'b0; act_cut = 1'b0;
+    end else if (act_armed && act_cut) begin
+      act_close(act_reason);
+      act_open(act_reason);
+      act_cut = 1'b0;
+    end
+  end
+`else
+  always @(posedge clk) begin
+    if (bd_seq != bd_ack && (bd_cmd == BD_ACT_START || bd_cmd == BD_ACT_STOP))
+      $fatal(1, "activity capture needs the power build (run with --power): +define+NMX_POWER");
+  end
+`endif
+
   // ---------------------------------------------------------------- DUT
   nmx_top #(
     .ROWS(ROWS), .COLS(COLS), .INP_DEPTH(INP_DEPTH), .WGT_DEPTH(WGT_DEPTH), .ACC_DEPTH(ACC_DEPTH),

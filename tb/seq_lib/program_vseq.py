@@ -3,7 +3,8 @@
 Steps: configure the memory model for the run's knobs and seed, reset, preload memory through the
 backdoor, open the transfer log, feed the instructions (pyuvm driver with gaps, or the built-in
 streamer, refilled in chunks while it runs when the Program is longer than its ring), wait for
-``done`` under the watchdog, stop feeding, close the log, let the scoreboard judge and the
+``done`` under the watchdog, stop feeding, close the log (and, in a power build, arm the activity
+windows before feeding and close the last one after the run, tb/power/capture.py), let the scoreboard judge and the
 coverage collector sample, and write ``result.json`` for the parent process.
 """
 
@@ -15,12 +16,14 @@ import cocotb
 from cocotb.triggers import First, Timer
 from pyuvm import uvm_sequence
 
+from golden.isa import Counter
 from tb.bfm.tb_top import StreamFeed
 from tb.env.cfg import RunKnobs
 from tb.env.diagnose import describe_hang, mem_model_queues
 from tb.env.env import NmxEnv
 from tb.env.run_ctx import RunContext
 from tb.env.verdict import RunVerdict
+from tb.power import capture
 from tb.seq_lib.insn_seq import InsnStreamSeq
 from tb.seq_lib.scrub import scrub_program, uninitialised_reads
 
@@ -46,6 +49,9 @@ class ProgramVseq(uvm_sequence):
         env.insn_agent.monitor.start_run(ctx.program.insns)  # counts from this reset (not a scrub's)
         await env.mem_agent.preload(ctx.program.memory)
         await env.mem_agent.open_log(ctx.out_dir / "transfers.log")
+        power = self.env.scoreboard.env_cfg.power
+        if power:
+            await self._power_start(bfm)
         feeder = None
         seq = None
         stream: StreamFeed | None = None
@@ -92,6 +98,8 @@ class ProgramVseq(uvm_sequence):
             )
         else:
             await env.mem_agent.close_log()
+        if power:
+            await bfm.activity_stop()
         if feeder is not None and seq is not None:
             await First(feeder.complete, Timer(1, unit="us"))
             if not feeder.done():
@@ -105,6 +113,15 @@ class ProgramVseq(uvm_sequence):
         v.coverage_file = cov_path
         (ctx.out_dir / "result.json").write_text(json.dumps(v.to_json(), indent=1, default=str))
         self.verdict = v
+
+    async def _power_start(self, bfm: object) -> None:
+        """Arm the activity windows of a power build (tb/power/capture.py) for this run."""
+        ctx = self.ctx
+        assert ctx.golden is not None
+        folder = capture.prepare(ctx.out_dir / capture.POWER_DIR, ctx.program.manifest)
+        period = self.env.scoreboard.env_cfg.power_window or capture.auto_period(
+            ctx.golden.counters.get(Counter.CYCLES, 0))
+        await bfm.activity_start(folder, period)  # type: ignore[attr-defined]
 
     async def _scrub(self, bfm: object) -> None:
         """Zero the buffer rows the Program reads before writing (see tb/seq_lib/scrub.py)."""
