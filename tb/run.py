@@ -149,6 +149,8 @@ class PowerOpts:
     """Technology file (YAML); None: tb/power/tech/generic45.yaml."""
     keep_windows: bool = False
     """Keep the per-window SAIF files after merging them into the run's SAIF."""
+    idle_cycles: int = 0
+    """Idle cycles after arming, before the first instruction (measures the idle accelerator)."""
 
 
 def _analyse_power(r: RunResult, programs: dict[str, Program], hw: HwConfig, opts: PowerOpts) -> None:
@@ -223,7 +225,8 @@ def run_job(
     out_dir.mkdir(parents=True, exist_ok=True)
     env = EnvCfg(hw=hw, out_dir=str(out_dir), coverage=coverage, cfg_name=hw_name(hw),
                  transfer_log=transfer_log, waves=waves, power=power is not None,
-                 power_window=power.window if power is not None else 0)
+                 power_window=power.window if power is not None else 0,
+                 power_idle=power.idle_cycles if power is not None else 0)
     params = top.parameters(hw, mem_bytes or top.mem_bytes_for((programs or {}).values()))
     job = {"env": env.to_json(), "args": dict(args or {}), "runs": list(runs or [])}
     job_path = out_dir / "job.json"

@@ -163,6 +163,9 @@ class EnvCfg:
     activity into ``<run>/power/`` (tb/power/capture.py); exclusive with ``waves``."""
     power_window: int = 0
     """Cycles per activity window of the power time series (0: chosen from the run's length)."""
+    power_idle: int = 0
+    """Idle cycles between arming the capture and feeding the first instruction (the idle-power
+    measurement: these cycles fall in windows with no instruction, tb/power/report.py)."""
 
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -181,8 +181,9 @@ module nmx_tb_top #(
   // ---------------------------------------------------------------- activity windows (power builds)
   // Built only with +define+NMX_POWER and --trace-saif (tb/power/capture.py, docs/power.md).  The
   // backdoor command BD_ACT_START (folder in bd_file, window period in bd_words) arms the capture:
-  // a pre-roll window opens at once, window 1 opens when the first instruction is accepted; a window
-  // is cut at every layer boundary (an accepted instruction whose index is the next entry of
+  // a pre-roll window opens at once and is cut after `period` cycles like any window (so idle cycles
+  // before the first instruction have exact windows too); a window is cut when the first
+  // instruction is accepted, at every layer boundary (an accepted instruction whose index is the next entry of
   // <folder>/bounds.hex, first word = count) and every `period` cycles; BD_ACT_STOP closes the last.
   // Each window is one SAIF file <folder>/windows/wNNNNNN.saif; <folder>/windows.tsv lists them as
   // "index start_cycle end_cycle insn_lo insn_hi end_reason rd_bytes wr_bytes" (end_reason:
@@ -252,7 +253,7 @@ module nmx_tb_top #(
         if (act_bi <= int'(act_bounds[0]) && act_bounds[act_bi] == insn_count) act_bi = act_bi + 1;
       end else if (insn_fire && act_bi <= int'(act_bounds[0]) && act_bounds[act_bi] == insn_count) begin
         act_cut = 1'b1; act_reason = "layer"; act_bi = act_bi + 1;
-      end else if (act_started && act_period != 0 && cycle - act_open_cycle >= act_period) begin
+      end else if (act_period != 0 && cycle - act_open_cycle >= act_period) begin
         act_cut = 1'b1; act_reason = "period";
       end
     end

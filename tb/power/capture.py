@@ -23,6 +23,9 @@ MIN_PERIOD = 500
 """Shortest automatic window (cycles): shorter windows cost more SAIF files than they show."""
 SERIES_POINTS = 200
 """Windows the automatic period aims at over a whole run."""
+TB_CLOCK_PS = 10_000
+"""The testbench's simulated clock period (tb/bfm/tb_top.py default, 10 ns): SAIF times are in
+simulation time.  Energies use the technology file's clock frequency instead (cycles are cycles)."""
 
 
 def layer_bounds(manifest: dict[str, Any]) -> list[int]:

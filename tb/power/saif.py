@@ -274,12 +274,14 @@ def _values(path: pathlib.Path, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def merge_windows(folder: str | pathlib.Path, clock_period_ps: float, *, groups: np.ndarray | None = None,
-                  n_groups: int | None = None, drop_first: bool = True) -> Activity:
+                  n_groups: int | None = None, drop_first: bool = True, run_only: bool = True) -> Activity:
     """Read every window of a capture folder and correct it (see the module docstring).
 
     ``groups`` (bits,) assigns each bit to one of ``n_groups`` groups (default: its instance).
     ``drop_first``: the first window is the pre-roll between arming and the first instruction
     (its own initial counts cannot be corrected); it only provides the parity of window 1.
+    ``run_only``: the per-bit totals (``tc``, ``t1``: what ``run.saif`` holds) count only windows
+    after the first accepted instruction (``insn_lo > 0``); the per-group sums keep every window.
     """
     d = pathlib.Path(folder)
     wins = read_windows(d / "windows.tsv")
@@ -318,8 +320,9 @@ def merge_windows(folder: str | pathlib.Path, clock_period_ps: float, *, groups:
         row = k - 1 if drop_first else k
         gtc[row] = np.bincount(g, weights=true, minlength=ng)
         gt1[row] = np.bincount(g, weights=raw_t1, minlength=ng)
-        tc_all += true
-        t1_all += raw_t1
+        if w.insn_lo > 0 or not run_only:
+            tc_all += true
+            t1_all += raw_t1
         prev_tc = raw_tc
     return Activity(base=base, windows=keep, tc=tc_all, t1=t1_all, group_tc=gtc, group_t1=gt1,
                     period_units=period)

@@ -4,8 +4,8 @@ Steps: configure the memory model for the run's knobs and seed, reset, preload m
 backdoor, open the transfer log, feed the instructions (pyuvm driver with gaps, or the built-in
 streamer, refilled in chunks while it runs when the Program is longer than its ring), wait for
 ``done`` under the watchdog, stop feeding, close the log (and, in a power build, arm the activity
-windows before feeding and close the last one after the run, tb/power/capture.py), let the scoreboard judge and the
-coverage collector sample, and write ``result.json`` for the parent process.
+windows before feeding and close the last one after the run, tb/power/capture.py), let the
+scoreboard judge and the coverage collector sample, and write ``result.json`` for the parent.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 import cocotb
-from cocotb.triggers import First, Timer
+from cocotb.triggers import ClockCycles, First, Timer
 from pyuvm import uvm_sequence
 
 from golden.isa import Counter
@@ -122,6 +122,9 @@ class ProgramVseq(uvm_sequence):
         period = self.env.scoreboard.env_cfg.power_window or capture.auto_period(
             ctx.golden.counters.get(Counter.CYCLES, 0))
         await bfm.activity_start(folder, period)  # type: ignore[attr-defined]
+        idle = self.env.scoreboard.env_cfg.power_idle
+        if idle > 0:
+            await ClockCycles(bfm.dut.clk, idle)  # type: ignore[attr-defined]
 
     async def _scrub(self, bfm: object) -> None:
         """Zero the buffer rows the Program reads before writing (see tb/seq_lib/scrub.py)."""
