@@ -76,7 +76,23 @@ class ErrorCode(IntEnum):
 
 
 class Counter(IntEnum):
-    """Performance counters (64-bit each), index = register number in the status port."""
+    """Performance counters (64-bit each), index = register number in the status port.
+
+    ``<BUF>_RD`` / ``<BUF>_WR`` (12 and up) are on-chip buffer accesses: the cycles a buffer SRAM's
+    one-bit read / write enable is high, i.e. **SRAM word accesses**, a word being one row of that
+    buffer at its full width (INP: ROWS int8, WGT: COLS int8, VEC and ACC: COLS int32, ROW: 2
+    int32), however few of its elements an instruction uses.  They count the engines' accesses
+    only: the clear sweep after reset (every row of every buffer written once, before the first
+    instruction is accepted) is not counted.  ACC is two SRAMs written together (one read port for
+    the GEMM's accumulation, one for STORE): ``ACC_WR`` is the writes of *each* copy, the two copies'
+    reads are ``ACC_GEMM_RD`` and ``ACC_STORE_RD``.  Which SRAM instance and enable each counts:
+    :data:`SRAM_ACCESS`.  Per instruction (exact, no timing; ``golden.timing.sram_accesses``):
+    LOAD writes ``y_size`` rows of its buffer; GEMM reads ``ROWS`` WGT rows (weight preload) and
+    ``m`` INP rows, writes ``m`` ACC rows and, if ``accumulate``, first reads those ``m`` ACC rows
+    (read-modify-write; the read is issued even when the row is forwarded); STORE reads ``y_size``
+    ACC rows and ``y_size`` ROW entries (ROW is read whether or not ``row_en`` is set); PPUCFG reads
+    ``bias_en + 2*requant_en + pwl_en*pwl_rows`` VEC rows; SYNC and FINISH access nothing.
+    """
 
     CYCLES = 0
     MAC_CYCLES = 1
@@ -90,6 +106,36 @@ class Counter(IntEnum):
     STALL_ST_MEM = 9
     STALL_DISPATCH = 10
     GEMM_ROWS = 11
+    INP_RD = 12
+    INP_WR = 13
+    WGT_RD = 14
+    WGT_WR = 15
+    VEC_RD = 16
+    VEC_WR = 17
+    ROW_RD = 18
+    ROW_WR = 19
+    ACC_GEMM_RD = 20
+    ACC_STORE_RD = 21
+    ACC_WR = 22
+
+
+SRAM_ACCESS: dict[Counter, tuple[tuple[str, str], ...]] = {
+    Counter.INP_RD: (("u_inp", "re"),),
+    Counter.INP_WR: (("u_inp", "we"),),
+    Counter.WGT_RD: (("u_wgt", "re"),),
+    Counter.WGT_WR: (("u_wgt", "we"),),
+    Counter.VEC_RD: (("u_vec", "re"),),
+    Counter.VEC_WR: (("u_vec", "we"),),
+    Counter.ROW_RD: (("u_row", "re"),),
+    Counter.ROW_WR: (("u_row", "we"),),
+    Counter.ACC_GEMM_RD: (("u_acc_gemm", "re"),),
+    Counter.ACC_STORE_RD: (("u_acc_store", "re"),),
+    Counter.ACC_WR: (("u_acc_gemm", "we"), ("u_acc_store", "we")),
+}
+"""Buffer-access counter -> the ``nmx_sram`` instances of ``nmx_top`` and the enable it counts
+(``re`` or ``we``; the enable at the SRAM, minus the post-reset clear sweep).  Every enable of every
+instance appears exactly once (tests/test_isa.py), so a run's SRAM access energy is
+``sum over counters of value x sum over its instances of E_access(instance, port)``."""
 
 
 QUEUE_OF = {
@@ -481,8 +527,9 @@ def from_bytes(data: bytes) -> list[int]:
 
 SV_ERROR_BITS = 4
 """Width of ``error_e``: the status port's ``error_code[3:0]`` (docs/architecture.md)."""
-SV_COUNTER_BITS = 4
-"""Width of ``counter_e``: the status port's ``cnt_sel[3:0]``."""
+SV_COUNTER_BITS = max(1, (len(Counter) - 1).bit_length())
+"""Width of ``counter_e`` and of the status port's ``cnt_sel``: just wide enough for every counter
+(``COUNTER_BITS`` of the SV package; the RTL and the testbench top take it from there)."""
 
 
 def _header_constants() -> list[str]:

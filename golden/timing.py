@@ -7,8 +7,9 @@ instruction waits for which (FIFO entries, token pairs) is ``golden.schedule``'s
 its ``golden`` event order, in which every predecessor of an event comes before it, so each time
 stamp is computed once from time stamps already known.  The
 result feeds every performance counter of :class:`golden.isa.Counter`: DMA byte counts, INSNS,
-MAC_CYCLES and GEMM_ROWS are exact (they do not depend on timing); CYCLES and the stall counters are
-estimates to be cross-checked against the RTL, so the constants live in :class:`TimingParams`.
+MAC_CYCLES, GEMM_ROWS and the buffer accesses (:func:`sram_accesses`) are exact (they do not depend
+on timing); CYCLES and the stall counters are estimates to be cross-checked against the RTL, so the
+constants live in :class:`TimingParams`.
 """
 
 from __future__ import annotations
@@ -55,6 +56,38 @@ def _row_beats(addr: int, y_size: int, y_stride: int, row_bytes: int, bus: int) 
         a = (addr + y * y_stride) & 0xFFFFFFFF
         total += (a % bus + row_bytes + bus - 1) // bus
     return total
+
+
+_LOAD_WR = {Buffer.INP: Counter.INP_WR, Buffer.WGT: Counter.WGT_WR, Buffer.VEC: Counter.VEC_WR,
+            Buffer.ROW: Counter.ROW_WR}
+
+
+def sram_accesses(ins: Insn, hw: HwConfig) -> dict[Counter, int]:
+    """Buffer SRAM word accesses of one instruction, as the RTL engines make them (exact).
+
+    The ``<BUF>_RD`` / ``<BUF>_WR`` counters of :class:`golden.isa.Counter` (one word = one buffer
+    row at full width): the LD engine writes one row per LOAD row; the CMP engine reads the ROWS WGT
+    rows of the tile once (preload), streams ``m`` INP rows and writes ``m`` ACC rows, reading each
+    first when accumulating (the read is issued even when the engine forwards a row it just wrote);
+    the ST engine reads one ACC row and one ROW entry per STORE row (ROW whether or not ``row_en``),
+    and a PPUCFG reads only the VEC rows of its enabled parts.  Only counters that move are keys.
+    """
+    f = ins.fields
+    op = ins.opcode
+    if op == Opcode.LOAD:
+        return {_LOAD_WR[Buffer(f["buf_sel"])]: f["y_size"]}
+    if op == Opcode.GEMM:
+        m = f["m"]
+        out = {Counter.WGT_RD: hw.rows, Counter.INP_RD: m, Counter.ACC_WR: m}
+        if f["accumulate"]:
+            out[Counter.ACC_GEMM_RD] = m
+        return out
+    if op == Opcode.STORE:
+        return {Counter.ACC_STORE_RD: f["y_size"], Counter.ROW_RD: f["y_size"]}
+    if op == Opcode.PPUCFG:
+        rows = f["bias_en"] + 2 * f["requant_en"] + f["pwl_en"] * hw.pwl_rows
+        return {Counter.VEC_RD: rows} if rows else {}
+    return {}
 
 
 def estimate(insns: Sequence[Insn], hw: HwConfig, params: TimingParams | None = None) -> Timing:
@@ -122,6 +155,8 @@ def estimate_along(insns: Sequence[Insn | DecodeError], hw: HwConfig, events: It
         ready = max(disp[i] + 1, eng_free)
         t0 = max(ready, token_ready)
         counters[stall_token[q]] += t0 - ready
+        for c, k in sram_accesses(ins, hw).items():
+            counters[c] += k
         if op == Opcode.LOAD:
             buf = Buffer(f["buf_sel"])
             E = hw.elem_bytes(buf)
@@ -157,8 +192,7 @@ def estimate_along(insns: Sequence[Insn | DecodeError], hw: HwConfig, events: It
             free[q] = t1
         elif op == Opcode.PPUCFG:
             out_int32 = bool(f["out_int32"])
-            rows = (f["bias_en"] + 2 * f["requant_en"] + f["pwl_en"] * hw.pwl_rows)
-            t1 = t0 + 1 + rows
+            t1 = t0 + 1 + sram_accesses(ins, hw).get(Counter.VEC_RD, 0)  # one VEC row per cycle
             free[q] = t1
         else:  # SYNC
             assert drains(ins)  # waits until its engine is idle, so its push orders everything before it

@@ -11,7 +11,7 @@ package nmx_isa_pkg;
   localparam int unsigned PWL_ICPT_WORD = 32;
   localparam int unsigned SHIFT_MAX = 62;
   localparam int unsigned ROW_LANES = 2;
-  localparam int unsigned NUM_COUNTERS = 12;
+  localparam int unsigned NUM_COUNTERS = 23;
 
   // instruction header, common to every format: opcode, pop_<q> at POP_LSB + q, push_<q>
   // at PUSH_LSB + q (q in queue_e order)
@@ -23,7 +23,7 @@ package nmx_isa_pkg;
   localparam int unsigned QUEUE_BITS = 2;
   localparam int unsigned BUFFER_BITS = 2;
   localparam int unsigned ERROR_BITS = 4;
-  localparam int unsigned COUNTER_BITS = 4;
+  localparam int unsigned COUNTER_BITS = 5;
   // element widths: int8 in INP and WGT, int32 words in ACC, VEC and ROW
   localparam int unsigned BYTE_ELEM_BITS = 8;
   localparam int unsigned WORD_ELEM_BITS = 32;
@@ -65,19 +65,30 @@ package nmx_isa_pkg;
     ERR_TOKEN_OVERFLOW = 4'd7
   } error_e;
 
-  typedef enum logic [3:0] {
-    CNT_CYCLES = 4'd0,
-    CNT_MAC_CYCLES = 4'd1,
-    CNT_DMA_RD_BYTES = 4'd2,
-    CNT_DMA_WR_BYTES = 4'd3,
-    CNT_INSNS = 4'd4,
-    CNT_STALL_LD_TOKEN = 4'd5,
-    CNT_STALL_CMP_TOKEN = 4'd6,
-    CNT_STALL_ST_TOKEN = 4'd7,
-    CNT_STALL_LD_MEM = 4'd8,
-    CNT_STALL_ST_MEM = 4'd9,
-    CNT_STALL_DISPATCH = 4'd10,
-    CNT_GEMM_ROWS = 4'd11
+  typedef enum logic [4:0] {
+    CNT_CYCLES = 5'd0,
+    CNT_MAC_CYCLES = 5'd1,
+    CNT_DMA_RD_BYTES = 5'd2,
+    CNT_DMA_WR_BYTES = 5'd3,
+    CNT_INSNS = 5'd4,
+    CNT_STALL_LD_TOKEN = 5'd5,
+    CNT_STALL_CMP_TOKEN = 5'd6,
+    CNT_STALL_ST_TOKEN = 5'd7,
+    CNT_STALL_LD_MEM = 5'd8,
+    CNT_STALL_ST_MEM = 5'd9,
+    CNT_STALL_DISPATCH = 5'd10,
+    CNT_GEMM_ROWS = 5'd11,
+    CNT_INP_RD = 5'd12,
+    CNT_INP_WR = 5'd13,
+    CNT_WGT_RD = 5'd14,
+    CNT_WGT_WR = 5'd15,
+    CNT_VEC_RD = 5'd16,
+    CNT_VEC_WR = 5'd17,
+    CNT_ROW_RD = 5'd18,
+    CNT_ROW_WR = 5'd19,
+    CNT_ACC_GEMM_RD = 5'd20,
+    CNT_ACC_STORE_RD = 5'd21,
+    CNT_ACC_WR = 5'd22
   } counter_e;
 
   // LOAD: bits [123:0] used, [127:124] reserved (must be zero)

@@ -486,6 +486,19 @@ module nmx_top #(
     inc[nmx_isa_pkg::CNT_STALL_ST_MEM]    = CB'(st_stall_mem);
     inc[nmx_isa_pkg::CNT_STALL_DISPATCH]  = CB'(d_stall);
     inc[nmx_isa_pkg::CNT_GEMM_ROWS]       = CB'(mac_active);
+    // buffer SRAM word accesses: the engines' enables (the post-reset clear sweep is not counted;
+    // the two ACC copies share acc_we, so ACC_WR is the writes of each copy)
+    inc[nmx_isa_pkg::CNT_INP_RD]          = CB'(inp_re);
+    inc[nmx_isa_pkg::CNT_INP_WR]          = CB'(inp_we);
+    inc[nmx_isa_pkg::CNT_WGT_RD]          = CB'(wgt_re);
+    inc[nmx_isa_pkg::CNT_WGT_WR]          = CB'(wgt_we);
+    inc[nmx_isa_pkg::CNT_VEC_RD]          = CB'(vec_re);
+    inc[nmx_isa_pkg::CNT_VEC_WR]          = CB'(vec_we);
+    inc[nmx_isa_pkg::CNT_ROW_RD]          = CB'(row_re);
+    inc[nmx_isa_pkg::CNT_ROW_WR]          = CB'(row_we);
+    inc[nmx_isa_pkg::CNT_ACC_GEMM_RD]     = CB'(acc_g_re);
+    inc[nmx_isa_pkg::CNT_ACC_STORE_RD]    = CB'(acc_s_re);
+    inc[nmx_isa_pkg::CNT_ACC_WR]          = CB'(acc_we);
   end
 
   always_ff @(posedge clk) begin

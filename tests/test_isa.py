@@ -4,6 +4,7 @@ and the generated artefacts (SV package, docs tables) being in sync with the def
 from __future__ import annotations
 
 import pathlib
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -221,6 +222,35 @@ def test_sv_package_in_sync() -> None:
     committed = (REPO / "rtl" / "nmx_isa_pkg.sv").read_text()
     assert committed == isa.sv_package(), (
         "rtl/nmx_isa_pkg.sv is stale: run `python -m golden.isa sv` and commit the result")
+
+
+def test_counter_select_width() -> None:
+    """cnt_sel / counter_e grow with the counter set: wide enough for every counter, no wider."""
+    n = len(isa.Counter)
+    assert 1 << (isa.SV_COUNTER_BITS - 1) < n <= 1 << isa.SV_COUNTER_BITS
+    pkg = isa.sv_package()
+    assert f"localparam int unsigned COUNTER_BITS = {isa.SV_COUNTER_BITS};" in pkg
+    assert f"localparam int unsigned NUM_COUNTERS = {n};" in pkg
+    for path in ("rtl/nmx_top.sv", "tb/hdl/nmx_tb_top.sv"):  # no hard-coded select width
+        assert re.search(r"input\s+logic\s+\[[^\]]*COUNTER_BITS|input\s+logic\s+\[SB-1:0\]\s+cnt_sel",
+                         (REPO / path).read_text()), path
+
+
+def test_sram_access_counters_match_rtl() -> None:
+    """SRAM_ACCESS names every enable of every nmx_sram in nmx_top exactly once, and nmx_top counts
+    each counter from the engine signal wired (through the clear-sweep mux) to those enables."""
+    top = (REPO / "rtl" / "nmx_top.sv").read_text()
+    ports: dict[tuple[str, str], str] = {}
+    for inst, conns in re.findall(r"nmx_sram\s+#\([^;]*?\)\s+(u_\w+)\s*\((.*?)\);", top, re.S):
+        for port, sig in re.findall(r"\.(re|we)\((\w+)\)", conns):
+            ports[(inst, port)] = sig.removesuffix("_m")  # *_m: the engine's enable or the sweep
+    assert len(ports) == 12
+    named = [ip for v in isa.SRAM_ACCESS.values() for ip in v]
+    assert sorted(named) == sorted(ports), "SRAM_ACCESS must name every nmx_sram enable once"
+    inc = dict(re.findall(r"inc\[nmx_isa_pkg::CNT_(\w+)\]\s*=\s*CB'\((\w+)\);", top))
+    for c, ips in isa.SRAM_ACCESS.items():
+        assert c >= isa.Counter.GEMM_ROWS + 1
+        assert {ports[ip] for ip in ips} == {inc[c.name]}, c.name
 
 
 def test_markdown_in_sync() -> None:

@@ -14,7 +14,7 @@ from golden.arith import PpuConfig
 from golden.isa import Buffer, Counter, ErrorCode, HwConfig, Opcode, decode, encode
 from golden.program import Program
 from golden.sim import Machine, quantize
-from golden.timing import estimate
+from golden.timing import estimate, sram_accesses
 from tb.seq_lib.examples import gemm_expected, gemm_program, relu_inputs, relu_program
 
 SMALL = HwConfig(rows=4, cols=4, inp_depth=64, wgt_depth=32, acc_depth=32, vec_depth=32, queue_depth=2)
@@ -86,6 +86,17 @@ def test_gemm_counters_and_timing() -> None:
     assert c[Counter.DMA_WR_BYTES] == M * N * 4
     assert c[Counter.CYCLES] >= c[Counter.MAC_CYCLES]
     assert sum(r.layer_cycles.values()) == c[Counter.CYCLES]
+    # buffer SRAM words: per step an A block of M INP rows and a B tile of kvalid WGT rows are
+    # written, the GEMM preloads ROWS WGT rows, streams M INP rows and writes M ACC rows (reading
+    # them first except at k = 0); each of the nb STOREs reads M ACC rows and M ROW entries
+    steps = nb * kb
+    wr = (c[Counter.INP_WR], c[Counter.WGT_WR], c[Counter.VEC_WR], c[Counter.ROW_WR])
+    assert wr == (M * steps, nb * K, 0, 0)
+    assert (c[Counter.INP_RD], c[Counter.WGT_RD], c[Counter.VEC_RD]) == (M * steps, 4 * steps, 0)
+    assert (c[Counter.ACC_WR], c[Counter.ACC_GEMM_RD]) == (M * steps, M * nb * (kb - 1))
+    assert c[Counter.ACC_STORE_RD] == c[Counter.ROW_RD] == M * nb
+    c8 = simulate(gemm_program(M, K, N, hw, out_int32=False)).counters  # + LOAD VEC 2 rows, requant PPUCFG
+    assert (c8[Counter.VEC_WR], c8[Counter.VEC_RD]) == (2, 2)
     assert r.executed == len(p.insns) - 1
     tm = r.timing
     assert tm is not None and min(tm.start) >= 0 and tm.scheduled == len(p.insns)
@@ -93,6 +104,26 @@ def test_gemm_counters_and_timing() -> None:
     # double buffering must overlap loads with compute
     single = simulate(gemm_program(M, K, N, hw, double_buffer=False)).counters[Counter.CYCLES]
     assert c[Counter.CYCLES] < single
+
+
+def test_sram_accesses_per_instruction() -> None:
+    """Buffer-access counters of each opcode, as the RTL engines access their SRAMs."""
+    hw = HwConfig(rows=8, cols=4)
+    assert hw.pwl_rows == 12
+    for buf, c in ((Buffer.INP, Counter.INP_WR), (Buffer.WGT, Counter.WGT_WR), (Buffer.VEC, Counter.VEC_WR),
+                   (Buffer.ROW, Counter.ROW_WR)):
+        assert sram_accesses(decode(encode(Opcode.LOAD, buf_sel=buf, x_size=1, y_size=5)), hw) == {c: 5}
+    for acc, extra in ((0, {}), (1, {Counter.ACC_GEMM_RD: 7})):
+        got = sram_accesses(decode(encode(Opcode.GEMM, m=7, accumulate=acc)), hw)
+        assert got == {Counter.WGT_RD: 8, Counter.INP_RD: 7, Counter.ACC_WR: 7, **extra}
+    # ROW is read with every ACC row whether or not the PPU configuration uses it (row_en)
+    got = sram_accesses(decode(encode(Opcode.STORE, x_size=1, y_size=3)), hw)
+    assert got == {Counter.ACC_STORE_RD: 3, Counter.ROW_RD: 3}
+    for (b, rq, pwl), n in (((0, 0, 0), 0), ((1, 0, 0), 1), ((0, 1, 0), 2), ((0, 0, 1), 12), ((1, 1, 1), 15)):
+        got = sram_accesses(decode(encode(Opcode.PPUCFG, bias_en=b, requant_en=rq, pwl_en=pwl, row_en=1)), hw)
+        assert got == ({Counter.VEC_RD: n} if n else {})
+    assert sram_accesses(decode(encode(Opcode.SYNC, queue=1, push_ld=1)), hw) == {}
+    assert sram_accesses(decode(FIN), hw) == {}
 
 
 def test_timing_is_the_timing_models() -> None:

@@ -2,8 +2,9 @@
 
 Thresholds (documented in docs/testbench.md, "Counter check"):
 
-* ``EXACT`` counters (DMA byte counts, MAC_CYCLES, GEMM_ROWS, INSNS) do not depend on timing: any
-  difference fails.  Only checked when the run ended without error (after an error they depend on
+* ``EXACT`` counters (DMA byte counts, MAC_CYCLES, GEMM_ROWS, INSNS and every buffer-access counter
+  ``<BUF>_RD`` / ``<BUF>_WR`` of ``golden.isa.SRAM_ACCESS``) do not depend on timing: any difference
+  fails.  Only checked when the run ended without error (after an error they depend on
   when the engines stopped).
 * ``CYCLES`` is an estimate.  The ratio rtl/golden is always reported; it *warns* outside
   ``WARN = [0.5, 2.0]`` and *fails* only when wildly off, outside ``FAIL = [0.25, 4.0]``, and only for
@@ -18,9 +19,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from golden.isa import Counter
+from golden.isa import SRAM_ACCESS, Counter
 
-EXACT = (Counter.DMA_RD_BYTES, Counter.DMA_WR_BYTES, Counter.MAC_CYCLES, Counter.GEMM_ROWS, Counter.INSNS)
+EXACT = (Counter.DMA_RD_BYTES, Counter.DMA_WR_BYTES, Counter.MAC_CYCLES, Counter.GEMM_ROWS, Counter.INSNS,
+         *SRAM_ACCESS)
 WARN = (0.5, 2.0)
 FAIL = (0.25, 4.0)
 MIN_CYCLES = 2000

@@ -71,7 +71,7 @@ module nmx_tb_top #(
   output logic                    error,
   output logic [3:0]              error_code,
   output logic [31:0]             error_index,
-  input  logic [3:0]              cnt_sel,
+  input  logic [nmx_isa_pkg::COUNTER_BITS-1:0] cnt_sel,
   output logic [63:0]             cnt_value,
   // memory model configuration and backdoor (see nmx_axi_mem)
   input  logic [31:0]             mem_size,
