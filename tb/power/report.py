@@ -142,7 +142,7 @@ def _pre_summary(e: np.ndarray, windows: list[saif.Window], model: energy.Energy
     ci = {c: i for i, c in enumerate(COMPONENTS)}
     rows = []
     for k, w in enumerate(windows):
-        rows.append({"start": w.start_cycle, "end": w.end_cycle,
+        rows.append({"start": w.start_cycle, "end": w.end_cycle, "insn_hi": w.insn_hi,
                      "components_pj": {c: float(e[k, :, i].sum()) for c, i in ci.items()},
                      "classes_pj": dict(zip(hier.REPORT_CLASSES, map(float, _by_class(e[k:k + 1], model)[0]),
                                             strict=True))})
