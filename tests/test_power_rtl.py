@@ -245,3 +245,13 @@ def test_saif_matches_a_vcd_of_the_same_run(tmp_path: pathlib.Path) -> None:
         assert mine == vcd, f"{sc}: SAIF TC {mine} vs VCD transitions {vcd}"
         checked += 1
     assert checked == 5
+
+
+def test_sram_enables_in_the_saif_equal_the_buffer_counters(runs: dict[str, dict]) -> None:
+    """Every SRAM's enable cycles (its T1 in the run's windows) equal the RTL's buffer counter of it."""
+    for name, r in runs.items():
+        chk = r["power"]["sram_vs_counters"]
+        assert len(chk) == 12, sorted(chk)
+        for key, v in chk.items():
+            assert v["saif"] == v["counter"], f"{name} {key}: {v}"
+        assert r["power"]["cross_check"]["buffers"]["events"] > 0

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from golden.hwcfg import HwConfig
-from golden.isa import Counter
+from golden.isa import SRAM_ACCESS, Counter
 from golden.program import Program
 from tb.power import capture, energy, hier, saif
 from tb.power import tech as techmod
@@ -66,8 +66,8 @@ def event_estimate(counters: dict[str, int] | None, hw: HwConfig, t: techmod.Tec
     """Accelergy-style estimate per class: events x energy per event, events from the counters.
 
     array: MAC_CYCLES x ROWS x COLS x (e_mult8 + e_add32); dram: (DMA_RD + DMA_WR bytes) x
-    e_dram_byte; buffers: SRAM accesses x the same size-scaled access energy as the toggle model
-    (from the buffer counters when the ISA has them, else from the SRAM enables).
+    e_dram_byte; buffers: the ISA's buffer counters (INP_RD ... ACC_WR, golden.isa.SRAM_ACCESS) x
+    the size-scaled access energy of each macro they count.
     """
     if not counters:
         return {}
@@ -78,10 +78,38 @@ def event_estimate(counters: dict[str, int] | None, hw: HwConfig, t: techmod.Tec
                     "pj": mac * hw.rows * hw.cols * (t.e_mult8 + t.e_add32)}
     dram = c.get(Counter.DMA_RD_BYTES.name, 0) + c.get(Counter.DMA_WR_BYTES.name, 0)
     out["dram"] = {"events": dram, "event": "byte (DMA_RD_BYTES + DMA_WR_BYTES)", "pj": dram * t.e_dram_byte}
-    pj = sum(v["reads"] * t.sram_access_pj(v["width"], v["depth"])
-             + v["writes"] * t.sram_access_pj(v["width"], v["depth"], write=True) for v in sram.values())
-    out["buffers"] = {"events": sum(v["reads"] + v["writes"] for v in sram.values()),
-                      "event": "SRAM word access (re/we cycles)", "pj": pj}
+    events = pj = 0.0
+    missing = []
+    for cnt, ports in SRAM_ACCESS.items():
+        n = c.get(cnt.name)
+        if n is None:
+            missing.append(cnt.name)
+            continue
+        for inst, port in ports:
+            v = sram.get(f"{energy.SYNTH_TOP}.{inst}")
+            if v is None:
+                raise ValueError(f"counter {cnt.name}: SRAM {inst} is not in the capture ({sorted(sram)})")
+            events += n
+            pj += n * t.sram_access_pj(v["width"], v["depth"], write=port == "we")
+    if not missing:
+        out["buffers"] = {"events": int(events), "pj": pj,
+                          "event": "SRAM word access (buffer counters, ISA SRAM_ACCESS)"}
+    return out
+
+
+def sram_counter_check(counters: dict[str, int] | None, sram: dict[str, dict[str, int]]) -> dict[str, Any]:
+    """The SRAM accesses the SAIF's enables show against the RTL's buffer counters, per counter."""
+    if not counters:
+        return {}
+    c = {(k.name if isinstance(k, Counter) else str(k)): int(v) for k, v in counters.items()}
+    out = {}
+    for cnt, ports in SRAM_ACCESS.items():
+        if cnt.name not in c:
+            continue
+        for inst, port in ports:
+            v = sram.get(f"{energy.SYNTH_TOP}.{inst}", {})
+            out[f"{cnt.name}:{inst}.{port}"] = {"counter": c[cnt.name],
+                                               "saif": v.get("reads" if port == "re" else "writes")}
     return out
 
 
@@ -198,6 +226,7 @@ def _report(e: np.ndarray, windows: list[saif.Window], model: energy.EnergyModel
               for k, (w, ly) in enumerate(zip(windows, wl, strict=True))]
     bounds = [s["start"] for k, s in enumerate(series) if k and s["layer"] != series[k - 1]["layer"]]
     ev = event_estimate(counters, hw, t, sram)
+    sram_check = sram_counter_check(counters, sram)
     toggle_cls = {c: classes.get(c, {}).get("total_pj", 0.0) - classes.get(c, {}).get("leak", 0.0)
                   - classes.get(c, {}).get("sram_leak", 0.0) for c in ev}
     cross = {c: {**ev[c], "toggle_pj": toggle_cls[c],
@@ -239,6 +268,7 @@ def _report(e: np.ndarray, windows: list[saif.Window], model: energy.EnergyModel
         "layer_bounds": bounds,
         "sram": sram,
         "cross_check": cross,
+        "sram_vs_counters": sram_check,
         "checks": {"layers_sum_rel_err": abs(layer_sum - total_pj) / total_pj if total_pj else 0.0,
                    "classes_sum_rel_err": abs(class_sum - total_pj) / total_pj if total_pj else 0.0},
     }

@@ -18,7 +18,10 @@ happen, and its T0 counts from time 0 of the simulation.  The window controller 
 clock edge, where no register changes, so a bit's first value in window k is its last value in
 window k-1, which is the parity of window k-1's counted TC.  :func:`merge_windows` subtracts
 that parity (exact for every bit except the clock, whose value does change at the cut: its count
-is rebuilt from the cycles) and rebuilds T0 from the window's true duration.
+is rebuilt from the cycles) and rebuilds T0 from the window's true duration.  Likewise a bit
+that is 1 at the cut is taken as 0 until the new file's first dump at the next rising edge, so
+its T1 lacks half a clock period: the merge adds it back (checked: each SRAM's enable time equals
+the RTL's buffer access counter, tests/test_power_rtl.py).
 """
 
 from __future__ import annotations
@@ -319,10 +322,14 @@ def merge_windows(folder: str | pathlib.Path, clock_period_ps: float, *, groups:
         true[clocks] = 2 * w.cycles
         row = k - 1 if drop_first else k
         gtc[row] = np.bincount(g, weights=true, minlength=ng)
-        gt1[row] = np.bincount(g, weights=raw_t1, minlength=ng)
+        # a bit that is 1 when the window opens (at the falling edge) is taken as 0 until the
+        # file's first dump at the next rising edge: half a period of T1 is missing
+        t1 = raw_t1 + (prev_tc & 1) * (period // 2) if k else raw_t1
+        t1 = np.where(clocks, raw_t1, t1)
+        gt1[row] = np.bincount(g, weights=t1, minlength=ng)
         if w.insn_lo > 0 or not run_only:
             tc_all += true
-            t1_all += raw_t1
+            t1_all += t1
         prev_tc = raw_tc
     return Activity(base=base, windows=keep, tc=tc_all, t1=t1_all, group_tc=gtc, group_t1=gt1,
                     period_units=period)
