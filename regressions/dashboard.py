@@ -63,7 +63,7 @@ border-radius:4px;width:100%;height:auto}svg text{font:11px system-ui,"DejaVu Sa
 
 
 def fmt(v: Any, kind: str = "") -> str:
-    """A cell: ``—`` for a missing value (power until the power issue lands), else by ``kind``."""
+    """A cell: ``—`` for a missing value (power of a run without ``--power``), else by ``kind``."""
     if v is None or v == "":
         return "—"
     if isinstance(v, bool):

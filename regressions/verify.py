@@ -14,8 +14,10 @@
 
 It prints one report, writes the job record (docs/regressions.md, "Job record", with ``model`` filled) as
 ``<name>.json`` and the report as ``<name>.md`` into the out dir, and exits 1 on any failure (each failure
-with the one line that reruns it), 2 on bad arguments.  Power and energy stay ``null`` until the power
-issue lands; ``--power`` says so instead of inventing numbers.
+with the one line that reruns it), 2 on bad arguments.  With ``--power`` the RTL run is the activity
+(SAIF) build and the record carries its power report (tb/power/report.py, docs/power.md): energy per
+inference, average power, GOPS/W and the per-class split, with the report's files; without it those
+figures stay ``null``.
 
 ``MODEL`` is a zoo name (:data:`golden.models.ZOO`) or ``module.path:factory``.  The factory protocol: a
 callable taking no arguments that returns ``(model, example_inputs)``, ``(model, example_inputs,
@@ -53,13 +55,14 @@ import psutil
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 DEFAULTS: dict[str, Any] = {"cfg": "16x16", "seed": 1, "batch": 64, "batch_seed": 0, "calib": 32,
-                            "feed": "pins", "mem_profile": "fast", "min_cosine": 0.99, "min_top1": 0.97}
+                            "feed": "pins", "mem_profile": "fast", "min_cosine": 0.99, "min_top1": 0.97,
+                            "power": False}
 """Parameters of a verification run when not given (min_top1 applies to classify models only).
 
 ``seed`` is the RTL run's seed (timing knobs), ``batch_seed`` the held-out fidelity batch's: the RTL
 seed must not change the data golden is judged on against float, and 0 is the held-out batch of the
 zoo's other fidelity checks (regressions/jobs.py ``model_fidelity``, tests/test_compiler_zoo.py)."""
-POWER_NOTE = "not available until the power issue lands"
+POWER_NOTE = "not measured: run with --power (activity build, docs/power.md)"
 Record = dict[str, Any]
 
 
@@ -170,6 +173,8 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"verify: {key} must be an integer >= {low}, not {p[key]!r}")
     if p["feed"] not in FEEDS:
         raise ValueError(f"verify: feed must be one of {FEEDS}, not {p['feed']!r}")
+    if not isinstance(p["power"], bool):
+        raise ValueError(f"verify: power must be true or false, not {p['power']!r}")
     if p["mem_profile"] not in MEM_PROFILES:
         known = tuple(MEM_PROFILES)
         raise ValueError(f"verify: mem_profile must be one of {known}, not {p['mem_profile']!r}")
@@ -193,7 +198,7 @@ def rerun_line(p: dict[str, Any], power: bool = False) -> str:
     args = [".venv/bin/python", "-m", "regressions.verify", str(p["model"]), "--cfg", str(p["cfg"]),
             "--seed", str(p["seed"]), "--batch", str(p["batch"]), "--batch-seed", str(p["batch_seed"]),
             "--calib", str(p["calib"]), "--feed", p["feed"], "--mem-profile", p["mem_profile"]]
-    if power:
+    if power or p.get("power"):
         args.append("--power")
     rtl = os.environ.get(RTL_DIR_ENV, "")
     prefix = f"{RTL_DIR_ENV}={shlex.quote(str(pathlib.Path(rtl).resolve()))} " if rtl else ""
@@ -314,7 +319,8 @@ def _verify(p: dict[str, Any], outdir: pathlib.Path, peak: TreePeak) -> Record:
     mem = peak.figures()
     wall_s = round(time.perf_counter() - t_start, 2)
     figures = {k: model[k] for k in ("insns", "rtl_cycles", "golden_cycles", "cycle_ratio", "mac_util",
-                                     "dma_rd_bytes", "dma_wr_bytes", "cosine", "top1", "coverage_pct")}
+                                     "dma_rd_bytes", "dma_wr_bytes", "cosine", "top1", "coverage_pct",
+                                     "energy_uj", "power_mw")}
     figures.update({k: round(v, 2) for k, v in wall.items()})
     figures.update(mem)
     bad = [c for c in checks if not c["ok"]]
@@ -386,12 +392,13 @@ def _rtl(prog: Any, hw: Any, p: dict[str, Any], outdir: pathlib.Path, model: Rec
          checks: list[dict[str, Any]], failures: list[Record], detail: Record) -> None:
     from golden.isa import Counter
     from tb.env.cfg import RunKnobs
-    from tb.run import ProgramRun, run_programs
+    from tb.run import PowerOpts, ProgramRun, run_programs
 
     path = pathlib.Path(detail["program"])
     knobs = RunKnobs.profile(p["mem_profile"], feed=p["feed"])
     run = ProgramRun(prog, knobs, name=prog.manifest["name"], program_file=path)
-    res = run_programs([run], hw=hw, seed=p["seed"], out=outdir / "rtl")
+    res = run_programs([run], hw=hw, seed=p["seed"], out=outdir / "rtl",
+                       power=PowerOpts() if p["power"] else None)
     detail.update(rtl_dir=res.out_dir, sim_wall_s=round(res.sim_wall_time, 2))
     if not res.runs:
         text = f"the simulator produced no result: {res.sim_error or 'no result.json'}"
@@ -413,6 +420,8 @@ def _rtl(prog: Any, hw: Any, p: dict[str, Any], outdir: pathlib.Path, model: Rec
     detail["coverage"] = {"percent": cov.get("percent", 0.0), "hit": cov.get("hit", 0),
                           "total": cov.get("bins", 0), "holes": cov.get("holes", []),
                           "file": str(pathlib.Path(res.out_dir) / "coverage_merged.json")}
+    if p["power"]:
+        _power(r, model, checks, failures, detail)
     ok = bool(r.passed and not res.sim_error)
     text = (f"bit-exact on all {detail['checked_tensors']} checked tensors, error {r.error}"
             f" (golden {r.golden_error})" if ok
@@ -428,6 +437,30 @@ def _rtl(prog: Any, hw: Any, p: dict[str, Any], outdir: pathlib.Path, model: Rec
         if not ok:
             failures.append({"name": r.name, "seed": r.seed, "signature": "check:" + why.split(" ")[0],
                              "message": why, "rerun": r.rerun})
+
+
+def _power(r: Any, model: Record, checks: list[dict[str, Any]], failures: list[Record],
+           detail: Record) -> None:
+    """The power report's headline figures into the record (a missing report is a failed check)."""
+    rep = r.power
+    if rep is None:
+        why = f"no power report: {r.power_error or 'no activity captured'}"
+        checks.append({"check": "power", "ok": False, "detail": why})
+        failures.append({"name": r.name, "seed": r.seed, "signature": "check:power", "message": why,
+                         "rerun": r.rerun})
+        return
+    model.update(energy_uj=round(rep["energy_per_inference_uj"], 3), power_mw=round(rep["power_mw"], 2))
+    detail["power"] = {
+        "tech": rep["tech"]["name"], "clock_mhz": rep["clock_mhz"], "gops": round(rep["gops"], 2),
+        "gops_per_w": round(rep["gops_per_w"], 1), "dynamic_mw": round(rep["dynamic_mw"], 2),
+        "leakage_mw": round(rep["leakage_mw"], 2),
+        "classes_uj": {c: round(v["total_pj"] * 1e-6, 3) for c, v in rep["classes"].items()},
+        "cross_check": {c: v["ratio_toggle_over_event"] for c, v in rep["cross_check"].items()},
+        "timing_s": rep["timing_s"], "files": rep["files"],
+    }
+    err = rep["checks"]["layers_sum_rel_err"]
+    checks.append({"check": "power", "ok": err < 0.01,
+                   "detail": f"per-layer energies add up to the run within {err:.1e} (relative)"})
 
 
 # --------------------------------------------------------------------------- report
@@ -459,7 +492,7 @@ def report_lines(rec: Record, power: bool = False) -> list[tuple[str, str]]:
                             f" max|err|/range {_fmt(m['max_abs_err'], '.4f')},"
                             f" top-1 agreement {_pct(m['top1'])} over {v.get('batch_source', '-')}"),
         ("coverage", f"{_fmt(m['coverage_pct'])}% of the plan's bins in this run" + cov),
-        ("power", POWER_NOTE + (" (--power given)" if power else "")),
+        ("power", _power_line(rec)),
         ("wall time", f"model {_fmt(f.get('model_s'))} s, compile {_fmt(f.get('compile_s'))} s,"
                       f" golden fidelity {_fmt(f.get('fidelity_s'))} s, RTL {_fmt(f.get('rtl_s'))} s"
                       f" ({_fmt(v.get('cycles_per_s'))} cycles/s), total {rec['wall_s']} s"),
@@ -475,6 +508,16 @@ def report_lines(rec: Record, power: bool = False) -> list[tuple[str, str]]:
     if not rec["passed"] and all(fl["rerun"] != rec["verify"]["rerun"] for fl in rec["failures"]):
         rows.append(("verify again", rec["verify"]["rerun"]))
     return rows
+
+
+def _power_line(rec: Record) -> str:
+    m, pw = rec["model"], rec["verify"].get("power")
+    if m.get("energy_uj") is None or not pw:
+        return POWER_NOTE
+    split = ", ".join(f"{c} {v:.3g}" for c, v in sorted(pw["classes_uj"].items(), key=lambda kv: -kv[1]))
+    return (f"{m['energy_uj']:,.2f} uJ per inference, {m['power_mw']:.1f} mW at {pw['clock_mhz']:g} MHz"
+            f" ({pw['tech']}), {pw['gops']:.1f} GOPS, {pw['gops_per_w']:.0f} GOPS/W; uJ by class: {split};"
+            f" report {pw['files']['markdown']}")
 
 
 def _title(rec: Record) -> str:
@@ -527,10 +570,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="RTL memory model: fast (2-cycle reads), nominal (20), stress (30, stalls)")
     ap.add_argument("--out", type=pathlib.Path, default=None,
                     help="output directory (default build/verify/MODEL-CFG-sSEED-<time>/)")
-    ap.add_argument("--power", action="store_true", help=f"power and energy figures ({POWER_NOTE})")
+    ap.add_argument("--power", action="store_true",
+                    help="activity (SAIF) build: energy, power and GOPS/W in the record (docs/power.md)")
     a = ap.parse_args(argv)
     params = {"model": a.model, "cfg": a.cfg, "seed": a.seed, "batch": a.batch, "batch_seed": a.batch_seed,
-              "calib": a.calib, "feed": a.feed, "mem_profile": a.mem_profile}
+              "calib": a.calib, "feed": a.feed, "mem_profile": a.mem_profile, "power": a.power}
     outdir = (a.out or _default_out(a.model, a.cfg, a.seed)).resolve()
     try:
         rec = verify_job(params, outdir)

@@ -72,7 +72,13 @@ def test_verify_gcn_karate_end_to_end(tmp_path: pathlib.Path, capsys: pytest.Cap
     assert m["mem_profile"] == "fast" and "memory profile 'fast': 2-cycle reads" in out
     assert m["cosine"] >= 0.99 and m["top1"] >= 0.97 and m["max_abs_err"] >= 0
     assert 0 < m["coverage_pct"] <= 100 and rec["coverage"]["hit"] > 0
-    assert m["energy_uj"] is None and m["power_mw"] is None and verify.POWER_NOTE in out
+    # --power: the activity build's report, its headline figures in the record
+    pw = rec["verify"]["power"]
+    assert m["energy_uj"] > 0 and m["power_mw"] > 0 and "uJ per inference" in out
+    assert pw["gops"] > 0 and pw["gops_per_w"] > 0 and set(pw["classes_uj"]) >= {"array", "buffers", "dram"}
+    assert pathlib.Path(pw["files"]["saif"]).stat().st_size > 0
+    assert pathlib.Path(pw["files"]["markdown"]).exists()
+    assert any(c["check"] == "power" and c["ok"] for c in rec["checks"])
     # bit-exact: the scoreboard compared every checked tensor of the manifest
     from golden.program import Program
 
