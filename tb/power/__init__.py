@@ -1,9 +1,10 @@
 """Power estimation from the RTL's own toggle activity (docs/power.md).
 
-capture  -- what the simulator process does: layer bounds for the window controller, the folder
-saif     -- SAIF reader (fast, per-instance sums by signal class), window merger and writer
-tech     -- technology files (YAML, every coefficient with its source)
-energy   -- the energy model: toggles x per-module capacitance + clock tree + leakage + SRAM + DRAM
-events   -- the event-count cross-check (Accelergy style) from the RTL's counters
-report   -- per-run analysis: JSON, markdown, plots
+capture      -- the simulator-process side: layer bounds for the window controller, the folder
+saif         -- SAIF reader (fast), window merger (per-window corrections) and writer
+hier         -- which RTL module each SAIF instance is; register / net / memory / clock bits
+tech         -- technology files (YAML, every coefficient with its unit and source)
+energy       -- the energy model: toggles x per-module size + clock tree + leakage + SRAM + DRAM
+report       -- per-run analysis: run SAIF, JSON, markdown, plots, event-count cross-check
+cpu_baseline -- float PyTorch on this CPU against the accelerator's GOPS/W
 """
