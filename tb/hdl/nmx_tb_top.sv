@@ -189,12 +189,13 @@ module nmx_tb_top #(
   // "index start_cycle end_cycle insn_lo insn_hi end_reason rd_bytes wr_bytes" (end_reason:
   // layer|period|end; bytes: AXI data beats of the window, the DRAM traffic).  Decisions are
   // taken at the rising edge
-  // (from the values the edge samples); the cut itself happens at the following falling edge, when
-  // no register changes, so a net's last value in one window is its first value in the next
+  // (from the values the edge samples); the cut itself happens 1 ns after the following falling
+  // edge, when nothing changes, so a net's last value in one window is its first value in the next
   // (the reader relies on this to correct Verilator's per-file initial toggle, tb/power/saif.py).
   localparam logic [3:0]  BD_ACT_START   = 4'd5;
   localparam logic [3:0]  BD_ACT_STOP    = 4'd6;
   localparam int unsigned ACT_MAX_BOUNDS = 65536;
+  localparam realtime     ACT_CUT_DELAY  = 1ns;   // < half the testbench's 10 ns clock period
 `ifdef NMX_POWER
   import "DPI-C" context function void nmx_saif_close();
   logic [31:0] act_bounds [ACT_MAX_BOUNDS];
@@ -264,7 +265,10 @@ module nmx_tb_top #(
     if (act_armed && wvalid && wready) act_wr_bytes = act_wr_bytes + 64'($countones(wstrb));
   end
 
+  // the cut waits ACT_CUT_DELAY after the falling edge: the testbench writes DUT inputs (the block
+  // feed, cnt_sel) at falling edges, so a cut at the edge itself could fall on either side of them
   always @(negedge clk) begin
+    if (act_armed && (act_stop || act_cut)) #(ACT_CUT_DELAY);
     if (act_armed && act_stop) begin
       act_close("end");
       $fclose(act_fd);

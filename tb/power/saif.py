@@ -14,14 +14,14 @@ block (truncated) or holds no SAIFILE is an error too.
 
 Windows.  A power run writes one SAIF per activity window (tb/power/capture.py).  Verilator starts
 every file's bits at 0, so a bit that is 1 when a window opens counts one transition that did not
-happen, and its T0 counts from time 0 of the simulation.  The window controller cuts at a falling
-clock edge, where no register changes, so a bit's first value in window k is its last value in
-window k-1, which is the parity of window k-1's counted TC.  :func:`merge_windows` subtracts
-that parity (exact for every bit except the clock, whose value does change at the cut: its count
-is rebuilt from the cycles) and rebuilds T0 from the window's true duration.  Likewise a bit
-that is 1 at the cut is taken as 0 until the new file's first dump at the next rising edge, so
-its T1 lacks half a clock period: the merge adds it back (checked: each SRAM's enable time equals
-the RTL's buffer access counter, tests/test_power_rtl.py).
+happen, and its T0 counts from time 0 of the simulation.  The window controller cuts 1 ns after a
+falling clock edge, when nothing changes (registers change at rising edges, the testbench writes
+inputs at falling edges), so a bit's first value in window k is its last value in window k-1,
+which is the parity of window k-1's counted TC.  :func:`merge_windows` subtracts that parity
+(the clock's count is rebuilt from the cycles) and rebuilds T0 from the window's true duration.
+Likewise a bit that is 1 at the cut is taken as 0 until the new file's first dump, so its T1 lacks
+that gap: the merge measures the gap on the DUT's reset input (1 throughout) and adds it back
+(checked: each SRAM's enable time equals the RTL's buffer access counter, tests/test_power_rtl.py).
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ _HDR_RE = re.compile(rb"\s*\((SAIFVERSION|DIRECTION|DESIGN|DATE|VENDOR|PROGRAM_N
 _TS_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|ms|us|ns|ps|fs)\s*$")
 _TS_PS = {"s": 1e12, "ms": 1e9, "us": 1e6, "ns": 1e3, "ps": 1.0, "fs": 1e-3}
 _CLOCK_NAMES = frozenset({"clk", "clock", "clk_i"})
+_REF_ONE = ("nmx_tb_top/u_dut", "rst_n")
+"""A bit that is 1 in every window (reset is released before the capture is armed)."""
 
 
 class SaifError(ValueError):
@@ -304,6 +306,8 @@ def merge_windows(folder: str | pathlib.Path, clock_period_ps: float, *, groups:
     if g.shape != (base.bits,):
         raise ValueError(f"groups has shape {g.shape}, the capture has {base.bits} bits")
     clocks = np.array([nm in _CLOCK_NAMES for nm in base.names], dtype=bool)
+    ref = next((i for i, nm in enumerate(base.names) if nm == _REF_ONE[1]
+                and base.instances[int(base.inst[i])] == _REF_ONE[0]), None)
     keep = wins[1:] if drop_first else wins
     tc_all = np.zeros(base.bits, dtype=np.int64)
     t1_all = np.zeros(base.bits, dtype=np.int64)
@@ -322,10 +326,11 @@ def merge_windows(folder: str | pathlib.Path, clock_period_ps: float, *, groups:
         true[clocks] = 2 * w.cycles
         row = k - 1 if drop_first else k
         gtc[row] = np.bincount(g, weights=true, minlength=ng)
-        # a bit that is 1 when the window opens (at the falling edge) is taken as 0 until the
-        # file's first dump at the next rising edge: half a period of T1 is missing
-        t1 = raw_t1 + (prev_tc & 1) * (period // 2) if k else raw_t1
-        t1 = np.where(clocks, raw_t1, t1)
+        # a bit that is 1 when the window opens is taken as 0 until the file's first dump: the
+        # gap is measured on the reset input, 1 for the whole window (T1 = window length - gap)
+        gap = w.cycles * period - int(raw_t1[ref]) if ref is not None and raw_tc[ref] == 1 else period // 2
+        t1 = raw_t1 + (prev_tc & 1) * gap if k else raw_t1
+        t1 = np.where(clocks, w.cycles * (period // 2), t1)
         gt1[row] = np.bincount(g, weights=t1, minlength=ng)
         if w.insn_lo > 0 or not run_only:
             tc_all += true
