@@ -154,3 +154,37 @@ def classify(s: Saif, rtl: pathlib.Path | None = None) -> Classified:
     return Classified(saif=s, modules=modules, classes=classes, groups=groups,
                       bits_per_group=np.bincount(groups, minlength=n), sram_ports=sram_ports)
 
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tb.power.hier RUN.saif``: read a SAIF, attribute it, print toggles per class."""
+    import argparse
+    import time
+
+    from tb.power import saif as saif_mod
+
+    ap = argparse.ArgumentParser(prog="python -m tb.power.hier", description=main.__doc__)
+    ap.add_argument("saif", help="a SAIF file of the DUT (e.g. <run>/power/run.saif)")
+    a = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    s = saif_mod.read(a.saif)
+    t1 = time.perf_counter()
+    cl = classify(s)
+    nc = len(SIGNAL_CLASSES)
+    per = np.bincount(cl.groups, weights=s.tc, minlength=cl.n_groups)[: len(s.instances) * nc]
+    per = per.reshape(len(s.instances), nc)
+    by: dict[str, np.ndarray] = {}
+    for j, c in enumerate(cl.classes):
+        by[c] = by.get(c, np.zeros(nc)) + per[j]
+    t2 = time.perf_counter()
+    print(f"{a.saif}: {s.bits:,} bits in {len(s.instances)} instances; read {t1 - t0:.2f} s, "
+          f"attributed {t2 - t1:.2f} s")
+    print(f"  {'class':10s} " + " ".join(f"{c:>14s}" for c in SIGNAL_CLASSES))
+    for c in REPORT_CLASSES:
+        if c in by:
+            print(f"  {c:10s} " + " ".join(f"{int(v):14,d}" for v in by[c]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
