@@ -281,8 +281,9 @@ def test_selection_and_seed_override() -> None:
     nightly = load_suites()["nightly"]
     by_tag = select(nightly, tags=["rtl", "4x4-narrow"])
     assert by_tag and all("4x4-narrow" in j.tags and "rtl" in j.tags for j in by_tag)
-    assert [j.params["model"] for j in select(nightly, models=["bert_*"])] == ["bert_tiny", "bert_mini",
-                                                                               "bert_base"]
+    assert [(j.name, j.params["model"]) for j in select(nightly, models=["bert_*"])] == [
+        ("verify_bert_tiny", "bert_tiny"), ("verify_bert_mini", "bert_mini"),
+        ("verify_bert_base", "bert_base"), ("power_bert_tiny", "bert_tiny")]
     only = select(nightly, only=["rtl_random_16x16_*"])
     assert [j.params["seeds"] for j in only] == ["0-99", "100-199", "200-299"]
     seeded = {j.kind: with_seed(j, 7).params for j in nightly}
