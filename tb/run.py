@@ -159,9 +159,10 @@ def _analyse_power(r: RunResult, programs: dict[str, Program], hw: HwConfig, opt
     A run that failed is analysed too (its energy is still what the RTL did); a run without a
     capture (the simulator died before it) keeps ``power`` None and the reason in ``power_error``.
     """
+    from tb.power import capture
     from tb.power import report as power_report
 
-    pdir = pathlib.Path(r.result_dir) / "power"
+    pdir = pathlib.Path(r.result_dir) / capture.POWER_DIR
     try:
         r.power = power_report.analyse_run(pdir, program=programs.get(r.name), counters=r.counters,
                                            hw=hw, tech=opts.tech, keep_windows=opts.keep_windows)

@@ -236,15 +236,12 @@ def test_saif_matches_a_vcd_of_the_same_run(tmp_path: pathlib.Path) -> None:
     clk = np.array([nm == "clk" for nm in s.names])
     sums = np.bincount(s.inst, weights=np.where(clk, 0, s.tc), minlength=len(s.instances))
     by_path = {p: int(v) for p, v in zip(s.instances, sums, strict=True)}
-    checked = 0
     for leaf in ("u_gemm/u_array", "u_load", "u_store", "u_inp", "u_acc_gemm"):
         sc = "nmx_tb_top/u_dut/" + leaf
         mine = sum(v for p, v in by_path.items() if p == sc or p.startswith(sc + "/"))
         vcd = sum(v for p, v in per_scope.items() if p == sc or p.startswith(sc + "/"))
         assert mine > 0, sc
         assert mine == vcd, f"{sc}: SAIF TC {mine} vs VCD transitions {vcd}"
-        checked += 1
-    assert checked == 5
 
 
 def test_sram_enables_in_the_saif_equal_the_buffer_counters(runs: dict[str, dict]) -> None:

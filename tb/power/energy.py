@@ -52,10 +52,8 @@ def synth_report(hw: HwConfig) -> dict[str, Any]:
     from tb.flows import synth, top_params
 
     params = top_params(hw)
-    h = hashlib.sha256(json.dumps(params, sort_keys=True).encode())
-    for f in sorted(sim_env.rtl_dir().glob("*.sv")):
-        h.update(f.read_bytes())
-    out = sim_env.BUILD / "synth" / f"power_{h.hexdigest()[:12]}"
+    key = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
+    out = sim_env.BUILD / "synth" / f"power_{key}_{sim_env.sources_id(sim_env.rtl_sources())}"
     rep = out / "report.json"
     if rep.exists():
         return json.loads(rep.read_text())
@@ -159,11 +157,11 @@ def window_energy(model: EnergyModel, cl: Classified, act: Activity) -> np.ndarr
     ci = {c: i for i, c in enumerate(COMPONENTS)}
     tc = act.group_tc[:, : ni * nc].reshape(nw, ni, nc).astype(np.float64)
     dut = model.inst_owner >= 0
+    owner = model.inst_owner[dut]
     tc_reg = np.zeros((nw, no))
     tc_net = np.zeros((nw, no))
-    for w in range(nw):
-        np.add.at(tc_reg[w], model.inst_owner[dut], tc[w, dut, 0])
-        np.add.at(tc_net[w], model.inst_owner[dut], tc[w, dut, 1])
+    np.add.at(tc_reg, (slice(None), owner), tc[:, dut, 0])
+    np.add.at(tc_net, (slice(None), owner), tc[:, dut, 1])
     ge = np.array([o.ge for o in model.owners])
     ff = np.array([o.ff_bits for o in model.owners], dtype=np.float64)
     mem = np.array([o.mem_bits for o in model.owners], dtype=np.float64)

@@ -61,6 +61,11 @@ def layer_of_windows(windows: list[saif.Window], starts: list[int], names: list[
     return out
 
 
+def _by_name(counters: dict[Any, int] | None) -> dict[str, int]:
+    """Counters keyed by name, whether given by :class:`Counter` (RunResult) or by name (JSON)."""
+    return {(k.name if isinstance(k, Counter) else str(k)): int(v) for k, v in (counters or {}).items()}
+
+
 def event_estimate(counters: dict[str, int] | None, hw: HwConfig, t: techmod.Tech,
                    sram: dict[str, dict[str, int]]) -> dict[str, dict[str, Any]]:
     """Accelergy-style estimate per class: events x energy per event, events from the counters.
@@ -71,7 +76,7 @@ def event_estimate(counters: dict[str, int] | None, hw: HwConfig, t: techmod.Tec
     """
     if not counters:
         return {}
-    c = {(k.name if isinstance(k, Counter) else str(k)): int(v) for k, v in counters.items()}
+    c = _by_name(counters)
     out: dict[str, dict[str, Any]] = {}
     mac = c.get(Counter.MAC_CYCLES.name, 0)
     out["array"] = {"events": mac * hw.rows * hw.cols, "event": "MAC (MAC_CYCLES x ROWS x COLS)",
@@ -101,7 +106,7 @@ def sram_counter_check(counters: dict[str, int] | None, sram: dict[str, dict[str
     """The SRAM accesses the SAIF's enables show against the RTL's buffer counters, per counter."""
     if not counters:
         return {}
-    c = {(k.name if isinstance(k, Counter) else str(k)): int(v) for k, v in counters.items()}
+    c = _by_name(counters)
     out = {}
     for cnt, ports in SRAM_ACCESS.items():
         if cnt.name not in c:
@@ -138,7 +143,7 @@ def analyse_run(pdir: str | pathlib.Path, *, program: Program | None, counters: 
     e = energy.window_energy(model, cl, act)  # pJ (windows, owners, components)
     sram = energy.sram_accesses(model, act, run)
     rep = _report(e[run], [act.windows[k] for k in run], model, program, counters, hw, t, sram)
-    rep["before_first_instruction"] = _pre_summary(e[pre], [act.windows[k] for k in pre], model, t)
+    rep["before_first_instruction"] = _pre_summary(e[pre], [act.windows[k] for k in pre], model)
     rep["timing_s"] = {"read_merge": round(t_read, 2), "total": round(time.perf_counter() - t_start, 2)}
     rep["files"] = {"saif": str(d / "run.saif"), "json": str(d / "power.json"),
                     "markdown": str(d / "power.md")}
@@ -162,8 +167,7 @@ def _by_class(e: np.ndarray, model: energy.EnergyModel) -> np.ndarray:
     return out
 
 
-def _pre_summary(e: np.ndarray, windows: list[saif.Window], model: energy.EnergyModel,
-                 t: techmod.Tech) -> dict[str, Any]:
+def _pre_summary(e: np.ndarray, windows: list[saif.Window], model: energy.EnergyModel) -> dict[str, Any]:
     """Windows before the first accepted instruction: the reset-time buffer clear (one row of every
     buffer per cycle, rtl/nmx_top.sv) and then idle cycles.  Reported apart from the run: they
     happen once per reset, not per inference.  Per window: energy per class and component."""
@@ -232,8 +236,7 @@ def _report(e: np.ndarray, windows: list[saif.Window], model: energy.EnergyModel
     cross = {c: {**ev[c], "toggle_pj": toggle_cls[c],
                  "ratio_toggle_over_event": toggle_cls[c] / ev[c]["pj"] if ev[c]["pj"] else None}
              for c in ev}
-    cnt = {(k.name if isinstance(k, Counter) else str(k)): int(v) for k, v in (counters or {}).items()}
-    array_macs = cnt.get(Counter.MAC_CYCLES.name, 0) * hw.rows * hw.cols
+    array_macs = _by_name(counters).get(Counter.MAC_CYCLES.name, 0) * hw.rows * hw.cols
     useful = macs or array_macs
     gops = 2 * useful / secs / 1e9 if secs else 0.0
     p_w = total_pj * 1e-12 / secs if secs else 0.0
