@@ -20,17 +20,45 @@ from dataclasses import dataclass, field
 from golden.isa import Buffer, Counter, DecodeError, HwConfig, Insn, Opcode, Queue
 from golden.schedule import Event, Scheduler, Step, drains
 
+MEM_PROFILES: dict[str, dict[str, float]] = {
+    "fast": {"rd_latency": 2, "wr_latency": 2, "bw_bytes": 0, "backpressure": 0.0},
+    "nominal": {"rd_latency": 20, "wr_latency": 20, "bw_bytes": 0, "backpressure": 0.0},
+    "stress": {"rd_latency": 30, "wr_latency": 10, "bw_bytes": 0, "backpressure": 0.3},
+    "dram": {"rd_latency": 100, "wr_latency": 100, "bw_bytes": 8, "backpressure": 0.0},
+}
+"""Named external-memory profiles, one table for the testbench's AXI memory model
+(``tb/hdl/nmx_axi_mem.sv`` via ``tb.env.cfg.RunKnobs.profile``) and this model
+(:meth:`TimingParams.profile`): read / write latency in cycles, bandwidth in bytes per cycle and
+direction (0: one full bus beat per cycle, i.e. 16 B at 128 bits) and the per-channel stall
+probability (testbench only).  "dram" is DRAM-like: 100 cycles to the first read beat and half the
+bus's bandwidth; every utilisation or speed figure names the profile it was measured with."""
+
 
 @dataclass(frozen=True)
 class TimingParams:
     """Latency constants of the model (cycles)."""
 
     rd_latency: int = 20
-    """AXI read latency: address issue to first data beat; paid once per LOAD (rows are pipelined)."""
+    """AXI read latency: address accepted to first data beat of each burst."""
     wr_latency: int = 20
     """Last write beat to last write response of a STORE."""
     ppu_latency: int = 4
     """PPU pipeline depth: first ACC row read to first PPU result."""
+    bw_bytes: int = 0
+    """Memory bandwidth per direction in bytes per cycle (0: one bus beat per cycle)."""
+    rd_outstanding: int = 32
+    """Read bursts the LD engine keeps in flight (nmx_load_engine RD_OUTSTANDING)."""
+    wr_outstanding: int = 16
+    """Write bursts the ST engine keeps between AW and B (nmx_store_engine OUTSTANDING)."""
+
+    @classmethod
+    def profile(cls, name: str) -> TimingParams:
+        """The parameters of a named memory profile (:data:`MEM_PROFILES`)."""
+        if name not in MEM_PROFILES:
+            raise ValueError(f"unknown memory profile {name!r} (known: {', '.join(MEM_PROFILES)})")
+        p = MEM_PROFILES[name]
+        return cls(rd_latency=int(p["rd_latency"]), wr_latency=int(p["wr_latency"]),
+                   bw_bytes=int(p["bw_bytes"]))
 
 
 @dataclass
@@ -45,6 +73,20 @@ class Timing:
     """How many instructions could be scheduled (fewer than given only if tokens never arrive)."""
     cycles: int = 0
     busy: dict[Queue, int] = field(default_factory=dict)
+
+
+def _xfer_beats(addr: int, x_size: int, x_stride: int, y_size: int, y_stride: int, E: int,
+                bus: int) -> tuple[int, int]:
+    """(bus beats, AXI bursts) of a 2-D strided transfer, as the DMA engines cut it: one segment
+    per row when the row is contiguous (else one per element), bursts split at 4 KiB pages."""
+    if x_stride == E or x_size == 1:
+        row = x_size * E
+        beats = _row_beats(addr, y_size, y_stride, row, bus)
+        # a row is cut at every 4 KiB page (256 beats of 16 B never exceed one page)
+        per_row = 1 + (row - 1 + addr % 4096) // 4096 if y_size == 1 else -(-row // 4096)
+        return beats, max(1, y_size * per_row)
+    n = y_size * x_size
+    return n, max(1, n)
 
 
 def _row_beats(addr: int, y_size: int, y_stride: int, row_bytes: int, bus: int) -> int:
@@ -125,6 +167,11 @@ def estimate_along(insns: Sequence[Insn | DecodeError], hw: HwConfig, events: It
     out_int32 = False
     last_disp = -1
     scheduled = 0
+    rate = min(1.0, p.bw_bytes / bus) if p.bw_bytes > 0 else 1.0  # beats per cycle
+    ld_issue_free = 0.0  # LD: AR issue path free for the next LOAD
+    ld_data_free = 0.0  # LD: R channel delivered the previous LOAD's last beat
+    st_w_free = 0.0  # ST: W channel sent the previous STORE's last beat
+    end_prev = dict.fromkeys(Queue, 0)  # completions retire in order (LD, ST)
     stall_token = {Queue.LD: Counter.STALL_LD_TOKEN, Queue.CMP: Counter.STALL_CMP_TOKEN,
                    Queue.ST: Counter.STALL_ST_TOKEN}
 
@@ -161,13 +208,21 @@ def estimate_along(insns: Sequence[Insn | DecodeError], hw: HwConfig, events: It
             buf = Buffer(f["buf_sel"])
             E = hw.elem_bytes(buf)
             counters[Counter.DMA_RD_BYTES] += f["y_size"] * f["x_size"] * E
-            if f["x_stride"] == E or f["x_size"] == 1:
-                beats = _row_beats(f["ext_addr"], f["y_size"], f["y_stride"], f["x_size"] * E, bus)
-            else:
-                beats = f["y_size"] * f["x_size"]
-            t1 = t0 + p.rd_latency + max(beats, f["y_size"])
-            counters[Counter.STALL_LD_MEM] += p.rd_latency
-            free[q] = t1
+            beats, bursts = _xfer_beats(f["ext_addr"], f["x_size"], f["x_stride"], f["y_size"],
+                                        f["y_stride"], E, bus)
+            # AR issue path: one burst per cycle, at most rd_outstanding in flight; R beats in
+            # order at the memory's rate; the LOAD completes with its last row's write.
+            a0 = max(t0, ld_issue_free)
+            per = beats / bursts
+            thr = min(1.0, p.rd_outstanding / (p.rd_latency + 1 + per / rate))
+            d_start = max(a0 + p.rd_latency + 1, ld_data_free)
+            d_end = max(d_start + beats / rate, a0 + (bursts - 1) / thr + p.rd_latency + 1 + per / rate)
+            counters[Counter.STALL_LD_MEM] += int(max(0.0, d_start - max(a0, ld_data_free)))
+            ld_issue_free = a0 + bursts / thr
+            busy[q] += int(max(0.0, d_end - max(a0, ld_data_free)))
+            ld_data_free = d_end
+            t1 = max(int(d_end + 0.999999) + 1, end_prev[q])
+            free[q] = int(ld_issue_free + 0.999999)
         elif op == Opcode.GEMM:
             m = f["m"]
             counters[Counter.MAC_CYCLES] += m
@@ -180,29 +235,39 @@ def estimate_along(insns: Sequence[Insn | DecodeError], hw: HwConfig, events: It
             cmp_stream_free = s0 + m
             t1 = s0 + m + hw.rows + hw.cols
             free[q] = max(free[q], t1)
+            busy[q] += cmp_stream_free - t0
         elif op == Opcode.STORE:
             E = 4 if out_int32 else 1
             counters[Counter.DMA_WR_BYTES] += f["y_size"] * f["x_size"] * E
-            if f["x_stride"] == E or f["x_size"] == 1:
-                beats = _row_beats(f["ext_addr"], f["y_size"], f["y_stride"], f["x_size"] * E, bus)
-            else:
-                beats = f["y_size"] * f["x_size"]
-            t1 = t0 + p.ppu_latency + max(beats, f["y_size"]) + p.wr_latency
+            beats, bursts = _xfer_beats(f["ext_addr"], f["x_size"], f["x_stride"], f["y_size"],
+                                        f["y_stride"], E, bus)
+            # front end reads one ACC row per cycle into the PPU; W beats follow at the memory's
+            # rate, at most wr_outstanding bursts wait for their B; completion on the last B,
+            # retired in acceptance order.
+            per = beats / bursts
+            thr = min(1.0, p.wr_outstanding / (p.wr_latency + 1 + per / rate))
+            w_start = max(t0 + p.ppu_latency, st_w_free)
+            w_end = max(w_start + beats / rate, t0 + p.ppu_latency + (bursts - 1) / thr + per / rate,
+                        t0 + f["y_size"] + p.ppu_latency)
+            st_w_free = w_end
             counters[Counter.STALL_ST_MEM] += p.wr_latency
-            free[q] = t1
+            t1 = max(int(w_end + 0.999999) + p.wr_latency, end_prev[q])
+            free[q] = max(t0 + f["y_size"], int(w_end + 0.999999) - p.ppu_latency)
+            busy[q] += free[q] - t0
         elif op == Opcode.PPUCFG:
             out_int32 = bool(f["out_int32"])
             t1 = t0 + 1 + sram_accesses(ins, hw).get(Counter.VEC_RD, 0)  # one VEC row per cycle
             free[q] = t1
+            busy[q] += t1 - t0
+            t1 = max(t1, end_prev[q])
         else:  # SYNC
             assert drains(ins)  # waits until its engine is idle, so its push orders everything before it
-            t0 = max(t0, free[q])
+            t0 = max(t0, free[q], end_prev[q])
             t1 = t0 + 1
             free[q] = t1
-        if op == Opcode.GEMM:
-            busy[q] += cmp_stream_free - t0
-        else:
-            busy[q] += t1 - t0
+            busy[q] += 1
+        if op != Opcode.GEMM:
+            end_prev[q] = t1
         start[i], end[i] = t0, t1
         scheduled += 1
     for i in range(n):  # FINISH: done when its dispatch happened and every engine is idle

@@ -60,6 +60,8 @@ class MemConfig:
     mem_size: int
     rd_latency: int = 2
     wr_latency: int = 2
+    bw_bytes: int = 0
+    """Bytes per cycle per direction (0: one beat per cycle)."""
     p_ar: float = 0.0
     p_r: float = 0.0
     p_aw: float = 0.0
@@ -141,6 +143,7 @@ class NmxTb:
         d.mem_size.value = cfg.mem_size
         d.rd_latency.value = cfg.rd_latency
         d.wr_latency.value = cfg.wr_latency
+        d.bw_bytes.value = cfg.bw_bytes
         d.p_ar.value = _prob(cfg.p_ar)
         d.p_r.value = _prob(cfg.p_r)
         d.p_aw.value = _prob(cfg.p_aw)

@@ -20,16 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from golden.isa import Counter, HwConfig
+from golden.timing import MEM_PROFILES, TimingParams
 
 CHANNELS = ("ar", "r", "aw", "w", "b")
 FEEDS = ("pins", "stream")
 
-MEM_PROFILES: dict[str, dict[str, Any]] = {
-    "fast": {"rd_latency": 2, "wr_latency": 2, "backpressure": 0.0},
-    "nominal": {"rd_latency": 20, "wr_latency": 20, "backpressure": 0.0},
-    "stress": {"rd_latency": 30, "wr_latency": 10, "backpressure": 0.3},
-}
-"""Named memory-model settings; "random" (see :meth:`RunKnobs.randomised`) draws one per seed."""
+# Named memory-model settings, shared with the golden timing model (golden/timing.py holds the
+# table); "random" (see :meth:`RunKnobs.randomised`) draws one per seed.
 
 
 @dataclass
@@ -38,6 +35,8 @@ class RunKnobs:
 
     rd_latency: int = 2
     wr_latency: int = 2
+    bw_bytes: int = 0
+    """Memory bandwidth per direction in bytes per cycle (0: one bus beat per cycle)."""
     backpressure: dict[str, float] | float = field(default_factory=lambda: dict.fromkeys(CHANNELS, 0.0))
     """Stall probability per cycle and channel ({"ar","r","aw","w","b"}: p), or one p for all."""
     slverr: list[tuple[int, int]] = field(default_factory=list)
@@ -68,6 +67,8 @@ class RunKnobs:
             raise ValueError(f"RunKnobs.backpressure: probabilities must be in [0, 1): {self.backpressure}")
         if self.feed not in FEEDS:
             raise ValueError(f"RunKnobs.feed must be one of {FEEDS}, not {self.feed!r}")
+        if not 0 <= self.bw_bytes <= 255:
+            raise ValueError(f"RunKnobs.bw_bytes must be 0 (one beat per cycle) .. 255, not {self.bw_bytes}")
         if min(self.rd_latency, self.wr_latency) < 0:
             raise ValueError(f"RunKnobs latencies must be >= 0 (rd {self.rd_latency}, wr {self.wr_latency})")
         self.slverr = [(int(lo), int(hi)) for lo, hi in self.slverr]
@@ -89,9 +90,16 @@ class RunKnobs:
 
     @classmethod
     def profile(cls, name: str, **kw: Any) -> RunKnobs:
+        if name not in MEM_PROFILES:
+            raise ValueError(f"unknown memory profile {name!r} (known: {', '.join(MEM_PROFILES)})")
         p = dict(MEM_PROFILES[name])
-        bp = p.pop("backpressure")
-        return cls(backpressure=dict.fromkeys(CHANNELS, bp), **p, **kw)
+        bp = float(p.pop("backpressure"))
+        return cls(backpressure=dict.fromkeys(CHANNELS, bp), **{k: int(v) for k, v in p.items()}, **kw)
+
+    def timing_params(self) -> TimingParams:
+        """The golden timing model's view of these knobs (latencies >= 1, bandwidth)."""
+        return TimingParams(rd_latency=max(1, self.rd_latency), wr_latency=max(1, self.wr_latency),
+                            bw_bytes=self.bw_bytes)
 
     @classmethod
     def randomised(cls, seed: int, **kw: Any) -> RunKnobs:
@@ -136,6 +144,8 @@ def watchdog_for(golden_cycles: int, knobs: RunKnobs, hw: HwConfig | None = None
     p = max(knobs.bp.values(), default=0.0)
     slow = 1.0 / max(1e-3, (1.0 - p)) ** 2
     lat = max(knobs.rd_latency, knobs.wr_latency, 20) / 20.0
+    if knobs.bw_bytes:
+        slow *= max(1.0, (hw.axi_data_bits // 8 if hw else 16) / knobs.bw_bytes)
     sweep = max(hw.inp_depth, hw.wgt_depth, hw.acc_depth, hw.vec_depth) if hw else 1 << 16
     gaps = n_insns * knobs.gap_max * knobs.gap_prob
     return int(20_000 + sweep + gaps + 8 * golden_cycles * slow * lat)

@@ -24,6 +24,7 @@ def mem_config(knobs: RunKnobs, mem_size: int, seed: int) -> MemConfig:
         mem_size=mem_size,
         rd_latency=knobs.rd_latency,
         wr_latency=knobs.wr_latency,
+        bw_bytes=knobs.bw_bytes,
         p_ar=bp.get("ar", 0.0),
         p_r=bp.get("r", 0.0),
         p_aw=bp.get("aw", 0.0),

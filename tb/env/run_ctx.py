@@ -18,7 +18,6 @@ from typing import Any
 from golden.isa import ErrorCode
 from golden.program import Program
 from golden.sim import SimResult, simulate
-from golden.timing import TimingParams
 from tb.env.cfg import RunKnobs, watchdog_for
 from tb.sim_env import RTL_DIR_ENV
 
@@ -48,8 +47,8 @@ class RunContext:
         the per-instruction timing lists and the copies of the checked tensors are dropped (a
         1M-instruction Program: ~100 MB), and the order is kept as a compact array.
         """
-        tp = TimingParams(rd_latency=max(1, self.knobs.rd_latency), wr_latency=max(1, self.knobs.wr_latency))
-        g = simulate(self.program, bad_addresses=list(self.knobs.slverr) or None, timing_params=tp)
+        g = simulate(self.program, bad_addresses=list(self.knobs.slverr) or None,
+                     timing_params=self.knobs.timing_params())
         g.timing = None
         g.tensors = {}
         g.order = array("I", g.order)  # type: ignore[assignment]  # iterated like the list

@@ -9,6 +9,9 @@
 //     0..bd_words-1 to the file), BD_LOG_OPEN (transfer log to the file), BD_LOG_CLOSE.
 //   * latency: an accepted AR gets its first beat no earlier than rd_latency cycles later; a
 //     write response no earlier than wr_latency cycles after the last W beat was consumed.
+//   * bandwidth: with bw_bytes != 0 each direction moves at most bw_bytes per cycle on average
+//     (a credit counter per direction gains bw_bytes per cycle, capped at two beats; an R beat
+//     is presented and a W beat accepted only with a full beat of credit); 0 = one beat per cycle.
 //   * back-pressure: each of AR/R/AW/W/B stalls with probability p_*/256 per cycle, drawn from
 //     per-channel xorshift32 generators seeded from `seed` (reset reseeds them).
 //   * errors: a read beat answers DECERR when its (bus-aligned) address is >= mem_size (or beyond
@@ -68,6 +71,7 @@ module nmx_axi_mem #(
   input  logic [31:0]             mem_size,
   input  logic [15:0]             rd_latency,
   input  logic [15:0]             wr_latency,
+  input  logic [7:0]              bw_bytes,
   input  logic [7:0]              p_ar, p_r, p_aw, p_w, p_b,
   input  logic [31:0]             seed,
   input  logic [NUM_WIN*32-1:0]   err_lo,
@@ -149,6 +153,19 @@ module nmx_axi_mem #(
     end
   end
 
+  // ---------------------------------------------------------------- bandwidth credits
+  localparam int unsigned CRW = $clog2(2 * BB + 256) + 1;
+  logic [CRW-1:0] rd_credit, wr_credit;
+  logic           rd_bw_ok, wr_bw_ok;
+  assign rd_bw_ok = (bw_bytes == 8'd0) || (rd_credit >= CRW'(BB));
+  assign wr_bw_ok = (bw_bytes == 8'd0) || (wr_credit >= CRW'(BB));
+
+  function automatic logic [CRW-1:0] credit_next(input logic [CRW-1:0] c, input logic take);
+    logic [CRW-1:0] v;
+    v = c + CRW'(bw_bytes) - (take ? CRW'(BB) : '0);
+    return (v > CRW'(2 * BB)) ? CRW'(2 * BB) : v;
+  endfunction
+
   // ---------------------------------------------------------------- address checks
   function automatic logic in_window(input logic [31:0] lo, input logic [31:0] hi);
     logic hit;
@@ -197,7 +214,7 @@ module nmx_axi_mem #(
   assign s_axi_arready = (rq_count != (RQW+1)'(MAX_RD)) && !st_ar;
   assign ar_fire = s_axi_arvalid && s_axi_arready;
   assign r_fire  = s_axi_rvalid && s_axi_rready;
-  assign r_load  = (!s_axi_rvalid || s_axi_rready) && (rq_count != '0) && !st_r &&
+  assign r_load  = (!s_axi_rvalid || s_axi_rready) && (rq_count != '0) && !st_r && rd_bw_ok &&
                    (cycle >= rq_t[rq_head] + 64'(rd_latency));
   assign ar_bad  = ar_fire && burst_bad(s_axi_araddr, s_axi_arlen, s_axi_arsize, s_axi_arburst);
 
@@ -285,7 +302,7 @@ module nmx_axi_mem #(
 
   logic aw_fire, w_fire, w_go, w_end, b_load, aw_bad, w_bad;
   assign s_axi_awready = (wq_count != (WQW+1)'(MAX_WR)) && !st_aw;
-  assign s_axi_wready  = (wf_count != (WFW+1)'(W_FIFO_DEPTH)) && !st_w;
+  assign s_axi_wready  = (wf_count != (WFW+1)'(W_FIFO_DEPTH)) && !st_w && wr_bw_ok;
   assign aw_fire = s_axi_awvalid && s_axi_awready;
   assign w_fire  = s_axi_wvalid && s_axi_wready;
   assign w_go    = (wq_count != '0) && (wf_count != '0) && (bq_count != (WQW+1)'(MAX_WR));
@@ -414,5 +431,16 @@ module nmx_axi_mem #(
   end
 
   initial bd_ack = '0;
+
+  // bandwidth credits: taken by the R beat loaded / the W beat accepted this cycle
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      rd_credit <= '0;
+      wr_credit <= '0;
+    end else begin
+      rd_credit <= credit_next(rd_credit, r_load);
+      wr_credit <= credit_next(wr_credit, w_fire);
+    end
+  end
 
 endmodule : nmx_axi_mem
