@@ -341,6 +341,37 @@ class Ppu:
 
 
 @dataclass
+class BandLoad:
+    """One LOAD of an input band into INP: ``rows`` rows of ``size`` bytes (x stride 1) from
+    ``addr``, ``stride`` bytes apart, at INP row ``row`` of the band."""
+
+    row: int
+    addr: int
+    size: int
+    rows: int
+    stride: int
+
+
+@dataclass
+class Band:
+    """On-chip input reuse (convolution): each M tile loads one input band into INP once and
+    every K-block (filter tap x channel block) reads it at its own row offset, instead of
+    fetching a shifted copy of the input from memory per tap.
+
+    GEMM row ``i`` of tile ``t`` and K-block ``kb`` reads INP row ``band base + kb_off[kb] +
+    (i - tiles[t][0])``; ``loads[t]`` fill the band; ``rows`` is the INP rows one band takes."""
+
+    tiles: list[tuple[int, int]]
+    loads: list[list[BandLoad]]
+    kb_off: list[int]
+    rows: int
+    region: int
+    segs: list[list[tuple[int, int, int]]] | None = None
+    """Per tile, the GEMMs of one K-block as (INP row offset, ACC row offset, m): one per output
+    row when the band's rows are wider than the output rows (None: one GEMM over the tile)."""
+
+
+@dataclass
 class GemmOp:
     name: str
     M: int
@@ -351,7 +382,14 @@ class GemmOp:
     ppu: Ppu
     outs: list[Out]
     a_zero: Callable[[int, int, int], bool] | None = None
+    band: Band | None = None
     stats: dict = field(default_factory=dict)
+
+
+SHORT_OP_KN = 8
+"""GemmOps with at most this many (K-block x N-block) tiles per row block are memory bound..."""
+SHORT_OP_M_TILE = 128
+"""...and run with M tiles of at most this many rows (measured on resnet20: docs/performance.md)."""
 
 
 class Tiler:
@@ -406,12 +444,29 @@ class Tiler:
                 mt, resident = cand, True
             else:
                 mt = min(op.M, 128, acc_half)
+        if nu * nn <= SHORT_OP_KN:
+            # little compute per loaded row (adds, copies, pooling): small M tiles keep the
+            # load -> GEMM -> store pipeline full instead of paying a large tile's fill and drain
+            mt = min(mt, SHORT_OP_M_TILE)
+        band = op.band
+        if band is not None:
+            mt, resident = max(b - a for a, b in band.tiles), True
+            tiles = band.tiles
+        else:
+            tiles = [(m0, min(op.M, m0 + mt)) for m0 in range(0, op.M, mt)]
         kc = min(wgt_half // R, max(1, inp_half // mt))
         skipped = 0
         total = 0
-        ppu = op.ppu
-        for m0 in range(0, op.M, mt):
-            m1 = min(op.M, m0 + mt)
+        # Software pipeline: the work is cut into steps (one weight chunk of one N-block), each a
+        # list of loads and a list of computes; the loads of step s+1 are emitted before the
+        # computes of step s, and a tile's input loads ride with the second step of the tile
+        # before it, so the in-order LD engine fetches ahead of the array instead of behind it.
+        # Buffer halves alternate per step (WGT) and per tile (INP): a load into a half is always
+        # emitted after every compute that read the half's previous contents (program order).
+        steps: list[tuple[list[Callable[[], None]], list[Callable[[], None]]]] = []
+        first_step: list[int] = []
+        tile_loads: list[Callable[[], None]] = []
+        for ti, (m0, m1) in enumerate(tiles):
             mrows = m1 - m0
             sub = [slice_runs(s.runs, m0, m1) for s in op.srcs]
             klists = []
@@ -422,64 +477,189 @@ class Tiler:
                     kl = [kb for kb in kl if not op.a_zero(m0, m1, kb)]
                 skipped += nk - len(kl)
                 klists.append(kl)
-            inp_pos: dict[int, int] = {}
-            if resident:
-                need = sorted({kb for kl in klists for kb in kl})
-                base = em.inp_half * inp_half
+            ctx: dict = {"inp_pos": {}, "base": 0}
+            segs = band.segs[ti] if band is not None and band.segs else [(0, 0, mrows)]
+
+            def load_tile(ti: int = ti, ctx: dict = ctx, klists: list = klists, sub: list = sub,
+                          m0: int = m0, mrows: int = mrows) -> None:
+                base = ctx["base"] = em.inp_half * inp_half
                 em.inp_half ^= 1
-                for i, kb in enumerate(need):
-                    inp_pos[kb] = base + i * mrows
-                    self._load_inp(op, sub, kb, inp_pos[kb], m0)
+                if band is not None:
+                    for ld in band.loads[ti]:
+                        em.load(Buffer.INP, base + ld.row, ld.addr, ld.size, 1, ld.rows, ld.stride,
+                                band.region)
+                    ctx["inp_pos"].update({kb: base + off for kb, off in enumerate(band.kb_off)})
+                else:
+                    need = sorted({kb for kl in klists for kb in kl})
+                    for i, kb in enumerate(need):
+                        ctx["inp_pos"][kb] = base + i * mrows
+                        self._load_inp(op, sub, kb, base + i * mrows, m0)
+
+            tile_loads.append(load_tile if resident else (lambda: None))
+            first_step.append(len(steps))
+            if not resident:
+                steps.extend(self._streamed_steps(op, wt, klists, sub, m0, m1, kc))
+                continue
             for nb in range(nn):
                 kl = klists[nb]
-                acc = em.acc_half * acc_half
-                em.acc_half ^= 1
-                ncols = min(C, op.N - nb * C)
-                if not kl:
-                    # every tile is zero: write zeros into ACC with a zero weight tile
-                    wbase = em.wgt_half * wgt_half
-                    em.wgt_half ^= 1
-                    em.load(Buffer.WGT, wbase, self.zero_tile.addr, C, 1, R, C, self.zero_tile.rid)
-                    inp0 = em.inp_half * inp_half if not resident else base
-                    em.gemm(inp0, wbase, acc, mrows, False)
-                first = True
-                for c0 in range(0, len(kl), kc):
-                    chunk = kl[c0:c0 + kc]
-                    if not resident:
-                        ibase = em.inp_half * inp_half
-                        em.inp_half ^= 1
+                nbx: dict = {}
+
+                def start_nb(nbx: dict = nbx, kl: list = kl, ctx: dict = ctx, mrows: int = mrows) -> None:
+                    nbx["acc"] = acc = em.acc_half * acc_half
+                    em.acc_half ^= 1
+                    if not kl:
+                        # every tile is zero: write zeros into ACC with a zero weight tile
+                        wbase = em.wgt_half * wgt_half
+                        em.wgt_half ^= 1
+                        em.load(Buffer.WGT, wbase, self.zero_tile.addr, C, 1, R, C, self.zero_tile.rid)
+                        inp0 = em.inp_half * inp_half if not resident else ctx["base"]
+                        em.gemm(inp0, wbase, acc, mrows, False)
+
+                chunks = [kl[c0:c0 + kc] for c0 in range(0, len(kl), kc)] or [[]]
+                for ci, chunk in enumerate(chunks):
+                    st: dict = {}
+
+                    def load_chunk(chunk: list = chunk, st: dict = st, nb: int = nb, ctx: dict = ctx,
+                                   sub: list = sub, m0: int = m0, mrows: int = mrows) -> None:
+                        if not chunk:
+                            return
+                        if not resident:
+                            ibase = em.inp_half * inp_half
+                            em.inp_half ^= 1
+                            for i, kb in enumerate(chunk):
+                                ctx["inp_pos"][kb] = ibase + i * mrows
+                                self._load_inp(op, sub, kb, ibase + i * mrows, m0)
+                        st["wbase"] = em.wgt_half * wgt_half
+                        em.wgt_half ^= 1
+                        self._load_wgt(chunk, nb, wt, st["wbase"])
+
+                    def compute(chunk: list = chunk, st: dict = st, nbx: dict = nbx, ctx: dict = ctx,
+                                segs: list = segs, first: bool = ci == 0) -> None:
+                        pos = ctx["inp_pos"]
                         for i, kb in enumerate(chunk):
-                            inp_pos[kb] = ibase + i * mrows
-                            self._load_inp(op, sub, kb, inp_pos[kb], m0)
-                    wbase = em.wgt_half * wgt_half
-                    em.wgt_half ^= 1
-                    self._load_wgt(chunk, nb, wt, wbase)
-                    for i, kb in enumerate(chunk):
-                        em.gemm(inp_pos[kb], wbase + i * R, acc, mrows, not first)
-                        first = False
-                # post-processing and store
-                vbase = self._vec_record(ppu.records(nb), ppu.region)
-                if ppu.row_en:
-                    em.load(Buffer.ROW, acc, ppu.row_addr + 8 * m0, 2, 4, mrows, 8, ppu.row_region)
-                em.ppucfg(
-                    tuple(r for r, on in ((vbase, ppu.bias_en), (vbase + 1, ppu.requant_en),
-                                          (vbase + 2, ppu.requant_en)) if on)
-                    + (tuple(range(vbase + 3, vbase + 3 + hw.pwl_rows)) if ppu.pwl_en else ()),
-                    bias_en=int(ppu.bias_en), row_en=int(ppu.row_en), requant_en=int(ppu.requant_en),
-                    pwl_en=int(ppu.pwl_en), out_int32=int(ppu.out_int32), row_shift=ppu.row_shift,
-                    bias_row=vbase, mult_row=vbase + 1, shift_row=vbase + 2, pwl_row=vbase + 3)
-                for o in op.outs:
-                    oc = op.N if o.ncols < 0 else o.ncols
-                    lo_c, hi_c = max(nb * C, o.col0), min(nb * C + ncols, o.col0 + oc)
-                    if lo_c >= hi_c:
-                        continue
-                    for r in slice_runs(o.runs, m0, m1):
-                        em.store(acc + (r.m0 - m0) + 0, r.addr + (lo_c - o.col0) * o.col_stride,
-                                 hi_c - lo_c, o.col_stride, r.n, r.stride, o.region, ppu.row_en)
-                        if lo_c != nb * C:
-                            raise NotImplementedError("output column split inside an N-block")
+                            for di, da, mm in segs:
+                                em.gemm(pos[kb] + di, st["wbase"] + i * R, nbx["acc"] + da, mm,
+                                        not (first and i == 0))
+
+                    comps: list[Callable[[], None]] = [compute]
+                    if ci == 0:
+                        comps.insert(0, start_nb)
+                    if ci == len(chunks) - 1:
+                        comps.append(lambda nb=nb, nbx=nbx, m0=m0, m1=m1, mrows=mrows:
+                                     self._post_store(op, nb, nbx["acc"], m0, m1, mrows))
+                    steps.append(([load_chunk], comps))
+        # a tile's input loads: with the second step of the tile before it (see above)
+        for ti in range(len(tiles)):
+            prev = first_step[ti - 1] if ti else -1
+            if ti and first_step[ti] - prev >= 2:
+                steps[prev + 1][0].append(tile_loads[ti])
+            else:
+                steps[first_step[ti]][0].insert(0, tile_loads[ti])
+        for si, (loads, _) in enumerate(steps):
+            if si == 0:
+                for fn in loads:
+                    fn()
+            if si + 1 < len(steps):
+                for fn in steps[si + 1][0]:
+                    fn()
+            for fn in steps[si][1]:
+                fn()
         op.stats.update(tiles_total=total, tiles_skipped=skipped, m_tile=mt, k_chunk=kc,
-                        resident=resident)
+                        resident=resident, band=band is not None)
+
+    def _streamed_steps(self, op: GemmOp, wt: dict, klists: list[list[int]], sub: list[list[Run]],
+                        m0: int, m1: int, kc: int) -> list[tuple[list[Callable[[], None]],
+                                                                  list[Callable[[], None]]]]:
+        """Steps of an M tile whose K-blocks do not all fit INP (large K, small M: late CNN
+        layers, long reductions): output resident.  N-blocks are grouped so that the group's
+        accumulators fit one ACC half; each input chunk is loaded once per group and used by
+        every N-block of the group, instead of once per N-block."""
+        em, hw = self.em, self.hw
+        R, C = hw.rows, hw.cols
+        inp_half, wgt_half, acc_half = hw.inp_depth // 2, hw.wgt_depth // 2, hw.acc_depth // 2
+        mrows = m1 - m0
+        nn = len(klists)
+        G = max(1, acc_half // mrows)
+        steps: list[tuple[list[Callable[[], None]], list[Callable[[], None]]]] = []
+        for g0 in range(0, nn, G):
+            group = list(range(g0, min(nn, g0 + G)))
+            gx: dict = {"started": set(), "pos": {}}
+            union = sorted({kb for nb in group for kb in klists[nb]})
+            chunks = [union[c0:c0 + kc] for c0 in range(0, len(union), kc)]
+
+            def start_group(gx: dict = gx, group: list = group) -> None:
+                base = em.acc_half * acc_half
+                em.acc_half ^= 1
+                gx["acc"] = {nb: base + j * mrows for j, nb in enumerate(group)}
+                for nb in group:
+                    if not klists[nb]:
+                        # every tile is zero: write zeros into ACC with a zero weight tile
+                        wbase = em.wgt_half * wgt_half
+                        em.wgt_half ^= 1
+                        em.load(Buffer.WGT, wbase, self.zero_tile.addr, C, 1, R, C, self.zero_tile.rid)
+                        em.gemm(em.inp_half * inp_half, wbase, gx["acc"][nb], mrows, False)
+
+            pending = [start_group]
+            for chunk in chunks:
+                cset = set(chunk)
+                users = [nb for nb in group if cset.intersection(klists[nb])]
+                for ui, nb in enumerate(users):
+                    kl = [kb for kb in klists[nb] if kb in cset]
+                    st: dict = {}
+
+                    def load(kl: list = kl, chunk: list = chunk, st: dict = st, nb: int = nb,
+                             gx: dict = gx, first: bool = ui == 0) -> None:
+                        if first:
+                            ibase = em.inp_half * inp_half
+                            em.inp_half ^= 1
+                            for i, kb in enumerate(chunk):
+                                gx["pos"][kb] = ibase + i * mrows
+                                self._load_inp(op, sub, kb, ibase + i * mrows, m0)
+                        st["wbase"] = em.wgt_half * wgt_half
+                        em.wgt_half ^= 1
+                        self._load_wgt(kl, nb, wt, st["wbase"])
+
+                    def compute(kl: list = kl, st: dict = st, nb: int = nb, gx: dict = gx) -> None:
+                        for i, kb in enumerate(kl):
+                            em.gemm(gx["pos"][kb], st["wbase"] + i * R, gx["acc"][nb], mrows,
+                                    nb in gx["started"])
+                            gx["started"].add(nb)
+
+                    steps.append(([load], [*pending, compute]))
+                    pending = []
+            post = [lambda nb=nb, gx=gx: self._post_store(op, nb, gx["acc"][nb], m0, m1, mrows)
+                    for nb in group]
+            if steps and not pending:
+                steps[-1][1].extend(post)
+            else:
+                steps.append(([], [*pending, *post]))
+        return steps
+
+    def _post_store(self, op: GemmOp, nb: int, acc: int, m0: int, m1: int, mrows: int) -> None:
+        """PPU configuration and the STOREs of one (M tile, N-block) accumulator block."""
+        em, hw, ppu = self.em, self.hw, op.ppu
+        C = hw.cols
+        ncols = min(C, op.N - nb * C)
+        vbase = self._vec_record(ppu.records(nb), ppu.region)
+        if ppu.row_en:
+            em.load(Buffer.ROW, acc, ppu.row_addr + 8 * m0, 2, 4, mrows, 8, ppu.row_region)
+        em.ppucfg(
+            tuple(r for r, on in ((vbase, ppu.bias_en), (vbase + 1, ppu.requant_en),
+                                  (vbase + 2, ppu.requant_en)) if on)
+            + (tuple(range(vbase + 3, vbase + 3 + hw.pwl_rows)) if ppu.pwl_en else ()),
+            bias_en=int(ppu.bias_en), row_en=int(ppu.row_en), requant_en=int(ppu.requant_en),
+            pwl_en=int(ppu.pwl_en), out_int32=int(ppu.out_int32), row_shift=ppu.row_shift,
+            bias_row=vbase, mult_row=vbase + 1, shift_row=vbase + 2, pwl_row=vbase + 3)
+        for o in op.outs:
+            oc = op.N if o.ncols < 0 else o.ncols
+            lo_c, hi_c = max(nb * C, o.col0), min(nb * C + ncols, o.col0 + oc)
+            if lo_c >= hi_c:
+                continue
+            if lo_c != nb * C:
+                raise NotImplementedError("output column split inside an N-block")
+            for r in slice_runs(o.runs, m0, m1):
+                em.store(acc + (r.m0 - m0), r.addr + (lo_c - o.col0) * o.col_stride,
+                         hi_c - lo_c, o.col_stride, r.n, r.stride, o.region, ppu.row_en)
 
     def _load_inp(self, op: GemmOp, sub: list[list[Run]], kb: int, pos: int, m0: int) -> None:
         k = op.kblocks[kb]

@@ -98,6 +98,8 @@ def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
             out[k] = v
         elif isinstance(v, Range):
             out[k] = [v.lo, v.hi]
+        elif isinstance(v, list) and all(isinstance(e, dict) for e in v):
+            out[k] = [_jsonable(e) for e in v]   # e.g. the layer's linear products ("gemms")
     return out
 
 

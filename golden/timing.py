@@ -164,6 +164,8 @@ def estimate_along(insns: Sequence[Insn | DecodeError], hw: HwConfig, events: It
     busy = dict.fromkeys(Queue, 0)
     cmp_stream_free = 0  # array can accept the next input stream
     cmp_stream_start = -(1 << 60)
+    cmp_stream_end2 = -(1 << 60)  # stream end of the command before the previous one
+    bank_reuse = hw.rows + hw.cols - 1
     out_int32 = False
     last_disp = -1
     scheduled = 0
@@ -198,7 +200,9 @@ def estimate_along(insns: Sequence[Insn | DecodeError], hw: HwConfig, events: It
         for j in pushers:
             token_ready = max(token_ready, end[j])
         op = ins.opcode
-        eng_free = cmp_stream_free if op == Opcode.GEMM else free[q]
+        # GEMM: the preload unit takes the next command once the previous one streams (two
+        # weight banks, docs/rtl_compute.md)
+        eng_free = max(0, cmp_stream_start) if op == Opcode.GEMM else free[q]
         ready = max(disp[i] + 1, eng_free)
         t0 = max(ready, token_ready)
         counters[stall_token[q]] += t0 - ready
@@ -227,10 +231,13 @@ def estimate_along(insns: Sequence[Insn | DecodeError], hw: HwConfig, events: It
             m = f["m"]
             counters[Counter.MAC_CYCLES] += m
             counters[Counter.GEMM_ROWS] += m
-            if t0 >= free[q]:  # array idle: preload, then fill
-                s0 = t0 + hw.rows
-            else:  # preload overlaps the previous GEMM's stream (double-buffered weights)
-                s0 = max(cmp_stream_free, max(t0, cmp_stream_start) + hw.rows)
+            # Preload (ROWS cycles) overlaps the previous command's stream: two weight banks,
+            # alternating per command; a bank is reloaded only once the last row of the command
+            # before the previous one has left the array (bank reuse rule, docs/rtl_compute.md:
+            # ROWS + COLS - 2 cycles after its last row), so short commands (m below about
+            # 2*ROWS + COLS) cannot stream back to back.
+            s0 = max(cmp_stream_free, t0 + hw.rows, cmp_stream_end2 + bank_reuse + hw.rows)
+            cmp_stream_end2 = cmp_stream_free
             cmp_stream_start = s0
             cmp_stream_free = s0 + m
             t1 = s0 + m + hw.rows + hw.cols

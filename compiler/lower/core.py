@@ -276,6 +276,24 @@ class Lowerer:
         st = act.bstride(d)
         return [KBlk(src, base_off + k0 * st, min(R, K - k0), st) for k0 in range(0, K, R)]
 
+    def useful(self, M: int, K: int, N: int, *, a_bytes: int, w_bytes: int, o_bytes: int,
+               macs: int | None = None, sparse: bool = False) -> None:
+        """Record one of the float model's linear products in the current layer's manifest meta.
+
+        ``macs`` (default ``M*K*N``; the edges x features of a sparse aggregation) add up to the
+        layer's *useful* MACs (docs/performance.md: helper GEMMs for adds, copies, one-hot lookups
+        and normalisation passes record nothing); ``gemms`` keeps the product's dimensions and its
+        compulsory bytes (operand A, weights/operand B, output, each moved once) for the I/O lower
+        bounds of ``compiler.perf``."""
+        layer = self._cur_layer
+        if layer is None:
+            return
+        mc = int(M * K * N if macs is None else macs)
+        layer.meta["macs"] = int(layer.meta.get("macs", 0)) + mc
+        layer.meta.setdefault("gemms", []).append(
+            {"M": int(M), "K": int(K), "N": int(N), "macs": mc, "a_bytes": int(a_bytes),
+             "w_bytes": int(w_bytes), "o_bytes": int(o_bytes), "sparse": bool(sparse)})
+
     def run(self, op: GemmOp) -> None:
         if op.M == 0 or op.N == 0:
             return

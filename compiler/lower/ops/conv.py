@@ -8,8 +8,9 @@ import numpy as np
 import torch
 from torch.fx import Node
 
-from compiler.codegen import ASrc, GemmOp, KBlk, Out, Run, merge_runs, pack_weight_tiles
+from compiler.codegen import ASrc, Band, BandLoad, GemmOp, KBlk, Out, Run, merge_runs, pack_weight_tiles
 from compiler.frontend import unsupported
+from compiler.lower.act import Act
 from compiler.lower.post import bn_end, make_ppu, post_for
 from compiler.lower.prims import copy
 from compiler.lower.registry import lowers
@@ -19,6 +20,11 @@ if TYPE_CHECKING:
     from compiler.lower.core import Lowerer
 
 aten = torch.ops.aten
+
+PER_ROW_MIN = 99
+"""Output rows at least this many ROWS wide run one GEMM per row of a band (no wasted rows)."""
+OVERCOMPUTE_MAX = 1.5
+"""Largest ratio of computed to useful GEMM rows for which a convolution uses input bands."""
 
 
 @lowers(aten.convolution.default)
@@ -64,27 +70,115 @@ def lower_conv(lw: Lowerer, n: Node) -> None:
     ws = weight_scales(wk, axis=0)
     wq = quant(wk, ws[None, :]).astype(np.int8)
     sN, sH, sW = x.bstride(0), x.bstride(2), x.bstride(3)
+    # K-blocks: one per (kh, kw, channel block); with fewer channels than ROWS and contiguous
+    # pixels, several kw taps share one K-block (the stem's 7x7x3 taps: 14 K-blocks, not 49)
+    g = max(1, R // Ci) if Ci < R and sW == Ci * x.item and dw == 1 else 1
     kbl: list[KBlk] = []
     rb: list[tuple[int, int]] = []
+    taps: list[tuple[int, int, int]] = []   # (kh, kw, c0) of each K-block
     for kh in range(KH):
-        for kw in range(KW):
+        for kw in range(0, KW, g):
+            nt = min(g, KW - kw)
             for c0 in range(0, Ci, R):
                 off = (kh * dh - ph) * sH + (kw * dw - pw) * sW + c0
-                kbl.append(KBlk(0, off, min(R, Ci - c0), 1))
-                rb.append(((kh * KW + kw) * Ci + c0, min(R, Ci - c0)))
+                size = nt * Ci if g > 1 else min(R, Ci - c0)
+                kbl.append(KBlk(0, off, size, 1))
+                rb.append(((kh * KW + kw) * Ci + c0, size))
+                taps.append((kh, kw, c0))
     wt = pack_weight_tiles(lw.mem, wq, lw.hw, f"{n.name}.w", rb)
+    band = _band(lw, x, n.name, (KH, KW), (sh, sw), (dh, dw), (ph, pw), Ho, Wo, Ci, N_, taps)
     a_runs, o_runs = [], []
-    m = 0
-    for ni in range(N_):
-        for ho in range(Ho):
-            a_runs.append(Run(m, Wo, x.addr + ni * sN + ho * sh * sH, sw * sW))
-            o_runs.append(Run(m, Wo, out.addr + ni * out.bstride(0) + ho * out.bstride(2),
-                              out.bstride(3)))
-            m += Wo
+    if band is not None:
+        band_op, pitch = band
+        m = 0
+        for ni in range(N_):
+            for ho in range(Ho):
+                o_runs.append(Run(m, Wo, out.addr + ni * out.bstride(0) + ho * out.bstride(2),
+                                  out.bstride(3)))
+                m += pitch
+        m = band_op.tiles[-1][1]
+        a_runs = [Run(0, m, x.addr, 0)]   # unused: the band loads feed INP
+    else:
+        band_op = None
+        m = 0
+        for ni in range(N_):
+            for ho in range(Ho):
+                a_runs.append(Run(m, Wo, x.addr + ni * sN + ho * sh * sH, sw * sW))
+                o_runs.append(Run(m, Wo, out.addr + ni * out.bstride(0) + ho * out.bstride(2),
+                                  out.bstride(3)))
+                m += Wo
     ppu = make_ppu(lw, n.name, Co, x.scale * ws, b, post, s_out, out_int32=dt == "int32")
     op = GemmOp(n.name, m, Co, [ASrc(merge_runs(a_runs), x.region)], kbl, wt, ppu,
-                [Out(merge_runs(o_runs), out.bstride(1), out.region)])
+                [Out(merge_runs(o_runs), out.bstride(1), out.region)], band=band_op)
     lw.run(op)
-    lw.em.layers[-1].meta.update(macs=int(m * Co * KH * KW * Ci))
+    if lw._cur_layer is not None:
+        lw._cur_layer.meta.update(conv_band=band_op is not None)
+    lw.useful(N_ * Ho * Wo, KH * KW * Ci, Co, a_bytes=N_ * Ci * H * W_ * x.item, w_bytes=wq.size,
+              o_bytes=N_ * Co * Ho * Wo * out.item)
     lw.vals[end.name] = out
     lw.vals[n.name] = out
+
+
+def _band(lw: Lowerer, x: Act, name: str, k: tuple[int, int], s: tuple[int, int], d: tuple[int, int],
+          p: tuple[int, int], Ho: int, Wo: int, Ci: int, N_: int, taps: list[tuple[int, int, int]],
+          ) -> tuple[Band, int] | None:
+    """Input-band reuse plan of a stride-1 convolution, or None where it does not apply or the
+    analytic model says the per-tap implicit GEMM is cheaper.
+
+    A band is ``B`` output rows: the ``B + KH - 1`` input rows they need, at the full width ``Wp``
+    of the zero-bordered tensor in memory, loaded once per channel block (INP row = channel block
+    x band pixels + pixel).  GEMM row ``j = (ho - ho0) * Wp + wo`` then reads tap ``(kh, kw)`` at
+    band pixel ``j + kh * Wp + kw + border - pw``: every tap is a contiguous run of band rows, so
+    the taps cost no memory traffic.  The price is ``Wp - Wo`` over-computed rows per output row
+    (never stored), bounded by :data:`OVERCOMPUTE_MAX`."""
+    hw = lw.hw
+    R = hw.rows
+    (KH, KW), (sh, sw), (dh, dw), (ph, pw) = k, s, d, p
+    b = x.border
+    if (sh, sw) != (1, 1) or (dh, dw) != (1, 1) or x.strides[1] != 1 or x.item != 1 or b < max(ph, pw):
+        return None
+    W = x.shape[3]
+    sN, sH, sW = x.bstride(0), x.bstride(2), x.bstride(3)
+    Wp = W + 2 * b
+    if sW != Ci or sH != Wp * sW or any(c0 % R for _, _, c0 in taps):
+        return None
+    if len(taps) != KH * KW * -(-Ci // R):
+        return None   # kw-packed K-blocks (few channels) keep the per-tap form
+    ncb = -(-Ci // R)
+    inp_half, acc_half = hw.inp_depth // 2, hw.acc_depth // 2
+    # one GEMM per output row (no over-compute) when a row fills the array's pipeline
+    per_row = Wo >= PER_ROW_MIN * R
+    acc_rows = acc_half // Wo if per_row else (acc_half - Wo) // Wp + 1
+    B = min(Ho, acc_rows, inp_half // (ncb * Wp) - KH + 1)
+    if B < 1:
+        return None
+    segs: list[list[tuple[int, int, int]]] = []
+    tiles: list[tuple[int, int]] = []
+    loads: list[list[BandLoad]] = []
+    bp = (B + KH - 1) * Wp
+    m = 0
+    for ni in range(N_):
+        for ho0 in range(0, Ho, B):
+            nb_ = min(B, Ho - ho0)
+            r0 = ho0 - ph          # first input row of the band (unpadded coordinates)
+            base = x.addr + ni * sN + r0 * sH - b * sW
+            rows = (nb_ + KH - 1) * Wp
+            loads.append([BandLoad(cb * bp, base + cb * R, min(R, Ci - cb * R), rows, sW)
+                          for cb in range(ncb)])
+            if per_row:
+                tiles.append((m + ho0 * Wo, m + (ho0 + nb_) * Wo))
+                segs.append([(r * Wp, r * Wo, Wo) for r in range(nb_)])
+            else:
+                tiles.append((m + ho0 * Wp, m + ho0 * Wp + (nb_ - 1) * Wp + Wo))
+        m += Ho * (Wo if per_row else Wp)
+    kb_off = [(c0 // R) * bp + kh * Wp + kw + b - pw for kh, kw, c0 in taps]
+    # Choice between band and per-tap forms: the band moves fewer bytes whenever it applies, but
+    # computes Wp - Wo wasted rows per output row; measured on resnet20 (docs/performance.md) the
+    # per-tap form's input refetch and non-overlapped loads cost more than an over-compute of up
+    # to OVERCOMPUTE_MAX, beyond which (7x7 maps: 9/7) the per-tap form is kept.
+    rows = sum(t1 - t0 for t0, t1 in tiles)
+    if rows > OVERCOMPUTE_MAX * N_ * Ho * Wo:
+        return None
+    return Band(tiles, loads, kb_off, ncb * bp, x.region, segs or None), Wo if per_row else Wp
+
+

@@ -103,6 +103,11 @@ def gemm_const_left(lw: Lowerer, name: str, L: sp.spmatrix, x: Act, bias: np.nda
                    out_int32=out.dtype == "int32")
     op = GemmOp(name, M, N, [ASrc([Run(0, M, reg.addr, K)], reg.rid)], kbl, wtile, ppu,
                 [Out(lw.out_runs(out, [0]), out.bstride(1), out.region)], a_zero=a_zero)
+    nnz = int(np.count_nonzero(qv))
+    # useful work and compulsory traffic of the sparse product: one int8 value + one int32 index
+    # per edge, x and the output once (the edge-based bound, docs/performance.md)
+    lw.useful(M, K, N, macs=nnz * N, a_bytes=5 * nnz, w_bytes=K * N * x.item, o_bytes=M * N * out.item,
+              sparse=True)
     lw.run(op)
     if lw._cur_layer is not None:
         lw._cur_layer.meta.update(tiles_total=op.stats["tiles_total"],

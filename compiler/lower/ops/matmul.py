@@ -107,6 +107,13 @@ def lower_matmul(lw: Lowerer, n: Node) -> None:
                 return WTile(B.addr + k0 * sk + n0 * sn, min(R, K - k0), min(C, N - n0), sn, sk, B.region)
             wt = wtile
         ppu = make_ppu(lw, nm, N, acc_scale, bias, post, s_out, out_int32=dt == "int32")
+        if Ac is not None and a_zero is not None:   # constant sparse left operand: edges x features
+            nnz = int(np.count_nonzero(aq))
+            lw.useful(M, K, N, macs=nnz * N, a_bytes=5 * nnz, w_bytes=K * N * B.item,
+                      o_bytes=M * N * o.item, sparse=True)
+        else:
+            lw.useful(M, K, N, a_bytes=M * K * A.item, w_bytes=K * N * (1 if B is None else B.item),
+                      o_bytes=M * N * o.item)
         lw.run(GemmOp(nm, M, N, srcs, kbl, wt, ppu,
                       [Out(lw.out_runs(o, [0]), o.bstride(1), o.region)], a_zero=a_zero))
     lw.vals[end.name] = out
