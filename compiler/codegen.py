@@ -312,6 +312,9 @@ class WTile:
     xstride: int
     ystride: int
     region: int
+    runs: list[tuple[int, int, int]] | None = None
+    """A gathered tile: (first tile row, address, rows) per run of ``ystride``-spaced rows
+    (sparse aggregation: the neighbour rows of a block of nodes); None: one strided run."""
 
 
 @dataclass
@@ -673,6 +676,12 @@ class Tiler:
         i = 0
         while i < len(chunk):
             t = wt[chunk[i], nb]
+            if t.runs is not None:
+                for r0, addr, n in t.runs:
+                    self.em.load(Buffer.WGT, wbase + i * R + r0, addr, t.cols, t.xstride, n, t.ystride,
+                                 t.region)
+                i += 1
+                continue
             j = i + 1
             # merge consecutive pre-tiled constant tiles that are contiguous in memory
             if t.rows == R and t.xstride == 1 and t.ystride == t.cols == self.hw.cols:

@@ -135,6 +135,8 @@ def _band(lw: Lowerer, x: Act, name: str, k: tuple[int, int], s: tuple[int, int]
     R = hw.rows
     (KH, KW), (sh, sw), (dh, dw), (ph, pw) = k, s, d, p
     b = x.border
+    if KH * KW == 1:
+        return None   # no taps to share: the plain GEMM reads each input row once already
     if (sh, sw) != (1, 1) or (dh, dw) != (1, 1) or x.strides[1] != 1 or x.item != 1 or b < max(ph, pw):
         return None
     W = x.shape[3]

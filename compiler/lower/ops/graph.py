@@ -81,8 +81,18 @@ def gemm_const_left(lw: Lowerer, name: str, L: sp.spmatrix, x: Act, bias: np.nda
     coo = sp.coo_matrix(L)
     coo.sum_duplicates()
     sa = act_scale(float(np.abs(coo.data).max()) if coo.nnz else 1.0)
-    aq = np.zeros((M, K), dtype=np.int8)
     qv = quant(coo.data, sa).astype(np.int8)
+    nnz = int(np.count_nonzero(qv))
+    # useful work and compulsory traffic of the sparse product: one int8 value + one int32 index
+    # per edge, x and the output once (the edge-based bound, docs/performance.md)
+    lw.useful(M, K, N, macs=nnz * N, a_bytes=5 * nnz, w_bytes=K * N * x.item, o_bytes=M * N * out.item,
+              sparse=True)
+    if M >= 2 * GATHER_ROWS and nnz < GATHER_DENSITY * M * K:
+        keep = qv != 0
+        csr = sp.csr_matrix((qv[keep], (coo.row[keep], coo.col[keep])), shape=(M, K))
+        _gather_aggregate(lw, name, csr, x, sa, bias, post, out)
+        return
+    aq = np.zeros((M, K), dtype=np.int8)
     aq[coo.row, coo.col] = qv
     reg = lw.mem.const(aq, f"{name}.adj")
     nkb = -(-K // R)
@@ -103,16 +113,70 @@ def gemm_const_left(lw: Lowerer, name: str, L: sp.spmatrix, x: Act, bias: np.nda
                    out_int32=out.dtype == "int32")
     op = GemmOp(name, M, N, [ASrc([Run(0, M, reg.addr, K)], reg.rid)], kbl, wtile, ppu,
                 [Out(lw.out_runs(out, [0]), out.bstride(1), out.region)], a_zero=a_zero)
-    nnz = int(np.count_nonzero(qv))
-    # useful work and compulsory traffic of the sparse product: one int8 value + one int32 index
-    # per edge, x and the output once (the edge-based bound, docs/performance.md)
-    lw.useful(M, K, N, macs=nnz * N, a_bytes=5 * nnz, w_bytes=K * N * x.item, o_bytes=M * N * out.item,
-              sparse=True)
     lw.run(op)
     if lw._cur_layer is not None:
         lw._cur_layer.meta.update(tiles_total=op.stats["tiles_total"],
                                   tiles_skipped=op.stats["tiles_skipped"],
                                   adjacency_density=float(np.count_nonzero(qv)) / max(1, aq.size))
+
+
+GATHER_ROWS = 16
+"""Destination nodes per block of a gather-based aggregation (one GEMM row block)."""
+GATHER_DENSITY = 0.02
+"""Aggregation matrices sparser than this run gather-based (work ~ edges) instead of dense."""
+
+
+def _gather_aggregate(lw: Lowerer, name: str, csr: sp.csr_matrix, x: Act, sa: float,
+                      bias: np.ndarray | None, post: Post, out: Act) -> None:
+    """out = PPU(L @ x) with work and traffic proportional to the edges, not to N^2.
+
+    The graph is constant, so a gather needs no indexed load: for each block of GATHER_ROWS
+    destination nodes the compiler takes the sorted set U of their neighbours, stores the block's
+    int8 weights against U only (K = |U|, K-block-major, zero-padded to ROWS) and gathers the x
+    rows of U into WGT with one LOAD per run of consecutive neighbour ids.  Each block is a GemmOp
+    of GATHER_ROWS rows and ceil(|U| / ROWS) K-blocks; all blocks share one PPU record."""
+    R, C = lw.hw.rows, lw.hw.cols
+    M, _K = csr.shape
+    N = x.shape[1]
+    sk, sn = x.bstride(0), x.bstride(1)
+    ppu = make_ppu(lw, name, N, np.full(N, sa * x.scale), bias, post, out.scale,
+                   out_int32=out.dtype == "int32")
+    blocks = 0
+    kblocks = 0
+    for b0 in range(0, M, GATHER_ROWS):
+        rows = csr[b0:b0 + GATHER_ROWS]
+        tb = rows.shape[0]
+        U = np.unique(rows.indices) if rows.nnz else np.zeros(1, dtype=np.int64)
+        nkb = -(-len(U) // R)
+        pos = np.searchsorted(U, rows.indices)
+        owner = np.repeat(np.arange(tb), np.diff(rows.indptr))
+        A = np.zeros((nkb, tb, R), dtype=np.int8)
+        A[pos // R, owner, pos % R] = rows.data
+        reg = lw.mem.const(A, f"{name}.adj{b0}")
+        # runs of consecutive neighbour ids per K-block: (first tile row, first id, rows)
+        runs_of_kb: list[list[tuple[int, int, int]]] = []
+        for kb in range(nkb):
+            ids = U[kb * R:(kb + 1) * R]
+            cut = np.flatnonzero(np.diff(ids) != 1) + 1
+            starts = np.concatenate([[0], cut])
+            ends = np.concatenate([cut, [len(ids)]])
+            runs_of_kb.append([(int(a), int(ids[a]), int(e - a)) for a, e in zip(starts, ends, strict=True)])
+
+        def wtile(kb: int, nb: int, runs_of_kb: list = runs_of_kb) -> WTile:
+            n0 = nb * C
+            runs = [(r0, x.addr + i0 * sk + n0 * sn, n) for r0, i0, n in runs_of_kb[kb]]
+            return WTile(runs[0][1], sum(n for _, _, n in runs), min(C, N - n0), sn, sk, x.region, runs)
+
+        kbl = [KBlk(0, kb * tb * R, R, 1) for kb in range(nkb)]
+        outs = [Out([Run(0, tb, out.addr + b0 * out.bstride(0), out.bstride(0))], out.bstride(1),
+                    out.region)]
+        lw.run(GemmOp(f"{name}.g{b0}", tb, N, [ASrc([Run(0, tb, reg.addr, R)], reg.rid)], kbl, wtile,
+                      ppu, outs))
+        blocks += 1
+        kblocks += nkb
+    if lw._cur_layer is not None:
+        lw._cur_layer.meta.update(gather_blocks=blocks, gather_kblocks=kblocks,
+                                  adjacency_density=float(csr.nnz) / max(1, csr.shape[0] * csr.shape[1]))
 
 
 @lowers(aten.index_select.default)
