@@ -192,6 +192,13 @@ class Emitter:
                                            ext_addr=ext),
                          writes=((int(buf), sram, y_size),), mem_reads=(region,))
 
+    def gather(self, buf: Buffer, sram: int, ext: int, x_size: int, y_size: int, y_stride: int,
+               idx_addr: int, region: int, idx_region: int) -> int:
+        """GATHER: buffer row sram+y = x_size elements of table row idx[y] (int32 at idx_addr+4y)."""
+        return self.emit(Opcode.GATHER, dict(buf_sel=int(buf), sram_addr=sram, x_size=x_size, y_size=y_size,
+                                             y_stride=y_stride, ext_addr=ext, idx_addr=idx_addr),
+                         writes=((int(buf), sram, y_size),), mem_reads=(region, idx_region))
+
     def gemm(self, inp: int, wgt: int, acc: int, m: int, accumulate: bool) -> int:
         self.gemm_rows += m
         self.macs += m * self.hw.rows * self.hw.cols
@@ -353,6 +360,9 @@ class BandLoad:
     size: int
     rows: int
     stride: int
+    idx_addr: int = -1
+    """>= 0: a GATHER of ``rows`` table rows (``stride`` bytes apart) by the int32 indices there."""
+    idx_region: int = -1
 
 
 @dataclass
@@ -489,8 +499,12 @@ class Tiler:
                 em.inp_half ^= 1
                 if band is not None:
                     for ld in band.loads[ti]:
-                        em.load(Buffer.INP, base + ld.row, ld.addr, ld.size, 1, ld.rows, ld.stride,
-                                band.region)
+                        if ld.idx_addr >= 0:
+                            em.gather(Buffer.INP, base + ld.row, ld.addr, ld.size, ld.rows, ld.stride,
+                                      ld.idx_addr, band.region, ld.idx_region)
+                        else:
+                            em.load(Buffer.INP, base + ld.row, ld.addr, ld.size, 1, ld.rows, ld.stride,
+                                    band.region)
                     ctx["inp_pos"].update({kb: base + off for kb, off in enumerate(band.kb_off)})
                 else:
                     need = sorted({kb for kl in klists for kb in kl})

@@ -43,6 +43,7 @@ class Opcode(IntEnum):
     PPUCFG = 4
     SYNC = 5
     FINISH = 6
+    GATHER = 7
 
 
 class Queue(IntEnum):
@@ -87,7 +88,7 @@ class Counter(IntEnum):
     the GEMM's accumulation, one for STORE): ``ACC_WR`` is the writes of *each* copy, the two copies'
     reads are ``ACC_GEMM_RD`` and ``ACC_STORE_RD``.  Which SRAM instance and enable each counts:
     :data:`SRAM_ACCESS`.  Per instruction (exact, no timing; ``golden.timing.sram_accesses``):
-    LOAD writes ``y_size`` rows of its buffer; GEMM reads ``ROWS`` WGT rows (weight preload) and
+    LOAD and GATHER write ``y_size`` rows of their buffer; GEMM reads ``ROWS`` WGT rows (weight preload) and
     ``m`` INP rows, writes ``m`` ACC rows and, if ``accumulate``, first reads those ``m`` ACC rows
     (read-modify-write; the read is issued even when the row is forwarded); STORE reads ``y_size``
     ACC rows and ``y_size`` ROW entries (ROW is read whether or not ``row_en`` is set); PPUCFG reads
@@ -140,6 +141,7 @@ instance appears exactly once (tests/test_isa.py), so a run's SRAM access energy
 
 QUEUE_OF = {
     Opcode.LOAD: Queue.LD,
+    Opcode.GATHER: Queue.LD,
     Opcode.GEMM: Queue.CMP,
     Opcode.STORE: Queue.ST,
     Opcode.PPUCFG: Queue.ST,
@@ -229,6 +231,16 @@ FORMATS: dict[Opcode, tuple[Field, ...]] = {
         ("queue", 2, "Queue that executes this token-only instruction: 0 LD, 1 CMP, 2 ST"),
     ),
     Opcode.FINISH: _fields(*_HEADER),
+    Opcode.GATHER: _fields(
+        *_HEADER,
+        ("buf_sel", 2, "destination Buffer: 0 INP, 1 WGT, 2 VEC, 3 ROW"),
+        ("sram_addr", 16, "first destination buffer row"),
+        ("x_size", 8, "contiguous elements per row, 1..row width; the rest of the row is zero"),
+        ("y_size", 12, "rows to gather, >= 1 (one int32 index each)"),
+        ("y_stride", 14, "bytes between consecutive table rows (the index unit)"),
+        ("ext_addr", 32, "byte address of element 0 of table row 0"),
+        ("idx_addr", 32, "byte address of the y_size int32 row indices, 4-byte aligned"),
+    ),
 }
 
 DEP_FIELDS = ("pop_ld", "pop_cmp", "pop_st", "push_ld", "push_cmp", "push_st")
@@ -470,8 +482,11 @@ def check_ranges(insn: Insn, hw: HwConfig) -> None:
         if not cond:
             raise DecodeError(code, f"{op.name}: {what}")
 
-    if op == Opcode.LOAD:
+    if op in (Opcode.LOAD, Opcode.GATHER):
         buf = Buffer(f["buf_sel"])
+        if op == Opcode.GATHER:
+            need(f["idx_addr"] % 4 == 0, ErrorCode.ILLEGAL_FIELD,
+                 f"idx_addr={f['idx_addr']:#x} not 4-byte aligned")
         need(1 <= f["x_size"] <= hw.width(buf), ErrorCode.ILLEGAL_FIELD,
              f"x_size={f['x_size']} outside 1..{hw.width(buf)} for {buf.name}")
         need(f["y_size"] >= 1, ErrorCode.ILLEGAL_FIELD, "y_size=0")

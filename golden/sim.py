@@ -216,6 +216,36 @@ class Machine:
         dst[sa:sa + y, :x] = vals
         dst[sa:sa + y, x:] = 0
 
+    def gather(self, f: dict[str, int]) -> None:
+        """GATHER: row y of the buffer = x_size contiguous elements at ext_addr + idx[y]*y_stride,
+        idx[y] the int32 at idx_addr + 4y (docs/isa.md); index and row reads fault like a LOAD's."""
+        buf = Buffer(f["buf_sel"])
+        e = HwConfig.elem_bytes(buf)
+        y, x, ys = f["y_size"], f["x_size"], f["y_stride"]
+        ia, ext, sa = f["idx_addr"], f["ext_addr"], f["sram_addr"]
+        iv = self._read_grid(self._grid(ia, y, 4, 1, 4, 4), "index")
+        ids = iv.reshape(-1).view("<i4").astype(np.int64)
+        rows = (ext + ids * ys) & ADDR_MASK
+        grid = (rows[:, None] + np.arange(x * e, dtype=np.int64)[None, :]) & ADDR_MASK
+        vals = self._read_grid(grid, "table row").reshape(y, x * e)
+        dt = np.int8 if e == 1 else np.dtype("<i4")
+        dst = self.bufs[buf]
+        dst[sa:sa + y, :x] = np.ascontiguousarray(vals).view(dt).reshape(y, x)
+        dst[sa:sa + y, x:] = 0
+
+    def _read_grid(self, idx: np.ndarray, what: str) -> np.ndarray:
+        """The bytes at the addresses ``idx`` (uint8, same shape), with a LOAD's fault checks."""
+        a = self._out_of_range(idx)
+        if a is not None:
+            raise _Fault(ErrorCode.AXI_READ, f"GATHER reads {what} byte {a:#x} at or beyond mem_size "
+                         f"{self.mem_size:#x} (DECERR)")
+        if self.bad:
+            a = self.bad.read_hit(idx)
+            if a is not None:
+                raise _Fault(ErrorCode.AXI_READ, f"GATHER reads the bus beat at {a:#x} holding an "
+                             f"injected bad address ({what}, SLVERR)")
+        return self.mem8[idx]
+
     def gemm(self, f: dict[str, int]) -> None:
         m, ia, wa, aa = f["m"], f["inp_addr"], f["wgt_addr"], f["acc_addr"]
         prev = self.acc[aa:aa + m] if f["accumulate"] else None
@@ -252,6 +282,8 @@ class Machine:
         op = insn.opcode
         if op == Opcode.LOAD:
             self.load(insn.fields)
+        elif op == Opcode.GATHER:
+            self.gather(insn.fields)
         elif op == Opcode.GEMM:
             self.gemm(insn.fields)
         elif op == Opcode.STORE:

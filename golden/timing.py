@@ -116,7 +116,7 @@ def sram_accesses(ins: Insn, hw: HwConfig) -> dict[Counter, int]:
     """
     f = ins.fields
     op = ins.opcode
-    if op == Opcode.LOAD:
+    if op in (Opcode.LOAD, Opcode.GATHER):
         return {_LOAD_WR[Buffer(f["buf_sel"])]: f["y_size"]}
     if op == Opcode.GEMM:
         m = f["m"]
@@ -223,6 +223,23 @@ def estimate_along(insns: Sequence[Insn | DecodeError], hw: HwConfig, events: It
             d_end = max(d_start + beats / rate, a0 + (bursts - 1) / thr + p.rd_latency + 1 + per / rate)
             counters[Counter.STALL_LD_MEM] += int(max(0.0, d_start - max(a0, ld_data_free)))
             ld_issue_free = a0 + bursts / thr
+            busy[q] += int(max(0.0, d_end - max(a0, ld_data_free)))
+            ld_data_free = d_end
+            t1 = max(int(d_end + 0.999999) + 1, end_prev[q])
+            free[q] = int(ld_issue_free + 0.999999)
+        elif op == Opcode.GATHER:
+            # per row: a one-beat index read, then (once the index is back) the row's bursts; the
+            # next row's index read follows the row's last burst (docs/rtl_top.md, "GATHER")
+            E = hw.elem_bytes(Buffer(f["buf_sel"]))
+            y, row = f["y_size"], f["x_size"] * E
+            counters[Counter.DMA_RD_BYTES] += y * (row + 4)
+            a0 = max(t0, ld_issue_free)
+            row_beats = (row + bus - 1) // bus + (1 if row % bus else 0)  # rows may be unaligned
+            per_row = p.rd_latency + 3 + max(1.0, 1 / rate)
+            d_start = max(a0 + per_row, ld_data_free)
+            d_end = max(d_start + y * (row_beats + 1) / rate, a0 + y * per_row + row_beats / rate)
+            counters[Counter.STALL_LD_MEM] += int(y * p.rd_latency)
+            ld_issue_free = d_end - row_beats / rate
             busy[q] += int(max(0.0, d_end - max(a0, ld_data_free)))
             ld_data_free = d_end
             t1 = max(int(d_end + 0.999999) + 1, end_prev[q])

@@ -6,11 +6,12 @@
 //       1. ILLEGAL_OPCODE: opcode not in opcode_e;
 //       2. ILLEGAL_FIELD : reserved bits set, SYNC queue naming no queue (3), FINISH with
 //                          dependency bits, token bit naming the instruction's own queue,
-//                          LOAD/STORE x_size 0 or > row width, y_size = 0, GEMM m = 0;
+//                          LOAD/GATHER/STORE x_size 0 or > row width, y_size = 0, GEMM m = 0,
+//                          GATHER idx_addr not 4-byte aligned;
 //       3. BUF_RANGE     : a buffer row the instruction touches is >= that buffer's depth (PPUCFG
 //                          only checks the rows of its enabled stages).
 //     A failing instruction raises err_valid (code, index) and the dispatcher stops accepting.
-//   * A good instruction is pushed into the FIFO of its queue (LD: LOAD; CMP: GEMM; ST: STORE,
+//   * A good instruction is pushed into the FIFO of its queue (LD: LOAD, GATHER; CMP: GEMM; ST: STORE,
 //     PPUCFG; SYNC: its queue field). Each FIFO entry is {index, instruction word}.
 //   * FINISH is not queued: once it is accepted nothing more is accepted; finish_seen rises when
 //     it has passed its checks. The top raises done when the FIFOs are empty and engines idle.
@@ -79,6 +80,7 @@ module nmx_dispatcher #(
   // decoded views of the held word (each check reads only the fields it needs)
   /* verilator lint_off UNUSEDSIGNAL */
   nmx_isa_pkg::load_insn_t   d_load;
+  nmx_isa_pkg::gather_insn_t d_gather;
   nmx_isa_pkg::gemm_insn_t   d_gemm;
   nmx_isa_pkg::store_insn_t  d_store;
   nmx_isa_pkg::ppucfg_insn_t d_ppu;
@@ -88,6 +90,7 @@ module nmx_dispatcher #(
   logic [NQ-1:0]             pops, pushes;
 
   assign d_load  = nmx_isa_pkg::load_insn_t'(held);
+  assign d_gather = nmx_isa_pkg::gather_insn_t'(held);   // buf_sel, sram_addr, x_size as LOAD
   assign d_gemm  = nmx_isa_pkg::gemm_insn_t'(held);
   assign d_store = nmx_isa_pkg::store_insn_t'(held);
   assign d_ppu   = nmx_isa_pkg::ppucfg_insn_t'(held);
@@ -135,6 +138,14 @@ module nmx_dispatcher #(
                     (d_load.x_size == '0) || (SUMW'(d_load.x_size) > ld_width) ||
                     (d_load.y_size == '0);
         bad_range = (SUMW'(d_load.sram_addr) + SUMW'(d_load.y_size)) > ld_depth;
+      end
+      OPW'(nmx_isa_pkg::OP_GATHER): begin
+        dest      = QB'(nmx_isa_pkg::Q_LD);
+        bad_field = reserved_set(held, nmx_isa_pkg::GATHER_USED_BITS) ||
+                    (d_gather.idx_addr[1:0] != 2'b00) ||
+                    (d_gather.x_size == '0) || (SUMW'(d_gather.x_size) > ld_width) ||
+                    (d_gather.y_size == '0);
+        bad_range = (SUMW'(d_gather.sram_addr) + SUMW'(d_gather.y_size)) > ld_depth;
       end
       OPW'(nmx_isa_pkg::OP_GEMM): begin
         dest      = QB'(nmx_isa_pkg::Q_CMP);

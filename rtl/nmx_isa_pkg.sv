@@ -38,7 +38,8 @@ package nmx_isa_pkg;
     OP_STORE = 4'd3,
     OP_PPUCFG = 4'd4,
     OP_SYNC = 4'd5,
-    OP_FINISH = 4'd6
+    OP_FINISH = 4'd6,
+    OP_GATHER = 4'd7
   } opcode_e;
 
   typedef enum logic [1:0] {
@@ -220,5 +221,32 @@ package nmx_isa_pkg;
     logic pop_ld;  // [4:4] wait for and consume a token from the LD queue before executing
     logic [3:0] opcode;  // [3:0] Opcode
   } finish_insn_t;
+
+  // GATHER: bits [125:0] used, [127:126] reserved (must be zero)
+  localparam int unsigned GATHER_USED_BITS = 126;
+  localparam int unsigned GATHER_BUF_SEL_BITS = 2;
+  localparam int unsigned GATHER_SRAM_ADDR_BITS = 16;
+  localparam int unsigned GATHER_X_SIZE_BITS = 8;
+  localparam int unsigned GATHER_Y_SIZE_BITS = 12;
+  localparam int unsigned GATHER_Y_STRIDE_BITS = 14;
+  localparam int unsigned GATHER_EXT_ADDR_BITS = 32;
+  localparam int unsigned GATHER_IDX_ADDR_BITS = 32;
+  typedef struct packed {
+    logic [1:0] reserved;
+    logic [31:0] idx_addr;  // [125:94] byte address of the y_size int32 row indices, 4-byte aligned
+    logic [31:0] ext_addr;  // [93:62] byte address of element 0 of table row 0
+    logic [13:0] y_stride;  // [61:48] bytes between consecutive table rows (the index unit)
+    logic [11:0] y_size;  // [47:36] rows to gather, >= 1 (one int32 index each)
+    logic [7:0] x_size;  // [35:28] contiguous elements per row, 1..row width; the rest of the row is zero
+    logic [15:0] sram_addr;  // [27:12] first destination buffer row
+    logic [1:0] buf_sel;  // [11:10] destination Buffer: 0 INP, 1 WGT, 2 VEC, 3 ROW
+    logic push_st;  // [9:9] send a token to the ST queue when complete
+    logic push_cmp;  // [8:8] send a token to the CMP queue when complete
+    logic push_ld;  // [7:7] send a token to the LD queue when complete
+    logic pop_st;  // [6:6] wait for and consume a token from the ST queue before executing
+    logic pop_cmp;  // [5:5] wait for and consume a token from the CMP queue before executing
+    logic pop_ld;  // [4:4] wait for and consume a token from the LD queue before executing
+    logic [3:0] opcode;  // [3:0] Opcode
+  } gather_insn_t;
 
 endpackage : nmx_isa_pkg

@@ -20,6 +20,10 @@
 //   * An error response (SLVERR/DECERR) raises err_valid once with the LOAD's index. After an
 //     error or halt nothing new is issued or written, but every outstanding burst is still
 //     received (rready stays high) before idle rises.
+// GATHER (same engine): per destination row, a one-beat read of its int32 index (idx_addr + 4y;
+// the R path hands the index to the issue path), then the row's bursts from ext_addr +
+// index * y_stride as a contiguous segment; the next row's index read follows the row's last
+// burst. Index reads travel through the same metadata FIFO (is_idx) and count in rd_bytes.
 // Counter strobes: rd_bytes (payload bytes of an accepted beat, DMA_RD_BYTES) and stall_mem
 // (reads outstanding but no beat this cycle, STALL_LD_MEM).
 module nmx_load_engine #(
@@ -133,8 +137,10 @@ module nmx_load_engine #(
     logic [LW-1:0]   dest;       // byte offset of the payload in the row
     logic            row_last;   // last burst of its row
     logic            cmd_last;   // last burst of its command
+    logic            is_idx;     // GATHER index read: the beat's payload is the next row's index
   } meta_t;
-  localparam int unsigned MW = XB + BUFW + RAW + 3 * LW + 2;   // bits of meta_t
+  localparam int unsigned MW = XB + BUFW + RAW + 3 * LW + 3;   // bits of meta_t
+  localparam int unsigned IDX_BYTES = 4;                         // one int32 index per row
 
   nmx_isa_pkg::load_insn_t ci;
   assign ci = nmx_isa_pkg::load_insn_t'(cmd_insn);
@@ -148,6 +154,10 @@ module nmx_load_engine #(
   nmx_isa_pkg::load_insn_t pend;          // opcode, token and reserved bits are not needed
   /* verilator lint_on UNUSEDSIGNAL */
   logic [XB-1:0]           pend_index;
+  /* verilator lint_off UNUSEDSIGNAL */
+  nmx_isa_pkg::gather_insn_t pg;           // the GATHER view of the pending command
+  /* verilator lint_on UNUSEDSIGNAL */
+  assign pg = nmx_isa_pkg::gather_insn_t'(pend);
 
   assign cmd_ready = !pend_valid && !halted;
 
@@ -169,6 +179,14 @@ module nmx_load_engine #(
   logic [AW-1:0]   a_cur;        // next byte of the current segment
   logic [LW-1:0]   a_segrem;     // bytes left in the current segment
   logic [LW-1:0]   a_dest;       // row byte offset of a_cur
+  logic            a_gather;     // GATHER command
+  logic            a_gidx;       // GATHER: the next burst is the current row's index read
+  logic            a_gwait;      // GATHER: waiting for the current row's index
+  logic [AW-1:0]   a_idxaddr;    // GATHER: address of the next row's index
+  logic [AW-1:0]   a_tbase;      // GATHER: table base (ext_addr)
+  logic            idx_valid;    // GATHER: an index has arrived (R path) and is not yet used
+  logic [AW-1:0]   idx_q;
+  logic            idx_take;
 
   // the next burst of the current segment (4 KiB / 256-beat split)
   logic [AW-1:0]   b_addr;
@@ -186,7 +204,7 @@ module nmx_load_engine #(
     .burst_last  (b_seg_done)
   );
 
-  assign b_row_done = b_seg_done && (a_contig || (a_x == a_xlast));
+  assign b_row_done = b_seg_done && !a_gidx && (a_contig || (a_x == a_xlast));
   assign b_cmd_done = b_row_done && (a_yleft == YSW'(1));
 
   logic  ar_valid;
@@ -194,7 +212,8 @@ module nmx_load_engine #(
   meta_t meta_in, meta_head;
   logic  issue, start;
 
-  assign issue = act && !halted && (!ar_valid || m_axi_arready) && meta_in_ready;
+  assign issue    = act && !halted && !a_gwait && (!ar_valid || m_axi_arready) && meta_in_ready;
+  assign idx_take = act && a_gwait && idx_valid;
   assign start = pend_valid && !halted && (!act || (issue && b_cmd_done));
 
   always_comb begin
@@ -206,15 +225,18 @@ module nmx_load_engine #(
     meta_in.dest     = a_dest;
     meta_in.row_last = b_row_done;
     meta_in.cmd_last = b_cmd_done;
+    meta_in.is_idx   = a_gidx;
   end
 
   // element bytes and contiguity of a command
   logic [LW-1:0] p_ebytes, p_rowbytes;
-  logic          p_bytes, p_contig;
+  logic          p_bytes, p_contig, p_gather;
+  assign p_gather   = (pend.opcode == nmx_isa_pkg::OP_GATHER);
   assign p_bytes    = (pend.buf_sel == nmx_isa_pkg::BUF_INP) || (pend.buf_sel == nmx_isa_pkg::BUF_WGT);
   assign p_ebytes   = p_bytes ? ELEM_BYTE : ELEM_WORD;
   assign p_rowbytes = p_bytes ? LW'(pend.x_size) : (LW'(pend.x_size) << WORD_SHIFT);
-  assign p_contig   = (pend.x_stride == XTW'(p_ebytes));   // at the field's full width
+  // GATHER rows are contiguous; a LOAD's are when x_stride is the element size (full width)
+  assign p_contig   = p_gather || (pend.x_stride == XTW'(p_ebytes));
 
   always_ff @(posedge clk) begin
     if (!rst_n) begin
@@ -244,10 +266,22 @@ module nmx_load_engine #(
       pend       <= ci;
       pend_index <= cmd_index;
     end
+    if (idx_take) begin
+      // GATHER: the row's address from its index (modulo 2**32), then the row as one segment
+      a_cur    <= a_tbase + AW'(idx_q * AW'(a_ystride));
+      a_segrem <= a_rowbytes;
+      a_dest   <= '0;
+      a_gwait  <= 1'b0;
+    end
     if (issue) begin
       m_axi_araddr <= b_addr;
       m_axi_arlen  <= b_len;
-      if (!b_seg_done) begin
+      if (a_gidx) begin
+        // GATHER: index read issued; wait for it
+        a_gidx    <= 1'b0;
+        a_gwait   <= 1'b1;
+        a_idxaddr <= a_idxaddr + AW'(IDX_BYTES);
+      end else if (!b_seg_done) begin
         // the segment continues in the next burst (4 KiB boundary)
         a_cur    <= a_cur + AW'(b_take);
         a_segrem <= a_segrem - b_take;
@@ -269,6 +303,11 @@ module nmx_load_engine #(
         a_cur      <= a_rowaddr + AW'(a_ystride);
         a_segrem   <= a_contig ? a_rowbytes : a_ebytes;
         a_dest     <= '0;
+        if (a_gather) begin
+          a_gidx   <= 1'b1;
+          a_cur    <= a_idxaddr;
+          a_segrem <= LW'(IDX_BYTES);
+        end
       end
     end
     if (start) begin
@@ -288,6 +327,17 @@ module nmx_load_engine #(
       a_cur      <= pend.ext_addr;
       a_segrem   <= p_contig ? p_rowbytes : p_ebytes;
       a_dest     <= '0;
+      a_gather   <= p_gather;
+      a_gidx     <= p_gather;
+      a_gwait    <= 1'b0;
+      a_tbase    <= pg.ext_addr;
+      a_idxaddr  <= pg.idx_addr;
+      if (p_gather) begin
+        a_ystride <= YTW'(pg.y_stride);
+        a_yleft   <= YSW'(pg.y_size);
+        a_cur     <= pg.idx_addr;
+        a_segrem  <= LW'(IDX_BYTES);
+      end
     end
   end
 
@@ -366,15 +416,20 @@ module nmx_load_engine #(
       err_q    <= 1'b0;
       err_seen <= 1'b0;
       halted   <= 1'b0;
+      idx_valid <= 1'b0;
     end else begin
       wr_valid <= 1'b0;
       cmpl_q   <= 1'b0;
       err_q    <= 1'b0;
+      if (idx_take || start) idx_valid <= 1'b0;
       if (beat) begin
         r_first <= c_last;
         r_rem   <= c_rem - c_n;
         r_dest  <= c_dest + c_n;
-        if (c_last && meta_head.row_last) begin
+        if (meta_head.is_idx) begin
+          idx_valid <= !beat_err;
+          idx_q     <= AW'(beat_bytes[IDX_BYTES*8-1:0]);
+        end else if (c_last && meta_head.row_last) begin
           rowbuf   <= '0;
           wr_valid <= !halted && !beat_err;
           cmpl_q   <= !halted && !beat_err && meta_head.cmd_last;

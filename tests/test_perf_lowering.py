@@ -117,15 +117,54 @@ def test_gather_aggregation_is_bit_identical_with_fewer_array_cycles(monkeypatch
     assert _counters(gather)[Counter.GEMM_ROWS] < _counters(dense)[Counter.GEMM_ROWS]
 
 
+class _Embed(nn.Module):
+    """Token embedding + linear: the lookup a Transformer starts with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(2)
+        self.emb = nn.Embedding(300, 48)
+        self.lin = nn.Linear(48, 16)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.lin(self.emb(ids))
+
+
+def _ids(n: int = 4) -> list[tuple[torch.Tensor, ...]]:
+    g = torch.Generator().manual_seed(4)
+    return [(torch.randint(0, 300, (2, 12), generator=g),) for _ in range(n)]
+
+
+def test_gather_embedding_is_bit_identical_to_one_hot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The GATHER lookup gives the one-hot GEMM's exact outputs with a tiny fraction of its array
+    rows (tokens x H / COLS instead of tokens x vocabulary / ROWS x H / COLS)."""
+    from compiler.lower.ops import embed as embed_mod
+
+    model, xs = _Embed().eval(), _ids()
+    gathered = compile_model(model, xs[0], calibration=xs)
+    ops = {decode(w).opcode.name for w in gathered.insns}
+    assert "GATHER" in ops
+    monkeypatch.setattr(embed_mod, "_gather_embedding", embed_mod._onehot_embedding)
+    onehot = compile_model(model, xs[0], calibration=xs)
+    for x in xs[:2]:
+        ref = _outputs(onehot, x)
+        assert _cos(ref[0], model(*x).detach().numpy()) > 0.99
+        assert all(np.array_equal(g, r) for g, r in zip(_outputs(gathered, x), ref, strict=True))
+    assert _counters(gathered)[Counter.GEMM_ROWS] * 10 < _counters(onehot)[Counter.GEMM_ROWS]
+
+
 @pytest.mark.parametrize("profile", ["fast", "dram"])
 def test_timing_model_pinned_to_rtl(profile: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Golden-model cycles within CYCLE_TOLERANCE of the RTL, DMA bytes and array rows exact, on a
-    banded conv layer pair and a gathered aggregation (each checked bit-exact by the scoreboard)."""
+    banded conv layer pair, a GATHER embedding and a gathered aggregation (each checked bit-exact
+    by the scoreboard)."""
     from tb.env.cfg import RunKnobs
     from tb.run import ProgramRun, run_programs
 
     model, xs = _conv_model(), _samples(1, 32, 12, 12)
     progs = {"conv": compile_model(model, xs[0], calibration=xs)}
+    emb, ids = _Embed().eval(), _ids()
+    progs["embed"] = compile_model(emb, ids[0], calibration=ids)
     spec = ZOO["gcn_karate"]
     m, ex = spec.build()
     gd = graph_mod.GATHER_DENSITY

@@ -349,8 +349,39 @@ def err(p: Program, **kw: object) -> tuple[ErrorCode, int]:
 LD_OK = encode(Opcode.LOAD, buf_sel=0, x_size=4, x_stride=1, y_size=1, y_stride=4, ext_addr=0)
 
 
+def test_gather_rows_by_index() -> None:
+    """GATHER: row y = table row idx[y] (int32 indices, negative ones address rows before the base,
+    x_size zero-fills the tail), for int8 INP and int32 VEC rows; DMA_RD_BYTES counts the index
+    bytes; the buffers are exposed through an identity GEMM and plain STOREs."""
+    from golden.sim import _BadSet
+
+    hw = HwConfig()
+    rng = np.random.default_rng(5)
+    mem = bytearray(rng.integers(0, 256, 16384, dtype=np.uint8).tobytes())
+    pitch, base = 21, 4096
+    ids = np.array([3, 3, -2, 0, 40], dtype="<i4")
+    mem[64:64 + 4 * len(ids)] = ids.tobytes()
+    m = Machine(hw, mem, _BadSet(None, hw.axi_data_bits // 8))
+    m.execute(decode(encode(Opcode.GATHER, buf_sel=0, sram_addr=7, x_size=11, y_size=len(ids), y_stride=pitch,
+                            ext_addr=base, idx_addr=64)))
+    for y, i in enumerate(ids):
+        row = np.frombuffer(bytes(mem[base + i * pitch: base + i * pitch + 11]), dtype=np.int8)
+        assert np.array_equal(m.inp[7 + y, :11], row) and not m.inp[7 + y, 11:].any()
+    m.execute(decode(encode(Opcode.GATHER, buf_sel=2, sram_addr=1, x_size=3, y_size=2, y_stride=pitch,
+                            ext_addr=base, idx_addr=64 + 8)))
+    for y, i in enumerate(ids[2:4]):
+        words = np.frombuffer(bytes(mem[base + i * pitch: base + i * pitch + 12]), dtype="<i4")
+        assert np.array_equal(m.vec[1 + y, :3], words) and not m.vec[1 + y, 3:].any()
+    g = encode(Opcode.GATHER, buf_sel=0, sram_addr=0, x_size=16, y_size=5, y_stride=pitch, ext_addr=base,
+               idx_addr=64)
+    p = Program.create("g", [g, FIN], bytes(mem), hw)
+    r = simulate(p)
+    assert r.ok and r.counters[Counter.DMA_RD_BYTES] == 5 * (16 + 4) and r.counters[Counter.INP_WR] == 5
+
+
 def test_illegal_opcode_and_field() -> None:
-    assert err(prog([LD_OK, 0x7, FIN])) == (ErrorCode.ILLEGAL_OPCODE, 1)
+    assert err(prog([LD_OK, 0x8, FIN])) == (ErrorCode.ILLEGAL_OPCODE, 1)
+    assert err(prog([LD_OK, 0x7, FIN])) == (ErrorCode.ILLEGAL_FIELD, 1)   # GATHER with x_size 0
     assert err(prog([LD_OK, LD_OK, 0, FIN])) == (ErrorCode.ILLEGAL_OPCODE, 2)
     assert err(prog([LD_OK, LD_OK | (1 << 127), FIN])) == (ErrorCode.ILLEGAL_FIELD, 1)
     assert err(prog([encode(Opcode.SYNC, queue=3)])) == (ErrorCode.ILLEGAL_FIELD, 0)

@@ -58,6 +58,7 @@ class ProgramBuilder:
         self.tensors: list[dict[str, object]] = []
         self.layers: list[dict[str, object]] = []
         self.tok = Tokeniser(hw, mem_cap, rng, dep_styles, extra_token_prob)
+        self.tok.fm.memory = self.mem   # GATHER footprints follow the indices placed in the image
         self.mem_cap = mem_cap
         self._layer: tuple[str, str, int] | None = None
         self._layer_outputs: list[str] = []
@@ -93,8 +94,10 @@ class ProgramBuilder:
         transposed: bool = False,
         pad: int = 0,
         check: bool = False,
+        exact: bool = False,
     ) -> TensorRef:
-        """Allocate a 2-D tensor (row-major, or column-major if ``transposed``), write ``array``."""
+        """Allocate a 2-D tensor (row-major, or column-major if ``transposed``), write ``array``;
+        ``exact``: aligned to 64 bytes, never deliberately misaligned (e.g. GATHER indices)."""
         a = np.asarray(array)
         assert a.ndim == 2
         dtype = "int8" if a.dtype == np.int8 else "int32"
@@ -108,7 +111,7 @@ class ProgramBuilder:
             pitch = (cols + pad) * e
             strides = (pitch, e)
             nbytes = rows * pitch
-        addr = self.alloc(nbytes)
+        addr = self.alloc(nbytes, exact=exact)
         ref = TensorRef(name, addr, (rows, cols), strides, dtype)
         view = np.ndarray(shape=a.shape, dtype=DTYPES[dtype], buffer=self.mem, offset=addr, strides=strides)
         view[...] = a

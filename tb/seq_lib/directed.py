@@ -195,6 +195,37 @@ def load_strides(hw: HwConfig) -> Program:
     return b.finish("dir_load_strides")
 
 
+def gather_rows(hw: HwConfig) -> Program:
+    """GATHER: INP rows by index (repeated, first, last and negative-offset indices, ragged
+    x_size over stale rows), a VEC gather of int32 words, exposed through identity GEMMs."""
+    b = _builder(hw, 7)
+    ro = _Readout(b)
+    r = hw.rows
+    n_rows, pitch = 40, r + 3           # an unaligned table pitch: rows straddle bus beats
+    table = data.int8(b.rng, (n_rows * pitch,), "uniform")
+    t_ref = b.place("table", table.reshape(n_rows, pitch), role="const")
+    ids = np.array([5, 5, 0, n_rows - 1, 17, 3, 22, 9], dtype="<i4")
+    m = len(ids)
+    i_ref = b.place("ids", ids.view(np.int8).reshape(m, 4), role="input")
+    b.begin_layer("gather_inp", "gather")
+    b.emit(Opcode.GATHER, buf_sel=int(Buffer.INP), sram_addr=0, x_size=r, y_size=m, y_stride=pitch,
+           ext_addr=t_ref.addr, idx_addr=i_ref.addr)
+    ro.inp_rows(0, m, "gather_inp", 0, 0)
+    # negative indices address rows before ext_addr; a ragged row zero-fills its tail
+    b.emit(Opcode.GATHER, buf_sel=int(Buffer.INP), sram_addr=0, x_size=max(1, r - 5), y_size=m,
+           y_stride=pitch, ext_addr=t_ref.addr + 20 * pitch + 1, idx_addr=i_ref.addr)
+    ro.inp_rows(0, m, "gather_ragged", 0, 0)
+    b.end_layer()
+    b.begin_layer("gather_neg", "gather")
+    neg = np.array([-20, -3, 0, 2], dtype="<i4")
+    n_ref = b.place("ids_neg", neg.view(np.int8).reshape(len(neg), 4), role="input")
+    b.emit(Opcode.GATHER, buf_sel=int(Buffer.INP), sram_addr=hw.inp_depth - len(neg), x_size=r,
+           y_size=len(neg), y_stride=pitch, ext_addr=t_ref.addr + 20 * pitch, idx_addr=n_ref.addr)
+    ro.inp_rows(hw.inp_depth - len(neg), len(neg), "gather_neg", 0, 0)
+    b.end_layer()
+    return b.finish("dir_gather_rows")
+
+
 def load_wgt(hw: HwConfig) -> Program:
     """WGT: row-major, transposed (W^T gather), ragged columns over stale rows, last rows."""
     b = _builder(hw, 2)
@@ -520,6 +551,7 @@ DIRECTED: dict[str, Callable[[HwConfig], Program]] = {
     "load_inp": load_inp,
     "load_strides": load_strides,
     "load_wgt": load_wgt,
+    "gather_rows": gather_rows,
     "load_vec_row": load_vec_row,
     "gemm_modes": gemm_modes,
     "gemm_acc_wrap": gemm_acc_wrap,

@@ -160,7 +160,7 @@ STATIC: dict[str, tuple[ErrorCode, tuple[Opcode, ...], Callable[..., int | None]
     "opcode_high": (
         ErrorCode.ILLEGAL_OPCODE,
         tuple(Opcode),
-        lambda i, hw, r: illegal_word(i.encode(), opcode=r.randint(7, 15)),
+        lambda i, hw, r: illegal_word(i.encode(), opcode=r.randint(max(Opcode) + 1, 15)),
     ),
     "reserved_bits": (ErrorCode.ILLEGAL_FIELD, tuple(Opcode), _reserved),
     "own_queue": (
@@ -418,8 +418,8 @@ def error_programs(hw: HwConfig) -> list[ErrorCase]:
         cases.append((name, insns, slverr or [], mem))
 
     fin = encode(L.FINISH)
-    # ILLEGAL_OPCODE: 0, 7, 15
-    for op in (0, 7, 15):
+    # ILLEGAL_OPCODE: 0, the first unassigned value, 15
+    for op in (0, max(L) + 1, 15):
         add(f"illegal_opcode_{op}", [*good, illegal_word(encode(L.FINISH, pop_cmp=1), opcode=op), fin])
     # ILLEGAL_FIELD
     add("reserved_bit_load", [*good, illegal_word(encode(L.LOAD, **ld_inp), reserved_bit=INSN_BITS - 1), fin])
@@ -461,6 +461,16 @@ def error_programs(hw: HwConfig) -> list[ErrorCase]:
         slverr=[(1000 + hw.rows, 1000 + hw.rows + 1)])
     add("axi_read_slverr_gather", [encode(L.LOAD, **{**ld_inp, "x_stride": 37, "ext_addr": 300}), fin],
         slverr=[(300 + 37 * (hw.rows - 1), 300 + 37 * (hw.rows - 1) + 1)])
+    # GATHER: misaligned index array (field), index read beyond mem_size / in a SLVERR window, a
+    # table row beyond mem_size (the random image's first int32 is a huge index)
+    ga = dict(buf_sel=Buffer.INP, sram_addr=0, x_size=hw.rows, y_size=4, y_stride=hw.rows, ext_addr=512,
+              idx_addr=1024)
+    add("gather_idx_misaligned", [*good, encode(L.GATHER, **{**ga, "idx_addr": 1026}), fin])
+    add("gather_y_size_0", [*good, encode(L.GATHER, **{**ga, "y_size": 0}), fin])
+    add("gather_range", [*good, encode(L.GATHER, **{**ga, "sram_addr": hw.inp_depth - 3}), fin])
+    add("gather_idx_decerr", [*good, encode(L.GATHER, **{**ga, "idx_addr": 8192 - 8}), fin])
+    add("gather_idx_slverr", [*good, encode(L.GATHER, **ga), fin], slverr=[(1024 + 9, 1024 + 10)])
+    add("gather_row_decerr", [*good, encode(L.GATHER, **{**ga, "y_stride": 0x3FFF, "idx_addr": 0}), fin])
     # AXI_WRITE: DECERR and SLVERR; the STORE waits for the GEMM
     gemm_st = [encode(L.LOAD, **ld_inp, push_cmp=1), encode(L.GEMM, m=2, pop_ld=1, push_st=1),
                encode(L.PPUCFG, out_int32=1)]

@@ -21,7 +21,7 @@ from tb.seq_lib.errors import illegal_word
 def dispatch_fuzz_program(seed: int, hw: HwConfig) -> Program:
     """0-3 token-free SYNCs, then one boundary instruction, then FINISH; reproducible from ``seed``.
 
-    About 8 % of the boundary instructions carry an illegal opcode (0, 7, 8 or 15), 15 % a reserved
+    About 8 % of the boundary instructions carry an illegal opcode (0, 8, 9 or 15), 15 % a reserved
     bit and 20 % one extra token bit (which may name the instruction's own queue, or be on FINISH).
     """
     rng = np.random.default_rng(seed)
@@ -29,8 +29,8 @@ def dispatch_fuzz_program(seed: int, hw: HwConfig) -> Program:
     def pick(*vals: int) -> int:
         return int(rng.choice(vals))
 
-    ops = [Opcode.LOAD, Opcode.GEMM, Opcode.STORE, Opcode.PPUCFG, Opcode.SYNC, Opcode.FINISH]
-    raw_op = pick(0, 7, 8, 15) if rng.random() < 0.08 else int(rng.choice(ops))
+    ops = list(Opcode)
+    raw_op = pick(0, 8, 9, 15) if rng.random() < 0.08 else int(rng.choice(ops))
     f: dict[str, int] = {}
     if raw_op == Opcode.LOAD:
         buf = Buffer(pick(0, 1, 2, 3))
@@ -39,6 +39,13 @@ def dispatch_fuzz_program(seed: int, hw: HwConfig) -> Program:
         f = dict(buf_sel=buf, x_size=pick(0, 1, w, w + 1, min(255, w + 9)),
                  x_stride=pick(hw.elem_bytes(buf), 1, 5), y_size=y, y_stride=pick(0, 64, 100),
                  ext_addr=pick(0, 100, 4090),
+                 sram_addr=pick(0, max(0, d - y), max(0, d - y + 1), d - 1, 0xFFFF) & 0xFFFF)
+    elif raw_op == Opcode.GATHER:
+        buf = Buffer(pick(0, 1, 2, 3))
+        d, w = hw.depth(buf), hw.width(buf)
+        y = pick(0, 1, 2, 7)
+        f = dict(buf_sel=buf, x_size=pick(0, 1, w, w + 1), y_size=y, y_stride=pick(0, 16, 100),
+                 ext_addr=pick(0, 100, 4090), idx_addr=pick(0, 64, 66, 4092),
                  sram_addr=pick(0, max(0, d - y), max(0, d - y + 1), d - 1, 0xFFFF) & 0xFFFF)
     elif raw_op == Opcode.GEMM:
         m = pick(0, 1, 5)

@@ -78,10 +78,12 @@ def mem_grid(ext: int, y: int, ys: int, x: int, xs: int, e: int) -> np.ndarray:
 class FootprintModel:
     """Computes footprints in program order (it tracks the PPU flags that decide what STORE reads)."""
 
-    def __init__(self, hw: HwConfig) -> None:
+    def __init__(self, hw: HwConfig, memory: bytes | bytearray | None = None) -> None:
         self.hw = hw
         self.row_en = False
         self.out_int32 = False
+        self.memory = memory
+        """The image GATHER indices are read from (None: a GATHER's footprint is its index bytes only)."""
 
     def footprint(self, ins: Insn) -> Footprint:
         f, hw, fp = ins.fields, self.hw, Footprint()
@@ -93,6 +95,17 @@ class FootprintModel:
             fp.reads.append(
                 (MEM, mem_grid(f["ext_addr"], f["y_size"], f["y_stride"], f["x_size"], f["x_stride"], e))
             )
+        elif op == Opcode.GATHER:
+            buf = Buffer(f["buf_sel"])
+            e = HwConfig.elem_bytes(buf)
+            y = f["y_size"]
+            fp.writes.append((buf.name, _rows(f["sram_addr"], y)))
+            idx = mem_grid(f["idx_addr"], y, 4, 1, 4, 4)
+            fp.reads.append((MEM, idx))
+            if self.memory is not None and int(idx.max()) < len(self.memory):
+                ids = np.frombuffer(bytes(self.memory[i] for i in idx), dtype="<i4").astype(np.int64)
+                rows = (f["ext_addr"] + ids * f["y_stride"]) & ADDR_MASK
+                fp.reads.append((MEM, ((rows[:, None] + np.arange(f["x_size"] * e)) & ADDR_MASK).reshape(-1)))
         elif op == Opcode.GEMM:
             fp.reads.append((Buffer.INP.name, _rows(f["inp_addr"], f["m"])))
             fp.reads.append((Buffer.WGT.name, _rows(f["wgt_addr"], hw.rows)))

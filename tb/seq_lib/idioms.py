@@ -19,11 +19,27 @@ from dataclasses import dataclass
 import numpy as np
 
 from golden import arith
-from golden.isa import PWL_BREAKPOINTS, PWL_ICPT_WORD, PWL_SLOPE_WORD, PWL_WORDS, Buffer, Opcode, Queue, make
+from golden.isa import (
+    FORMATS,
+    PWL_BREAKPOINTS,
+    PWL_ICPT_WORD,
+    PWL_SLOPE_WORD,
+    PWL_WORDS,
+    Buffer,
+    HwConfig,
+    Opcode,
+    Queue,
+    make,
+)
 from tb.seq_lib import data
 from tb.seq_lib.builder import ProgramBuilder, TensorRef
 
 I32_MAX = (1 << 31) - 1
+
+
+P_GATHER = 0.15
+"""Probability that a contiguous-row LOAD of a random layer is emitted as the equivalent GATHER."""
+GATHER_YSTRIDE_MAX = next(f for f in FORMATS[Opcode.GATHER] if f.name == "y_stride").max
 
 
 @dataclass(frozen=True)
@@ -59,8 +75,21 @@ def _dim(rng: np.random.Generator, max_dim: int, block: int) -> int:
 def _load2d(
     b: ProgramBuilder, buf: Buffer, sram: int, ref: TensorRef, r0: int, c0: int, nrows: int, ncols: int
 ) -> None:
-    """LOAD rows r0.. (one buffer row per tensor row) of columns c0..c0+ncols of a 2-D tensor."""
+    """LOAD rows r0.. (one buffer row per tensor row) of columns c0..c0+ncols of a 2-D tensor.
+
+    With probability P_GATHER (contiguous rows only) the same rows come from a GATHER instead:
+    indices r0 + k .. (k random, negative too) against a table base k rows before the rows, so
+    the buffer contents, and the layer's expected values, are the LOAD's."""
     s0, s1 = ref.strides
+    E = HwConfig.elem_bytes(buf)
+    if s1 == E and 0 < s0 <= GATHER_YSTRIDE_MAX and nrows < 4096 and b.rng.random() < P_GATHER:
+        k = int(b.rng.integers(-r0 - 3, 40))
+        ids = np.arange(nrows, dtype="<i4") + (r0 + k)   # table row r0 + k + i starts at row r0 + i
+        idx = b.place(f"{ref.name}.idx{b.n_insns}", ids.astype(np.int32).reshape(nrows, 1), role="const",
+                      exact=True)
+        b.emit(Opcode.GATHER, buf_sel=int(buf), sram_addr=sram, x_size=ncols, y_size=nrows, y_stride=s0,
+               ext_addr=(ref.addr + c0 * s1 - k * s0) & 0xFFFFFFFF, idx_addr=idx.addr)
+        return
     b.emit(
         Opcode.LOAD,
         buf_sel=int(buf),
