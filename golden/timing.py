@@ -235,7 +235,7 @@ def estimate_along(insns: Sequence[Insn | DecodeError], hw: HwConfig, events: It
             counters[Counter.DMA_RD_BYTES] += y * (row + 4)
             a0 = max(t0, ld_issue_free)
             row_beats = (row + bus - 1) // bus + (1 if row % bus else 0)  # rows may be unaligned
-            per_row = p.rd_latency + 3 + max(1.0, 1 / rate)
+            per_row = p.rd_latency + 4 + max(1.0, 1 / rate)   # measured on the RTL: docs/performance.md
             d_start = max(a0 + per_row, ld_data_free)
             d_end = max(d_start + y * (row_beats + 1) / rate, a0 + y * per_row + row_beats / rate)
             counters[Counter.STALL_LD_MEM] += int(y * p.rd_latency)
