@@ -113,8 +113,11 @@ def lower_conv(lw: Lowerer, n: Node) -> None:
     lw.run(op)
     if lw._cur_layer is not None:
         lw._cur_layer.meta.update(conv_band=band_op is not None)
-    lw.useful(N_ * Ho * Wo, KH * KW * Ci, Co, a_bytes=N_ * Ci * H * W_ * x.item, w_bytes=wq.size,
-              o_bytes=N_ * Co * Ho * Wo * out.item)
+    # compulsory input: the input pixels some tap reads (a strided 1x1 conv skips the others)
+    rows_used = len({ho * sh + kh * dh - ph for ho in range(Ho) for kh in range(KH)} & set(range(H)))
+    cols_used = len({wo * sw + kw * dw - pw for wo in range(Wo) for kw in range(KW)} & set(range(W_)))
+    lw.useful(N_ * Ho * Wo, KH * KW * Ci, Co, a_bytes=N_ * Ci * rows_used * cols_used * x.item,
+              w_bytes=wq.size, o_bytes=N_ * Co * Ho * Wo * out.item)
     lw.vals[end.name] = out
     lw.vals[n.name] = out
 
