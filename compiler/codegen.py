@@ -405,6 +405,60 @@ SHORT_OP_M_TILE = 128
 """...and run with M tiles of at most this many rows (measured on resnet20: docs/performance.md)."""
 
 
+def _interleave(loads: list[Callable[[], None]], computes: list[Callable[[], None]]) -> None:
+    """Run two emission lists merged evenly, each in its own order: the next step's loads spread
+    between this step's GEMMs, so the in-order dispatcher never holds a run of GEMMs behind a long
+    run of LOADs waiting for the LD FIFO (or the reverse)."""
+    nl, nc = len(loads), len(computes)
+    i = j = 0
+    while i < nl or j < nc:
+        if j >= nc or (i < nl and i * nc <= j * nl):
+            loads[i]()
+            i += 1
+        else:
+            computes[j]()
+            j += 1
+
+
+def m_tile(M: int, nk: int, nn: int, hw: HwConfig) -> tuple[int, bool]:
+    """(M tile, input resident) the Tiler uses for M rows, nk non-zero K-blocks and nn N-blocks.
+
+    Resident: the tile's nk input K-blocks all fit one INP half and are loaded once per tile;
+    otherwise the tile streams input chunks (output resident, :meth:`Tiler._streamed_steps`)."""
+    inp_half, acc_half = hw.inp_depth // 2, hw.acc_depth // 2
+    mt = min(M, acc_half)
+    resident = nk * mt <= inp_half
+    if not resident:
+        cand = min(M, inp_half // nk)
+        if cand >= min(M, 64):
+            mt, resident = cand, True
+        else:
+            mt = min(M, 128, acc_half)
+    if nk * nn <= SHORT_OP_KN:
+        # little compute per loaded row (adds, copies, pooling): small M tiles keep the
+        # load -> GEMM -> store pipeline full instead of paying a large tile's fill and drain
+        mt = min(mt, SHORT_OP_M_TILE)
+    return mt, resident
+
+
+def tile_cost(M: int, nk: int, nn: int, hw: HwConfig) -> float:
+    """Cycles of a GemmOp in the Tiler's plain (per-K-block) form, from the analytic model's view:
+    per M tile, max(array rows, 16-byte beats of its input and weight loads) plus a fill of
+    TILE_FILL cycles (the loads of a tile and the drain of its stores do not fully overlap)."""
+    mt, resident = m_tile(M, nk, nn, hw)
+    R = hw.rows
+    groups = 1 if resident else -(-nn // max(1, (hw.acc_depth // 2) // mt))
+    cost = 0.0
+    for m0 in range(0, M, mt):
+        rows = min(mt, M - m0)
+        cost += max(rows * nk * nn, groups * nk * rows + nk * nn * R) + TILE_FILL
+    return cost
+
+
+TILE_FILL = 64
+"""Cycles per M tile the cost model adds for pipeline fill and drain (read latency, PPU, stores)."""
+
+
 class Tiler:
     """Turns GemmOps into instructions on an Emitter."""
 
@@ -449,18 +503,7 @@ class Tiler:
         w_nz = [[kb for kb in range(nk) if wt[kb, nb] is not None] for nb in range(nn)]
         union = sorted({kb for ks in w_nz for kb in ks})
         nu = max(1, len(union))
-        mt = min(op.M, acc_half)
-        resident = nu * mt <= inp_half
-        if not resident:
-            cand = min(op.M, inp_half // nu)
-            if cand >= min(op.M, 64):
-                mt, resident = cand, True
-            else:
-                mt = min(op.M, 128, acc_half)
-        if nu * nn <= SHORT_OP_KN:
-            # little compute per loaded row (adds, copies, pooling): small M tiles keep the
-            # load -> GEMM -> store pipeline full instead of paying a large tile's fill and drain
-            mt = min(mt, SHORT_OP_M_TILE)
+        mt, resident = m_tile(op.M, nu, nn, hw)
         band = op.band
         if band is not None:
             mt, resident = max(b - a for a, b in band.tiles), True
@@ -478,7 +521,7 @@ class Tiler:
         # emitted after every compute that read the half's previous contents (program order).
         steps: list[tuple[list[Callable[[], None]], list[Callable[[], None]]]] = []
         first_step: list[int] = []
-        tile_loads: list[Callable[[], None]] = []
+        tile_loads: list[list[Callable[[], None]]] = []
         for ti, (m0, m1) in enumerate(tiles):
             mrows = m1 - m0
             sub = [slice_runs(s.runs, m0, m1) for s in op.srcs]
@@ -493,26 +536,34 @@ class Tiler:
             ctx: dict = {"inp_pos": {}, "base": 0}
             segs = band.segs[ti] if band is not None and band.segs else [(0, 0, mrows)]
 
-            def load_tile(ti: int = ti, ctx: dict = ctx, klists: list = klists, sub: list = sub,
-                          m0: int = m0, mrows: int = mrows) -> None:
-                base = ctx["base"] = em.inp_half * inp_half
+            def tile_base(ctx: dict = ctx) -> None:
+                ctx["base"] = em.inp_half * inp_half
                 em.inp_half ^= 1
-                if band is not None:
-                    for ld in band.loads[ti]:
-                        if ld.idx_addr >= 0:
-                            em.gather(Buffer.INP, base + ld.row, ld.addr, ld.size, ld.rows, ld.stride,
-                                      ld.idx_addr, band.region, ld.idx_region)
-                        else:
-                            em.load(Buffer.INP, base + ld.row, ld.addr, ld.size, 1, ld.rows, ld.stride,
-                                    band.region)
-                    ctx["inp_pos"].update({kb: base + off for kb, off in enumerate(band.kb_off)})
-                else:
-                    need = sorted({kb for kl in klists for kb in kl})
-                    for i, kb in enumerate(need):
-                        ctx["inp_pos"][kb] = base + i * mrows
-                        self._load_inp(op, sub, kb, base + i * mrows, m0)
 
-            tile_loads.append(load_tile if resident else (lambda: None))
+            def band_load(ld: BandLoad, ctx: dict = ctx) -> None:
+                base = ctx["base"]
+                if ld.idx_addr >= 0:
+                    em.gather(Buffer.INP, base + ld.row, ld.addr, ld.size, ld.rows, ld.stride,
+                              ld.idx_addr, band.region, ld.idx_region)
+                else:
+                    em.load(Buffer.INP, base + ld.row, ld.addr, ld.size, 1, ld.rows, ld.stride,
+                            band.region)
+
+            def kb_load(i: int, kb: int, ctx: dict = ctx, sub: list = sub, m0: int = m0,
+                        mrows: int = mrows) -> None:
+                ctx["inp_pos"][kb] = ctx["base"] + i * mrows
+                self._load_inp(op, sub, kb, ctx["base"] + i * mrows, m0)
+
+            def band_pos(ctx: dict = ctx) -> None:
+                ctx["inp_pos"].update({kb: ctx["base"] + off for kb, off in enumerate(band.kb_off)})
+
+            tl: list[Callable[[], None]] = [tile_base]
+            if band is not None:
+                tl += [lambda ld=ld, f=band_load: f(ld) for ld in band.loads[ti]] + [band_pos]
+            else:
+                need = sorted({kb for kl in klists for kb in kl})
+                tl += [lambda i=i, kb=kb, f=kb_load: f(i, kb) for i, kb in enumerate(need)]
+            tile_loads.append(tl if resident else [])
             first_step.append(len(steps))
             if not resident:
                 steps.extend(self._streamed_steps(op, wt, klists, sub, m0, m1, kc))
@@ -550,15 +601,15 @@ class Tiler:
                         em.wgt_half ^= 1
                         self._load_wgt(chunk, nb, wt, st["wbase"])
 
-                    def compute(chunk: list = chunk, st: dict = st, nbx: dict = nbx, ctx: dict = ctx,
+                    def compute(i: int, kb: int, st: dict = st, nbx: dict = nbx, ctx: dict = ctx,
                                 segs: list = segs, first: bool = ci == 0) -> None:
                         pos = ctx["inp_pos"]
-                        for i, kb in enumerate(chunk):
-                            for di, da, mm in segs:
-                                em.gemm(pos[kb] + di, st["wbase"] + i * R, nbx["acc"] + da, mm,
-                                        not (first and i == 0))
+                        for di, da, mm in segs:
+                            em.gemm(pos[kb] + di, st["wbase"] + i * R, nbx["acc"] + da, mm,
+                                    not (first and i == 0))
 
-                    comps: list[Callable[[], None]] = [compute]
+                    comps: list[Callable[[], None]] = [lambda i=i, kb=kb, f=compute: f(i, kb)
+                                                       for i, kb in enumerate(chunk)]
                     if ci == 0:
                         comps.insert(0, start_nb)
                     if ci == len(chunks) - 1:
@@ -569,18 +620,13 @@ class Tiler:
         for ti in range(len(tiles)):
             prev = first_step[ti - 1] if ti else -1
             if ti and first_step[ti] - prev >= 2:
-                steps[prev + 1][0].append(tile_loads[ti])
+                steps[prev + 1][0].extend(tile_loads[ti])
             else:
-                steps[first_step[ti]][0].insert(0, tile_loads[ti])
-        for si, (loads, _) in enumerate(steps):
-            if si == 0:
-                for fn in loads:
-                    fn()
-            if si + 1 < len(steps):
-                for fn in steps[si + 1][0]:
-                    fn()
-            for fn in steps[si][1]:
-                fn()
+                steps[first_step[ti]][0][:0] = tile_loads[ti]
+        for fn in steps[0][0] if steps else []:
+            fn()
+        for si in range(len(steps)):
+            _interleave(steps[si + 1][0] if si + 1 < len(steps) else [], steps[si][1])
         op.stats.update(tiles_total=total, tiles_skipped=skipped, m_tile=mt, k_chunk=kc,
                         resident=resident, band=band is not None)
 

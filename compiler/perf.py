@@ -414,7 +414,19 @@ def _is_program_file(spec: str) -> bool:
     return spec.endswith(".nmxp") or pathlib.Path(spec).is_file()
 
 
-def load_program(spec: str, cfg: str | None, n_calib: int) -> tuple[Program, str]:
+def batched(inputs: tuple[Any, ...], batch: int) -> tuple[Any, ...]:
+    """``inputs`` with every tensor's leading (batch) dimension repeated ``batch`` times.
+
+    How a zoo model is compiled for batch N: the compiler takes the batch size from the example
+    input's shape, so a batch-1 image N x C x H x W becomes batch x C x H x W (same weights)."""
+    import torch
+
+    if batch == 1:
+        return inputs
+    return tuple(torch.cat([x] * batch) if isinstance(x, torch.Tensor) else x for x in inputs)
+
+
+def load_program(spec: str, cfg: str | None, n_calib: int, batch: int = 1) -> tuple[Program, str]:
     """(Program, model name) from a ``.nmxp`` file, a zoo name or ``module.path:factory``.
 
     A file keeps its own configuration (``--cfg`` must agree if given); a model is compiled for
@@ -440,7 +452,9 @@ def load_program(spec: str, cfg: str | None, n_calib: int) -> tuple[Program, str
         raise PerfError(str(e.code)) from None
     except (ImportError, AttributeError, ValueError, TypeError) as e:
         raise PerfError(f"cannot load model {spec!r}: {type(e).__name__}: {e}") from None
-    name = spec.split(":")[-1]
+    name = spec.split(":")[-1] + (f"_b{batch}" if batch > 1 else "")
+    if batch > 1:
+        example, calib = batched(example, batch), calib and [batched(c, batch) for c in calib]
     t0 = time.perf_counter()
     prog = compile_model(model, example, calibration=calib, hw=hw or parse_hw("16x16"), name=name)
     print(f"compiled {spec} in {time.perf_counter() - t0:.1f} s: {len(prog.insns):,} instructions",
@@ -517,12 +531,18 @@ def main(argv: list[str] | None = None) -> int:
                          "a .nmxp keeps its own)")
     ap.add_argument("--out", default=None, help="output directory (default build/perf/<model>)")
     ap.add_argument("--calib", type=int, default=32, help="calibration samples for zoo models")
+    ap.add_argument("--batch", type=int, default=1,
+                    help="compile a model for this batch size (its example inputs repeated along dim 0)")
     ap.add_argument("--rtl", action="store_true", help="also run the whole Program on the RTL per profile")
     ap.add_argument("--no-plot", action="store_true", help="skip perf.png / perf.svg")
     a = ap.parse_args(argv)
     try:
         profiles = parse_profiles(a.profile)  # before any compile: a typo fails fast
-        program, name = load_program(a.model, a.cfg, a.calib)
+        if a.batch < 1:
+            raise PerfError(f"--batch must be >= 1, not {a.batch}")
+        if a.batch > 1 and _is_program_file(a.model):
+            raise PerfError("--batch applies to a model, not to a compiled .nmxp Program")
+        program, name = load_program(a.model, a.cfg, a.calib, a.batch)
         out = pathlib.Path(a.out) if a.out else pathlib.Path("build") / "perf" / _safe(name)
         out.mkdir(parents=True, exist_ok=True)
         doc = perf_doc(program, name, profiles)

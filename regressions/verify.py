@@ -49,9 +49,12 @@ import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
+
+if TYPE_CHECKING:
+    from golden.program import Program
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 DEFAULTS: dict[str, Any] = {"cfg": "16x16", "seed": 1, "batch": 64, "batch_seed": 0, "calib": 32,
@@ -275,6 +278,7 @@ def _verify(p: dict[str, Any], outdir: pathlib.Path, peak: TreePeak) -> Record:
     outdir.mkdir(parents=True, exist_ok=True)
     model: Record = {"name": mut.name, "family": mut.family, "cfg": hw_name(hw), "insns": None,
                      "rtl_cycles": None, "golden_cycles": None, "cycle_ratio": None, "mac_util": None,
+                     "useful_mac_util": None, "io_bound_ratio": None,
                      "mem_profile": None,
                      "dma_rd_bytes": None, "dma_wr_bytes": None, "cosine": None, "max_abs_err": None,
                      "top1": None, "coverage_pct": None, "energy_uj": None, "power_mw": None}
@@ -319,6 +323,7 @@ def _verify(p: dict[str, Any], outdir: pathlib.Path, peak: TreePeak) -> Record:
     mem = peak.figures()
     wall_s = round(time.perf_counter() - t_start, 2)
     figures = {k: model[k] for k in ("insns", "rtl_cycles", "golden_cycles", "cycle_ratio", "mac_util",
+                                     "useful_mac_util", "io_bound_ratio",
                                      "dma_rd_bytes", "dma_wr_bytes", "cosine", "top1", "coverage_pct",
                                      "energy_uj", "power_mw")}
     figures.update({k: round(v, 2) for k, v in wall.items()})
@@ -413,6 +418,7 @@ def _rtl(prog: Any, hw: Any, p: dict[str, Any], outdir: pathlib.Path, model: Rec
                  mac_util=round(r.mac_utilisation, 4), dma_rd_bytes=r.counters.get(Counter.DMA_RD_BYTES, 0),
                  dma_wr_bytes=r.counters.get(Counter.DMA_WR_BYTES, 0),
                  coverage_pct=r.coverage.get("percent"), mem_profile=p["mem_profile"])
+    model.update(_useful_and_bound(prog, cyc, model["dma_rd_bytes"] + model["dma_wr_bytes"]))
     detail.update(cycles_per_s=round(r.cycles_per_s), sim_cycles=r.sim_cycles, rtl_error=r.error,
                   golden_error=r.golden_error, warnings=list(r.warnings),
                   first_mismatch=r.mismatches[0].describe() if r.mismatches else None)
@@ -437,6 +443,18 @@ def _rtl(prog: Any, hw: Any, p: dict[str, Any], outdir: pathlib.Path, model: Rec
         if not ok:
             failures.append({"name": r.name, "seed": r.seed, "signature": "check:" + why.split(" ")[0],
                              "message": why, "rerun": r.rerun})
+
+
+def _useful_and_bound(prog: Program, cycles: int, traffic: int) -> dict[str, float | None]:
+    """Useful MAC utilisation and traffic / I/O lower bound of a run (definitions: compiler.perf)."""
+    from compiler.perf import bounds
+
+    hw = prog.hw
+    layers = prog.manifest["layers"]
+    useful = sum(int(ly["meta"].get("macs", 0)) for ly in layers)
+    bound = sum(bounds(ly["meta"].get("gemms", []), hw)["bound"] for ly in layers)
+    return {"useful_mac_util": round(useful / (hw.rows * hw.cols * cycles), 4) if cycles and useful else None,
+            "io_bound_ratio": round(traffic / bound, 3) if bound else None}
 
 
 def _power(r: Any, model: Record, checks: list[dict[str, Any]], failures: list[Record],
@@ -487,7 +505,10 @@ def report_lines(rec: Record, power: bool = False) -> list[tuple[str, str]]:
                    f" ratio {_fmt(m['cycle_ratio'], '.3f')}"),
         ("MAC utilisation", f"{_pct(m['mac_util'])} (RTL counters MAC_CYCLES / CYCLES,"
                             f" memory profile {_profile(m.get('mem_profile'))})"),
-        ("DMA bytes", f"read {_fmt(m['dma_rd_bytes'])}, write {_fmt(m['dma_wr_bytes'])}"),
+        ("useful MAC utilisation", f"{_pct(m.get('useful_mac_util'))} (the float model's linear-op MACs"
+                                   " / (ROWS x COLS x RTL cycles), docs/performance.md)"),
+        ("DMA bytes", f"read {_fmt(m['dma_rd_bytes'])}, write {_fmt(m['dma_wr_bytes'])};"
+                      f" {_fmt(m.get('io_bound_ratio'), '.2f')}x the I/O lower bound"),
         ("golden vs float", f"cosine min {_fmt(m['cosine'], '.4f')},"
                             f" max|err|/range {_fmt(m['max_abs_err'], '.4f')},"
                             f" top-1 agreement {_pct(m['top1'])} over {v.get('batch_source', '-')}"),

@@ -8,7 +8,19 @@ import numpy as np
 import torch
 from torch.fx import Node
 
-from compiler.codegen import ASrc, Band, BandLoad, GemmOp, KBlk, Out, Run, merge_runs, pack_weight_tiles
+from compiler.codegen import (
+    TILE_FILL,
+    ASrc,
+    Band,
+    BandLoad,
+    GemmOp,
+    KBlk,
+    Out,
+    Run,
+    merge_runs,
+    pack_weight_tiles,
+    tile_cost,
+)
 from compiler.frontend import unsupported
 from compiler.lower.act import Act
 from compiler.lower.post import bn_end, make_ppu, post_for
@@ -23,8 +35,6 @@ aten = torch.ops.aten
 
 PER_ROW_MIN = 99
 """Output rows at least this many ROWS wide run one GEMM per row of a band (no wasted rows)."""
-OVERCOMPUTE_MAX = 1.5
-"""Largest ratio of computed to useful GEMM rows for which a convolution uses input bands."""
 
 
 @lowers(aten.convolution.default)
@@ -86,7 +96,7 @@ def lower_conv(lw: Lowerer, n: Node) -> None:
                 rb.append(((kh * KW + kw) * Ci + c0, size))
                 taps.append((kh, kw, c0))
     wt = pack_weight_tiles(lw.mem, wq, lw.hw, f"{n.name}.w", rb)
-    band = _band(lw, x, n.name, (KH, KW), (sh, sw), (dh, dw), (ph, pw), Ho, Wo, Ci, N_, taps)
+    band = _band(lw, x, n.name, (KH, KW), (sh, sw), (dh, dw), (ph, pw), Ho, Wo, Ci, N_, taps, Co)
     a_runs, o_runs = [], []
     if band is not None:
         band_op, pitch = band
@@ -124,7 +134,7 @@ def lower_conv(lw: Lowerer, n: Node) -> None:
 
 def _band(lw: Lowerer, x: Act, name: str, k: tuple[int, int], s: tuple[int, int], d: tuple[int, int],
           p: tuple[int, int], Ho: int, Wo: int, Ci: int, N_: int, taps: list[tuple[int, int, int]],
-          ) -> tuple[Band, int] | None:
+          Co: int) -> tuple[Band, int] | None:
     """Input-band reuse plan of a stride-1 convolution, or None where it does not apply or the
     analytic model says the per-tap implicit GEMM is cheaper.
 
@@ -133,7 +143,7 @@ def _band(lw: Lowerer, x: Act, name: str, k: tuple[int, int], s: tuple[int, int]
     x band pixels + pixel).  GEMM row ``j = (ho - ho0) * Wp + wo`` then reads tap ``(kh, kw)`` at
     band pixel ``j + kh * Wp + kw + border - pw``: every tap is a contiguous run of band rows, so
     the taps cost no memory traffic.  The price is ``Wp - Wo`` over-computed rows per output row
-    (never stored), bounded by :data:`OVERCOMPUTE_MAX`."""
+    (never stored)."""
     hw = lw.hw
     R = hw.rows
     (KH, KW), (sh, sw), (dh, dw), (ph, pw) = k, s, d, p
@@ -177,12 +187,13 @@ def _band(lw: Lowerer, x: Act, name: str, k: tuple[int, int], s: tuple[int, int]
                 tiles.append((m + ho0 * Wp, m + ho0 * Wp + (nb_ - 1) * Wp + Wo))
         m += Ho * (Wo if per_row else Wp)
     kb_off = [(c0 // R) * bp + kh * Wp + kw + b - pw for kh, kw, c0 in taps]
-    # Choice between band and per-tap forms: the band moves fewer bytes whenever it applies, but
-    # computes Wp - Wo wasted rows per output row; measured on resnet20 (docs/performance.md) the
-    # per-tap form's input refetch and non-overlapped loads cost more than an over-compute of up
-    # to OVERCOMPUTE_MAX, beyond which (7x7 maps: 9/7) the per-tap form is kept.
-    rows = sum(t1 - t0 for t0, t1 in tiles)
-    if rows > OVERCOMPUTE_MAX * N_ * Ho * Wo:
+    # Band or per-tap form, whichever the analytic model (codegen.tile_cost) says is faster: the
+    # band moves fewer bytes but computes Wp - Wo wasted rows per output row; the per-tap form
+    # computes no waste but refetches the input per tap.
+    nk, nn = len(taps), -(-Co // hw.cols)
+    band_cost = sum(max((t1 - t0) * nk * nn, ncb * ld[0].rows + nk * nn * R) + TILE_FILL
+                    for (t0, t1), ld in zip(tiles, loads, strict=True))
+    if band_cost > tile_cost(N_ * Ho * Wo, nk, nn, hw):
         return None
     return Band(tiles, loads, kb_off, ncb * bp, x.region, segs or None), Wo if per_row else Wp
 
