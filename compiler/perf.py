@@ -27,9 +27,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from golden.hwcfg import ConfigNameError, hw_name, parse_hw
-from golden.isa import Buffer, Counter, DecodeError, HwConfig, Insn, Opcode, decode
+from golden.isa import Counter, DecodeError, HwConfig, Insn, Opcode, decode
 from golden.program import Program, ProgramFormatError
-from golden.timing import MEM_PROFILES, Timing, TimingParams, estimate
+from golden.timing import MEM_PROFILES, Timing, TimingParams, dma_bytes, estimate
 
 PROG = "python -m compiler.perf"
 OUTSIDE = "(outside layers)"
@@ -106,17 +106,16 @@ def _prefix_sums(insns: Sequence[Insn], hw: HwConfig) -> tuple[list[int], list[i
     rd = wr = rows = 0
     out32 = False
     crd, cwr, crows = [0], [0], [0]
-    elem = {b: hw.elem_bytes(b) for b in Buffer}
     for ins in insns:
         op, f = ins.opcode, ins.fields
-        if op == Opcode.LOAD:
-            rd += f["y_size"] * f["x_size"] * elem[Buffer(f["buf_sel"])]
-        elif op == Opcode.GEMM:
+        if op == Opcode.GEMM:
             rows += f["m"]
-        elif op == Opcode.STORE:
-            wr += f["y_size"] * f["x_size"] * (4 if out32 else 1)
         elif op == Opcode.PPUCFG:
             out32 = bool(f["out_int32"])
+        else:
+            r, w = dma_bytes(ins, hw, out32)
+            rd += r
+            wr += w
         crd.append(rd)
         cwr.append(wr)
         crows.append(rows)

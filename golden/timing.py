@@ -132,6 +132,21 @@ def sram_accesses(ins: Insn, hw: HwConfig) -> dict[Counter, int]:
     return {}
 
 
+def dma_bytes(ins: Insn, hw: HwConfig, out_int32: bool) -> tuple[int, int]:
+    """(read, write) payload bytes of one instruction on the AXI port (exact, DMA_RD/WR_BYTES).
+
+    LOAD reads ``y_size*x_size`` elements; GATHER also its ``y_size`` int32 indices; STORE writes
+    ``y_size*x_size`` elements of the size the last PPUCFG set (``out_int32``)."""
+    f, op = ins.fields, ins.opcode
+    if op == Opcode.LOAD:
+        return f["y_size"] * f["x_size"] * hw.elem_bytes(Buffer(f["buf_sel"])), 0
+    if op == Opcode.GATHER:
+        return f["y_size"] * (f["x_size"] * hw.elem_bytes(Buffer(f["buf_sel"])) + 4), 0
+    if op == Opcode.STORE:
+        return 0, f["y_size"] * f["x_size"] * (4 if out_int32 else 1)
+    return 0, 0
+
+
 def estimate(insns: Sequence[Insn], hw: HwConfig, params: TimingParams | None = None) -> Timing:
     """Schedule ``insns`` (the accepted prefix of a stream, program order, FINISH included).
 
@@ -211,7 +226,7 @@ def estimate_along(insns: Sequence[Insn | DecodeError], hw: HwConfig, events: It
         if op == Opcode.LOAD:
             buf = Buffer(f["buf_sel"])
             E = hw.elem_bytes(buf)
-            counters[Counter.DMA_RD_BYTES] += f["y_size"] * f["x_size"] * E
+            counters[Counter.DMA_RD_BYTES] += dma_bytes(ins, hw, out_int32)[0]
             beats, bursts = _xfer_beats(f["ext_addr"], f["x_size"], f["x_stride"], f["y_size"],
                                         f["y_stride"], E, bus)
             # AR issue path: one burst per cycle, at most rd_outstanding in flight; R beats in
@@ -232,7 +247,7 @@ def estimate_along(insns: Sequence[Insn | DecodeError], hw: HwConfig, events: It
             # next row's index read follows the row's last burst (docs/rtl_top.md, "GATHER")
             E = hw.elem_bytes(Buffer(f["buf_sel"]))
             y, row = f["y_size"], f["x_size"] * E
-            counters[Counter.DMA_RD_BYTES] += y * (row + 4)
+            counters[Counter.DMA_RD_BYTES] += dma_bytes(ins, hw, out_int32)[0]
             a0 = max(t0, ld_issue_free)
             row_beats = (row + bus - 1) // bus + (1 if row % bus else 0)  # rows may be unaligned
             per_row = p.rd_latency + 4 + max(1.0, 1 / rate)   # measured on the RTL: docs/performance.md
@@ -262,7 +277,7 @@ def estimate_along(insns: Sequence[Insn | DecodeError], hw: HwConfig, events: It
             busy[q] += cmp_stream_free - t0
         elif op == Opcode.STORE:
             E = 4 if out_int32 else 1
-            counters[Counter.DMA_WR_BYTES] += f["y_size"] * f["x_size"] * E
+            counters[Counter.DMA_WR_BYTES] += dma_bytes(ins, hw, out_int32)[1]
             beats, bursts = _xfer_beats(f["ext_addr"], f["x_size"], f["x_stride"], f["y_size"],
                                         f["y_stride"], E, bus)
             # front end reads one ACC row per cycle into the PPU; W beats follow at the memory's
