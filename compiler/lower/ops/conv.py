@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 
 aten = torch.ops.aten
 
+BAND_SLACK = 1.1
+"""A band is chosen unless the analytic model predicts it more than this factor slower than the
+per-tap form: it moves several times fewer bytes, which the cycle model at 16 B/cycle undervalues
+(energy, and any slower memory, docs/performance.md)."""
+
 PER_ROW_MIN = 99
 """Output rows at least this many ROWS wide run one GEMM per row of a band (no wasted rows)."""
 
@@ -193,7 +198,7 @@ def _band(lw: Lowerer, x: Act, name: str, k: tuple[int, int], s: tuple[int, int]
     nk, nn = len(taps), -(-Co // hw.cols)
     band_cost = sum(max((t1 - t0) * nk * nn, ncb * ld[0].rows + nk * nn * R) + TILE_FILL
                     for (t0, t1), ld in zip(tiles, loads, strict=True))
-    if band_cost > tile_cost(N_ * Ho * Wo, nk, nn, hw):
+    if band_cost > BAND_SLACK * tile_cost(N_ * Ho * Wo, nk, nn, hw):
         return None
     return Band(tiles, loads, kb_off, ncb * bp, x.region, segs or None), Wo if per_row else Wp
 
