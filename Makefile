@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.stamp-install
 TORCH_PIN := torch==2.13.0
+# torch's OpenMP threads sleep at barriers instead of spinning: two jobs share the 2 cores (golden/__init__.py)
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: all test regress verify lint synth bench sv-pkg docs-isa clean distclean venv
 

@@ -4,6 +4,7 @@
 ``fidelity(...)`` compares the golden simulator against float PyTorch.  See docs/compiler.md.
 """
 
+import golden  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads, see golden/__init__.py)
 from compiler.compile import compile_model
 from compiler.frontend import UnsupportedOpError
 

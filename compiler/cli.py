@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
              if getattr(a, f) is not None}
     hw = HwConfig(**hw_kw)
     from compiler import compile_model
+    from compiler.compile import release_compile_state
     from compiler.report import format_pwl_table, format_table, layer_table
 
     model, example, calib, zspec = load_model(a.model, a.calib)
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     info = prog.compile_info  # type: ignore[attr-defined]
     print(f"compiled {a.model} in {dt:.2f} s: {len(prog.insns)} instructions, {len(prog.memory):,} bytes "
           f"of memory image", file=sys.stderr)
+    release_compile_state(prog, keep_graph=not a.no_sim)
     rows = layer_table(prog, None if a.no_sim else example)
     print(format_table(rows))
     if info["pwl"]:

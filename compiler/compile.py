@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -64,6 +65,23 @@ def compile_model(model: torch.nn.Module, example_inputs: tuple[Any, ...] | Any,
         "graph": graph, "lowerer": lw, "pwl": lw.pwl_stats,
     }
     return prog
+
+
+def release_compile_state(program: Program, *, keep_graph: bool = False) -> None:
+    """Drop the compiler's working state from ``program.compile_info``: the Lowerer (memory image
+    builder, float reference of every node, hazard tables), the calibration ranges with their
+    samples and, unless ``keep_graph`` (``report.layer_errors`` needs it), the exported graph.
+
+    That state is most of a large compile's peak (bert_base: about 1 GB); callers that go on to
+    simulate or report (the CLI, ``regressions.verify``) release it first.  The figures
+    (``insns``, ``pwl``, ``layer_stats``, times) stay.
+    """
+    info = getattr(program, "compile_info", None)
+    if info is None:
+        return
+    for key in ("lowerer", "ranges", *(() if keep_graph else ("graph",))):
+        info.pop(key, None)
+    gc.collect()
 
 
 def _lower(model: torch.nn.Module, example: tuple[Any, ...], samples: list[tuple[Any, ...]], hw: HwConfig,

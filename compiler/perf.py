@@ -444,6 +444,7 @@ def load_program(spec: str, cfg: str | None, n_calib: int, batch: int = 1) -> tu
         return prog, str(prog.manifest.get("name") or pathlib.Path(spec).stem)
     from compiler import compile_model
     from compiler.cli import load_model
+    from compiler.compile import release_compile_state
 
     try:
         model, example, calib, _ = load_model(spec, n_calib)
@@ -458,6 +459,7 @@ def load_program(spec: str, cfg: str | None, n_calib: int, batch: int = 1) -> tu
     prog = compile_model(model, example, calibration=calib, hw=hw or parse_hw("16x16"), name=name)
     print(f"compiled {spec} in {time.perf_counter() - t0:.1f} s: {len(prog.insns):,} instructions",
           file=sys.stderr)
+    release_compile_state(prog)
     return prog, name
 
 

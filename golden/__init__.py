@@ -9,7 +9,15 @@ twice (runpy warns about that) and importing one submodule stays cheap.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING, Any
+
+# OpenMP threads (torch's CPU kernels) sleep instead of spinning at barriers.  On this project's
+# 2-core machines two jobs run side by side; spinning threads then steal each other's cores (a
+# resnet50 compile took 130 s instead of 40 s beside another job, docs/performance.md).  It must be
+# set before torch loads libgomp, so every package of the project imports ``golden`` first; an
+# explicit setting in the environment wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _EXPORTS = {
     "Counter": "golden.isa",

@@ -352,9 +352,11 @@ def _verify(p: dict[str, Any], outdir: pathlib.Path, peak: TreePeak) -> Record:
 
 def _compile(mut: ModelUnderTest, hw: Any, outdir: pathlib.Path, detail: Record) -> Any:
     from compiler import compile_model
+    from compiler.compile import release_compile_state
     from tb.env.compare import checked_tensors
 
     prog = compile_model(mut.model, mut.example, calibration=mut.calibration, hw=hw, name=mut.name)
+    release_compile_state(prog)   # the compiler's working state is not needed by fidelity or the RTL
     path = outdir / f"{mut.name}.nmxp"
     prog.save(path)
     checked = checked_tensors(prog)
