@@ -247,6 +247,8 @@ def calibrate(graph: Graph, samples: Iterable[tuple[Any, ...]],
                 _layernorm_stats(ranges, n, env)
             elif n.target == aten._softmax.default:
                 _softmax_stats(ranges, n, env)
+            elif n.target == aten.mul.Tensor:
+                _mul_stats(ranges, n, env, graph.const_nodes)
     assert first is not None, "empty calibration set"
     return ranges, first
 
@@ -275,3 +277,35 @@ def _softmax_stats(ranges: dict[str, Range], n: Node, env: dict[str, Any]) -> No
     d = x - x.amax(dim=int(n.args[1]), keepdim=True)
     ranges.setdefault(f"{n.name}#d", Range()).update(d)
     ranges.setdefault(f"{n.name}#sum", Range()).update(127.0 * torch.exp(d).sum(dim=int(n.args[1])))
+
+
+def _mul_stats(ranges: dict[str, Range], n: Node, env: dict[str, Any], const_nodes: set[str]) -> None:
+    """Operand pairs of a product of two activations (compiler/lower/ops/product.py): aligned
+    subsamples of x and y (``#x``, ``#y``) and the vertices of the convex hull of all (x, y) pairs
+    (``#hx``, ``#hy``).  The squares' inputs x/s_x +- y/s_y depend on scales known only after
+    calibration; being linear in (x, y), their exact extremes are extremes over the hull vertices."""
+    a, b = n.args[0], n.args[1]
+    if not all(isinstance(v, Node) and v.name not in const_nodes for v in (a, b)):
+        return
+    va, vb = env[a.name], env[b.name]
+    if not all(isinstance(v, torch.Tensor) and v.is_floating_point() for v in (va, vb)):
+        return
+    x, y = (t.detach().to(torch.float64).reshape(-1) for t in torch.broadcast_tensors(va, vb))
+    k = x.numel()
+    if k == 0:
+        return
+    idx = (torch.randint(0, k, (SAMPLES_PER_UPDATE,), generator=_SAMPLE_GEN) if k > SAMPLES_PER_UPDATE
+           else torch.arange(k))
+    ranges.setdefault(f"{n.name}#x", Range()).update(x[idx])
+    ranges.setdefault(f"{n.name}#y", Range()).update(y[idx])
+    pts = torch.stack([x, y], 1).numpy()
+    from scipy.spatial import ConvexHull, QhullError
+    try:
+        hull = pts[ConvexHull(pts, qhull_options="QJ").vertices] if k > 3 else pts
+    except QhullError:   # degenerate input: the bounding box corners contain every point
+        lo, hi = pts.min(0), pts.max(0)
+        hull = np.array([[lo[0], lo[1]], [lo[0], hi[1]], [hi[0], lo[1]], [hi[0], hi[1]]])
+    for i in range(0, len(hull), SAMPLES_PER_UPDATE):   # chunks no longer than an update's subsample
+        h = torch.from_numpy(np.ascontiguousarray(hull[i:i + SAMPLES_PER_UPDATE]))
+        ranges.setdefault(f"{n.name}#hx", Range()).update(h[:, 0])
+        ranges.setdefault(f"{n.name}#hy", Range()).update(h[:, 1])

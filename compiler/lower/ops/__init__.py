@@ -6,6 +6,8 @@ exist only for that side effect (the order does not matter: see the registry's `
 
 from compiler.lower.ops import (  # noqa: F401
     conv,
+    conv_grouped,
+    conv_transpose,
     eltwise,
     embed,
     gather,
@@ -13,6 +15,7 @@ from compiler.lower.ops import (  # noqa: F401
     matmul,
     norm,
     pool,
+    product,
     reduce,
     softmax,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,6 +17,7 @@ from compiler.codegen import (
     GemmOp,
     KBlk,
     Out,
+    Ppu,
     Run,
     merge_runs,
     pack_weight_tiles,
@@ -23,7 +25,7 @@ from compiler.codegen import (
 )
 from compiler.frontend import unsupported
 from compiler.lower.act import Act
-from compiler.lower.post import bn_end, make_ppu, post_for
+from compiler.lower.post import Post, bn_end, make_ppu, post_for
 from compiler.lower.prims import copy
 from compiler.lower.registry import lowers
 from compiler.quantize import quant, weight_scales
@@ -42,18 +44,29 @@ PER_ROW_MIN = 99
 """Output rows at least this many ROWS wide run one GEMM per row of a band (no wasted rows)."""
 
 
-@lowers(aten.convolution.default)
+def _plain(lw: Lowerer, n: Node) -> bool:
+    """groups=1, non-transposed: this module (grouped: conv_grouped.py, transposed: conv_transpose.py)."""
+    return not n.args[6] and n.args[8] == 1
+
+
+@lowers(aten.convolution.default, when=_plain)
 def lower_conv(lw: Lowerer, n: Node) -> None:
     """Implicit GEMM: one K-block per (kh, kw, channel block) reading a strided window of the
     zero-bordered NHWC input, so padding costs no instructions and no im2col buffer exists."""
-    R = lw.hw.rows
-    x_n, w_n, b_n, stride, padding, dilation, transposed, _outpad, groups = n.args
-    if transposed or groups != 1:
-        raise unsupported(n, "only groups=1, non-transposed convolution")
-    if len(stride) != 2:
+    lower_dense_conv(lw, n, conv_weight(lw, n))
+
+
+def conv_weight(lw: Lowerer, n: Node) -> np.ndarray:
+    """The (Co, Ci, KH, KW) float64 weight of a non-transposed convolution."""
+    if len(n.args[3]) != 2:
         raise unsupported(n, "only 2-D convolution")
-    x = lw.val(x_n)
-    w = lw.const(w_n).to(torch.float64).numpy()
+    return lw.const(n.args[1]).to(torch.float64).numpy()
+
+
+def conv_bias_bn(lw: Lowerer, n: Node, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(weight, bias) of a convolution with the batch norm that follows it folded in; ``w`` is the
+    (Co, Ci, KH, KW) weight of the equivalent direct convolution (output channels first)."""
+    b_n = n.args[2]
     b = lw.const(b_n).to(torch.float64).numpy() if b_n is not None else np.zeros(w.shape[0])
     bn = lw.plan.bn_of.get(n.name)
     if bn is not None:
@@ -63,8 +76,38 @@ def lower_conv(lw: Lowerer, n: Node) -> None:
         sc = (g_ if g_ is not None else 1.0) / np.sqrt(var + eps)
         w = w * sc[:, None, None, None]
         b = (b - mean) * sc + (be if be is not None else 0.0)
+    return w, b
+
+
+def conv_output(lw: Lowerer, n: Node, shape: tuple[int, ...]) -> tuple[Act, Post, Node, float, str]:
+    """Epilogue of a convolution node and its allocated NHWC output: (out, post, end, s_out, dtype)."""
+    bn = lw.plan.bn_of.get(n.name)
     pre = bn_end(lw, n).name if bn is not None else n.name
     post, end = post_for(lw, n, pre)
+    s_out, dt = lw.out_spec(end, shape)
+    if post.kind == "relu" and dt == "int8":
+        s_out = lw.scale_of(end.name)
+    out = lw.alloc(end.name, shape, s_out, col_dim=1, border=lw.plan.border.get(end.name, 0),
+                   dtype=dt, role=lw.role_of(end))
+    return out, post, end, s_out, dt
+
+
+def quant_conv_weight(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-output-channel int8 (Co, Ci, KH, KW) weight and its scales."""
+    Co = w.shape[0]
+    ws = weight_scales(w.reshape(Co, -1), axis=1)
+    return quant(w, ws[:, None, None, None]).astype(np.int8), ws
+
+
+def lower_dense_conv(lw: Lowerer, n: Node, w: np.ndarray, *, k_useful: int | None = None,
+                     w_useful: int | None = None) -> None:
+    """A (non-transposed) convolution node with the dense (Co, Ci, KH, KW) float weight ``w``
+    (a grouped convolution passes its block-diagonal expansion: its all-zero weight tiles are
+    skipped).  ``k_useful`` / ``w_useful``: the useful reduction length and weight count (default:
+    those of ``w``)."""
+    x_n, _w, _b, stride, padding, dilation = n.args[:6]
+    x = lw.val(x_n)
+    w, b = conv_bias_bn(lw, n, w)
     Co, Ci, KH, KW = w.shape
     N_, _, H, W_ = x.shape
     sh, sw = stride
@@ -74,16 +117,39 @@ def lower_conv(lw: Lowerer, n: Node) -> None:
         x = copy(lw, x, f"{n.name}.pad", border=max(ph, pw))
     Ho = (H + 2 * ph - dh * (KH - 1) - 1) // sh + 1
     Wo = (W_ + 2 * pw - dw * (KW - 1) - 1) // sw + 1
-    shape = (N_, Co, Ho, Wo)
-    s_out, dt = lw.out_spec(end, shape)
-    if post.kind == "relu" and dt == "int8":
-        s_out = lw.scale_of(end.name)
-    out = lw.alloc(end.name, shape, s_out, col_dim=1, border=lw.plan.border.get(end.name, 0),
-                   dtype=dt, role=lw.role_of(end))
+    out, post, end, s_out, dt = conv_output(lw, n, (N_, Co, Ho, Wo))
+    wq, ws = quant_conv_weight(w)
+    band = conv_gemm(lw, n.name, x, wq, lambda: make_ppu(lw, n.name, Co, x.scale * ws, b, post, s_out,
+                                                         out_int32=dt == "int32"),
+                     out, stride, padding, dilation)
+    if lw._cur_layer is not None:
+        lw._cur_layer.meta.update(conv_band=band)
+    # compulsory input: the input pixels some tap reads (a strided 1x1 conv skips the others)
+    rows_used = len({ho * sh + kh * dh - ph for ho in range(Ho) for kh in range(KH)} & set(range(H)))
+    cols_used = len({wo * sw + kw * dw - pw for wo in range(Wo) for kw in range(KW)} & set(range(W_)))
+    lw.useful(N_ * Ho * Wo, KH * KW * Ci if k_useful is None else k_useful, Co,
+              a_bytes=N_ * Ci * rows_used * cols_used * x.item,
+              w_bytes=wq.size if w_useful is None else w_useful, o_bytes=N_ * Co * Ho * Wo * out.item)
+    lw.vals[end.name] = out
+    lw.vals[n.name] = out
+
+
+def conv_gemm(lw: Lowerer, name: str, x: Act, wq: np.ndarray, ppu: Callable[[], Ppu], out: Act,
+              stride: tuple[int, int], padding: tuple[int, int], dilation: tuple[int, int]) -> bool:
+    """Emit ``out = PPU(conv(x, wq))``: the int8 (Co, Ci, KH, KW) weight over the zero-bordered
+    NHWC input ``x`` (border >= the reads' overhang), output pixel (ho, wo) reading input pixel
+    (ho * sh + kh * dh - ph, wo * sw + kw * dw - pw).  ``out`` may be a strided view (its shape
+    gives Ho, Wo; a padding may be negative, i.e. an offset).  Weight tiles that are all zero are
+    skipped.  ``ppu`` builds the PPU configuration (called once, after the weights are laid out).
+    Returns whether the input-band form was chosen."""
+    R = lw.hw.rows
+    Co, Ci, KH, KW = wq.shape
+    N_, _, Ho, Wo = out.shape
+    sh, sw = stride
+    ph, pw = padding
+    dh, dw = dilation
     # weights as (kh, kw, c) x Co with K-blocks per (kh, kw, c-block)
-    wk = w.transpose(2, 3, 1, 0).reshape(KH * KW * Ci, Co)
-    ws = weight_scales(wk, axis=0)
-    wq = quant(wk, ws[None, :]).astype(np.int8)
+    wk = wq.transpose(2, 3, 1, 0).reshape(KH * KW * Ci, Co)
     sN, sH, sW = x.bstride(0), x.bstride(2), x.bstride(3)
     # K-blocks: one per (kh, kw, channel block); with fewer channels than ROWS and contiguous
     # pixels, several kw taps share one K-block (the stem's 7x7x3 taps: 14 K-blocks, not 49)
@@ -100,16 +166,17 @@ def lower_conv(lw: Lowerer, n: Node) -> None:
                 kbl.append(KBlk(0, off, size, 1))
                 rb.append(((kh * KW + kw) * Ci + c0, size))
                 taps.append((kh, kw, c0))
-    wt = pack_weight_tiles(lw.mem, wq, lw.hw, f"{n.name}.w", rb)
-    band = _band(lw, x, n.name, (KH, KW), (sh, sw), (dh, dw), (ph, pw), Ho, Wo, Ci, N_, taps, Co)
+    wt = pack_weight_tiles(lw.mem, wk, lw.hw, f"{name}.w", rb)
+    band = (_band(lw, x, name, (KH, KW), (sh, sw), (dh, dw), (ph, pw), Ho, Wo, Ci, N_, taps, Co)
+            if kbl else None)   # no taps (a transposed conv's empty phase): bias only
     a_runs, o_runs = [], []
+    oN, oH, oW = out.bstride(0), out.bstride(2), out.bstride(3)
     if band is not None:
         band_op, pitch = band
         m = 0
         for ni in range(N_):
             for ho in range(Ho):
-                o_runs.append(Run(m, Wo, out.addr + ni * out.bstride(0) + ho * out.bstride(2),
-                                  out.bstride(3)))
+                o_runs.append(Run(m, Wo, out.addr + ni * oN + ho * oH, oW))
                 m += pitch
         m = band_op.tiles[-1][1]
         a_runs = [Run(0, m, x.addr, 0)]   # unused: the band loads feed INP
@@ -119,22 +186,12 @@ def lower_conv(lw: Lowerer, n: Node) -> None:
         for ni in range(N_):
             for ho in range(Ho):
                 a_runs.append(Run(m, Wo, x.addr + ni * sN + ho * sh * sH, sw * sW))
-                o_runs.append(Run(m, Wo, out.addr + ni * out.bstride(0) + ho * out.bstride(2),
-                                  out.bstride(3)))
+                o_runs.append(Run(m, Wo, out.addr + ni * oN + ho * oH, oW))
                 m += Wo
-    ppu = make_ppu(lw, n.name, Co, x.scale * ws, b, post, s_out, out_int32=dt == "int32")
-    op = GemmOp(n.name, m, Co, [ASrc(merge_runs(a_runs), x.region)], kbl, wt, ppu,
+    op = GemmOp(name, m, Co, [ASrc(merge_runs(a_runs), x.region)], kbl, wt, ppu(),
                 [Out(merge_runs(o_runs), out.bstride(1), out.region)], band=band_op)
     lw.run(op)
-    if lw._cur_layer is not None:
-        lw._cur_layer.meta.update(conv_band=band_op is not None)
-    # compulsory input: the input pixels some tap reads (a strided 1x1 conv skips the others)
-    rows_used = len({ho * sh + kh * dh - ph for ho in range(Ho) for kh in range(KH)} & set(range(H)))
-    cols_used = len({wo * sw + kw * dw - pw for wo in range(Wo) for kw in range(KW)} & set(range(W_)))
-    lw.useful(N_ * Ho * Wo, KH * KW * Ci, Co, a_bytes=N_ * Ci * rows_used * cols_used * x.item,
-              w_bytes=wq.size, o_bytes=N_ * Co * Ho * Wo * out.item)
-    lw.vals[end.name] = out
-    lw.vals[n.name] = out
+    return band_op is not None
 
 
 def _band(lw: Lowerer, x: Act, name: str, k: tuple[int, int], s: tuple[int, int], d: tuple[int, int],

@@ -81,13 +81,16 @@ def lower_add(lw: Lowerer, n: Node) -> None:
     lw.vals[n.name] = out
 
 
-@lowers(aten.mul.Tensor, when=not_unary)
+def const_factor(lw: Lowerer, n: Node) -> bool:
+    """activation * non-scalar constant (the product of two activations is ops/product.py)."""
+    return not_unary(lw, n) and any(lw.is_const(a) for a in n.args[:2])
+
+
+@lowers(aten.mul.Tensor, when=const_factor)
 def lower_mul_const(lw: Lowerer, n: Node) -> None:
     """activation * constant tensor broadcast along the columns (per-channel scale)."""
     a, b = n.args
     x, c = (a, b) if not lw.is_const(a) else (b, a)
-    if not lw.is_const(c):
-        raise unsupported(n, "product of two activations")
     xv = lw.val(x)
     cv = lw.const(c).to(torch.float64)
     shape = lw.shape_of(n)
