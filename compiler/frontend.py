@@ -137,18 +137,24 @@ def export(model: torch.nn.Module, example_inputs: tuple[Any, ...],
     nodes = [n for n in g.nodes if n.op == "call_function"]
     graph = Graph(ep, nodes, inputs, outputs, consts)
     graph.fixed = {inputs[i].name for i in (fixed or {})}
-    # constant folding: any node whose inputs are all constant
+    # constant folding: any node whose inputs are all constant, and any node whose value does not
+    # depend on its runtime operands' values (full_like of an activation, a gather from a uniform
+    # constant: value_free)
     const_names = set(consts)
+    free: dict[str, torch.Tensor] = {}
     for n in nodes:
         ins = [a for a in n.all_input_nodes]
         if all(a.name in const_names for a in ins):
             const_names.add(n.name)
+        elif (v := value_free(n, const_names, consts, free)) is not None:
+            const_names.add(n.name)
+            free[n.name] = v
     graph.const_nodes = const_names
     supported = supported_targets()
     for n in nodes:   # constant subgraphs are folded, so only runtime ops must be supported
         if n.name not in const_names and n.target not in supported:
             raise unsupported(n)
-    env: dict[str, Any] = dict(consts)
+    env: dict[str, Any] = {**consts, **free}
     for n in nodes:
         if n.name in const_names and n.name not in env:
             env[n.name] = _call(n, env)
@@ -157,6 +163,44 @@ def export(model: torch.nn.Module, example_inputs: tuple[Any, ...],
         if isinstance(v, torch.Tensor):
             graph.consts[k] = v
     return graph
+
+
+SHAPE_ONLY_OPS = {aten.full_like.default, aten.zeros_like.default, aten.ones_like.default}
+
+
+def value_free(n: Node, const_names: set[str], consts: dict[str, torch.Tensor],
+               free: dict[str, torch.Tensor]) -> torch.Tensor | None:
+    """The value of ``n`` if it does not depend on the values of its runtime operands, else None:
+    ``full_like`` / ``zeros_like`` / ``ones_like`` (shape only) and ``gather`` from a constant whose
+    elements are all equal (RoBERTa's all-zero token-type buffer gathered by position ids)."""
+    meta = n.meta.get("val")
+    if not isinstance(meta, torch.Tensor):
+        return None
+    fill = None
+    if n.target in SHAPE_ONLY_OPS:
+        fill = {aten.zeros_like.default: 0, aten.ones_like.default: 1}.get(n.target)
+        fill = n.args[1] if fill is None else fill
+    elif n.target == aten.gather.default and isinstance(n.args[0], Node) and n.args[0].name in const_names:
+        src = free.get(n.args[0].name, consts.get(n.args[0].name))
+        if src is None:   # a constant computed later by the folding pass: evaluate its subgraph
+            src = _eval_const(n.args[0], consts, free)
+        if src.numel() and bool(torch.all(src == src.reshape(-1)[0])):
+            fill = src.reshape(-1)[0].item()
+    if fill is None:
+        return None
+    return torch.full(tuple(meta.shape), fill, dtype=meta.dtype)
+
+
+def _eval_const(n: Node, consts: dict[str, torch.Tensor], free: dict[str, torch.Tensor]) -> Any:
+    env: dict[str, Any] = {**consts, **free}
+
+    def ev(m: Node) -> Any:
+        if m.name not in env:
+            for a in m.all_input_nodes:
+                ev(a)
+            env[m.name] = _call(m, env)
+        return env[m.name]
+    return ev(n)
 
 
 def _arg(a: Any, env: dict[str, Any]) -> Any:

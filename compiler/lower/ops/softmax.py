@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,6 +16,7 @@ from compiler.lower.prims import eltwise, row_tensor, rowsum_gemm, scaled_copy
 from compiler.lower.registry import lowers
 
 if TYPE_CHECKING:
+    from compiler.frontend import Range
     from compiler.lower.core import Lowerer
 
 aten = torch.ops.aten
@@ -51,7 +53,14 @@ def lower_softmax(lw: Lowerer, n: Node) -> None:
     """softmax(x) = e / sum(e), e = exp(x - rowmax(x)): exact row max (pairwise PWL tree) into
     the ROW offset, PWL exp, GEMM row sums + PWL reciprocal into the ROW scale, then a
     row-scaled identity GEMM."""
-    x = lw.val(n.args[0])
+    softmax_rows(lw, n, lw.val(n.args[0]), lw.rng(n.args[0].name))
+
+
+def softmax_rows(lw: Lowerer, n: Node, x: Act, rng: Range, keep: Callable[[Act], Act] | None = None,
+                 d_samples: np.ndarray | None = None) -> None:
+    """The softmax of ``x`` along ``n.args[1]`` (``rng``: calibrated range of the input, for the exp
+    span).  ``keep`` (masked softmax, ops/mask.py) rewrites the int8 exp values before the row sums
+    (masked positions -> exactly 0); ``d_samples`` replaces the calibration samples of x - rowmax."""
     dim = n.args[1] % len(x.shape)
     shape = x.shape
     rows = [d for d in range(len(shape)) if d != dim]
@@ -63,15 +72,19 @@ def lower_softmax(lw: Lowerer, n: Node) -> None:
     rowm = row_tensor(lw, f"{n.name}.rowm", M, lane1=1)
     rowsum_gemm(lw, f"{n.name}.negmax", mx, rows, dim, Post(), 1.0, 1.0, -WID, rowm, 0)
     # 2. e = exp(x - max) as int8 (scale 1/127), input range [-span, 0]
-    span = min(12.0, max(1e-3, lw.rng(n.args[0].name).hi - lw.rng(n.args[0].name).lo))
+    span = min(12.0, max(1e-3, rng.hi - rng.lo))
     d_rng, sum_rng = lw.ranges.get(f"{n.name}#d"), lw.ranges.get(f"{n.name}#sum")
+    if d_samples is None and d_rng is not None:
+        d_samples = d_rng.samples
     s_e = 1.0 / 127
     e = lw.alloc(f"{n.name}.exp", shape, s_e, col_dim=dim, check=False, role="scratch")
     ppu = make_ppu(lw, f"{n.name}.exp", T, np.full(T, x.scale / WID), None,
                    Post("pwl", np.exp, -span, 0.0, {"outer": ("clamp", "extend")},
-                        d_rng.samples if d_rng else None, "exp"), s_e,
+                        d_samples, "exp"), s_e,
                    row=(rowm[0], rowm[1], 0))
     scaled_copy(lw, f"{n.name}.exp", x, rows, dim, WID, ppu, e)
+    if keep is not None:
+        e = keep(e)
     # 3. row sums (in [127, 127*T]) -> PWL reciprocal -> ROW lane 1
     s_p, dt = lw.out_spec(n, shape)
     smin, smax = 100.0, 127.0 * T
