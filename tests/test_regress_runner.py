@@ -233,13 +233,18 @@ def test_repo_suites_cover_zoo_and_configs() -> None:
 
     suites = load_suites()
     assert {"smoke", "default", "resnet", "bert", "gnn", "nightly"} <= set(suites)
+    from golden.models import coverage
+
+    cov = "golden.models.coverage:"
     for family in ("resnet", "bert", "gnn"):
         got = {j.params["model"]: j for j in suites[family]}
-        assert set(got) == {n for n, s in ZOO.items() if s.family == family}
+        assert {m for m in got if not m.startswith(cov)} == {n for n, s in ZOO.items() if s.family == family}
+        extra = [m[len(cov):] for m in got if m.startswith(cov)]   # issue 12: one new model per family
+        assert extra and all(m in coverage.CASES for m in extra), (family, extra)
         assert all(j.kind == "verify_model" and j.params["cfg"] == "16x16" and j.params["seed"] == 1
                    for j in got.values())
     nightly = suites["nightly"]
-    assert {j.params.get("model") for j in nightly if j.kind == "verify_model"} == set(ZOO)
+    assert {j.params.get("model") for j in nightly if j.kind == "verify_model"} >= set(ZOO)
     for cfg in CONFIGS:
         seeds = [jobs.parse_seeds(j.params["seeds"]) for j in nightly
                  if j.kind == "rtl_random" and j.params["cfg"] == cfg]

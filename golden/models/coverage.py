@@ -535,4 +535,28 @@ CASES: dict[str, Case] = {c.name: c for c in [
 ]}
 
 
-__all__ = ["CASES", "N_BATCH", "N_CALIB", "Case", "Instance"]
+_FAMILY = {"control": "custom", "hf": "bert", "attention": "bert", "mlp": "custom", "cnn": "resnet",
+           "gnn": "gnn", "batch": "custom"}
+
+
+def factory(name: str) -> Callable[[], dict[str, object]]:
+    """``golden.models.coverage:NAME`` as a ``module.path:factory`` model spec (``regressions.verify``,
+    ``python -m compiler``): the case's model, example, calibration and held-out batch; task "embed"
+    (cosine against float; top-1 over a row's last dim is not a class decision for most rows)."""
+    case = CASES[name]
+
+    def make() -> dict[str, object]:
+        model, example, calib, batch = case.build()
+        return {"model": model, "example_inputs": example, "calibration": calib, "batch": batch,
+                "name": name, "family": _FAMILY.get(case.group, "custom"), "task": "embed"}
+    make.__name__ = name
+    return make
+
+
+def __getattr__(name: str) -> Callable[[], dict[str, object]]:
+    if name in CASES:
+        return factory(name)
+    raise AttributeError(f"module 'golden.models.coverage' has no attribute {name!r}")
+
+
+__all__ = ["CASES", "N_BATCH", "N_CALIB", "Case", "Instance", "factory"]
