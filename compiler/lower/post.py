@@ -45,6 +45,7 @@ class Post:
     fit: dict[str, Any] = field(default_factory=dict)
     samples: np.ndarray | None = None
     label: str = ""
+    mid_scale: float | None = None            # PWL input scale; default absmax / 2**MID_BITS
 
 
 _KINKED = {aten.relu.default, aten.hardtanh.default, aten.clamp.default, aten.leaky_relu.default,
@@ -130,7 +131,7 @@ def make_ppu(lw: Lowerer, name: str, N: int, acc_scale: np.ndarray, bias: np.nda
         table = RELU_TABLE
     else:
         amax = max(abs(post.lo), abs(post.hi), 1e-6)
-        s_mid = amax / 2**MID_BITS
+        s_mid = post.mid_scale or amax / 2**MID_BITS
         ratio = acc_scale / s_mid
         table = fit_pwl(lw, name, post, s_mid, s_out)
     if mult_override is not None:

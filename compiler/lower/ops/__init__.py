@@ -14,6 +14,7 @@ from compiler.lower.ops import (  # noqa: F401
     graph,
     graph_attention,
     graph_max,
+    intops,
     mask,
     matmul,
     norm,

@@ -50,6 +50,26 @@ def lower_view(lw: Lowerer, n: Node) -> None:
     lw.vals[n.name] = view_of(lw, n)
 
 
+SPLIT_OPS = [aten.split_with_sizes.default, aten.split.Tensor, aten.split.sizes, aten.unbind.int,
+             aten.unsafe_split.Tensor, aten.unsafe_split_with_sizes.default, aten.chunk.default,
+             aten.tensor_split.sections, aten.tensor_split.indices]
+
+
+@lowers(*SPLIT_OPS, layer=False)
+def lower_split(lw: Lowerer, n: Node) -> None:
+    """``chunk`` / ``split`` / ``split_with_sizes`` / ``unbind``: a tuple of views of the input (one
+    new offset/shape/strides per part, found by replaying the op on a meta tensor with the input's
+    strides), consumed by ``getitem``; no instruction."""
+    x = lw.val(n.args[0])
+    assert isinstance(x, Act), n
+    meta = torch.empty_strided(x.shape, x.strides, dtype=torch.int8, device="meta")
+    with torch.no_grad():
+        parts = n.target(meta, *n.args[1:], **n.kwargs)
+    lw.vals[n.name] = tuple(
+        replace(x, addr=x.addr + r.storage_offset() * x.item, shape=tuple(r.shape), strides=tuple(r.stride()),
+                border=x.border if r.dim() == 4 and r.shape == x.shape else 0) for r in parts)
+
+
 @lowers(*sorted(IDENTITY_OPS, key=str), layer=False)
 def lower_identity(lw: Lowerer, n: Node) -> None:
     """clone / dropout / detach / ... are the identity in inference: alias the input's value."""
@@ -58,7 +78,7 @@ def lower_identity(lw: Lowerer, n: Node) -> None:
 
 @lowers(operator.getitem, layer=False)
 def lower_getitem(lw: Lowerer, n: Node) -> None:
-    """Element of a multi-output op's value (batch norm / layer norm / max pool tuples)."""
+    """Element of a multi-output op's value (batch norm / layer norm / max pool / split tuples)."""
     v = lw.val(n.args[0])
     lw.vals[n.name] = v[n.args[1]] if isinstance(v, (tuple, list)) else v
 

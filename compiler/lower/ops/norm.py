@@ -10,7 +10,7 @@ import torch
 from torch.fx import Node
 
 from compiler.frontend import Range, unsupported
-from compiler.lower.post import Post, make_ppu
+from compiler.lower.post import MID_BITS, Post, make_ppu
 from compiler.lower.prims import channel_affine, row_tensor, rowsum_gemm, scaled_copy
 from compiler.lower.registry import lowers
 
@@ -62,16 +62,21 @@ def lower_layernorm(lw: Lowerer, n: Node) -> None:
     scaled_copy(lw, f"{n.name}.sq", x, rows, col, WID, ppu, sq)
     # G3: variance -> PWL rsqrt -> ROW lane 1 of rowb
     s_z = lw.scale_of(f"{n.name}#z") if f"{n.name}#z" in lw.ranges else 4.0 / 127
-    rs = 24
-    # row scale = 2**rs * (x.scale/WID) / (s_z * sqrt(var + eps)), var = sum * s_sq / D
+    # row scale = 2**rs * (x.scale/WID) / (s_z * sqrt(var + eps)), var = sum * s_sq / D.  The sum
+    # is exact on a grid of s_sq / D: the PWL input scale is never coarser than that grid, its range
+    # starts at one grid step (smaller variances are that step or 0, clamped flat), and rs keeps the
+    # largest row scale (at the smallest variance) within int32 whatever the variance spread.
+    s_var = s_sq / D
+    lo_v = max(vlo * 0.5, 1e-12, s_var) + eps
+    hi_v = max(vhi * 2, 2 * lo_v) + eps
+    s_mid = min(s_var, hi_v / 2**MID_BITS)
+    rs = int(min(24, np.floor(30 - np.log2((x.scale / WID) / (s_z * np.sqrt(lo_v))))))
     k = 2.0**rs * (x.scale / WID) / s_z
-    lo_v = max(vlo * 0.5, 1e-12) + eps
-    hi_v = vhi * 2 + eps
     rowsum_gemm(lw, f"{n.name}.var", sq, rows, col,
                 Post("pwl", lambda v: k / np.sqrt(np.maximum(v, 0) + eps), lo_v - eps, hi_v,
                      {"spacing": "log", "outer": ("clamp", "clamp")},
-                     vr.samples if vr else None, "rsqrt"),
-                1.0, s_sq / D, 1, rowb, 1)
+                     vr.samples if vr else None, "rsqrt", mid_scale=s_mid),
+                1.0, s_var, 1, rowb, 1)
     # G4: z = (x - mean) * rsqrt(var + eps), int8
     z = lw.alloc(f"{n.name}.z", x.shape, s_z, col_dim=col, check=False, role="scratch")
     one = (np.full(D, 1, dtype=np.int64), np.zeros(D, dtype=np.int64))
