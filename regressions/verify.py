@@ -58,9 +58,10 @@ if TYPE_CHECKING:
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 DEFAULTS: dict[str, Any] = {"cfg": "16x16", "seed": 1, "batch": 64, "batch_seed": 0, "calib": 32,
-                            "feed": "pins", "mem_profile": "fast", "min_cosine": 0.99, "min_top1": 0.97,
+                            "feed": "pins", "mem_profile": "fast", "min_cosine": None, "min_top1": 0.97,
                             "power": False}
-"""Parameters of a verification run when not given (min_top1 applies to classify models only).
+"""Parameters of a verification run when not given (min_top1 applies to classify models only;
+min_cosine None = the model's own bar: ``ModelSpec.min_cosine`` for zoo models, 0.99 otherwise).
 
 ``seed`` is the RTL run's seed (timing knobs), ``batch_seed`` the held-out fidelity batch's: the RTL
 seed must not change the data golden is judged on against float, and 0 is the held-out batch of the
@@ -85,6 +86,7 @@ class ModelUnderTest:
     calibration: list[tuple[Any, ...]]
     batch: list[tuple[Any, ...]]
     batch_source: str
+    min_cosine: float = 0.99
 
 
 def _as_inputs(x: Any) -> tuple[Any, ...]:
@@ -109,7 +111,8 @@ def resolve_model(spec: str, *, batch: int, calib: int, seed: int = 0) -> ModelU
         z = ZOO[spec]
         model, example = z.build()
         return ModelUnderTest(z.name, z.family, z.task, model, _as_inputs(example), z.calibration(calib),
-                              z.batch(batch, seed), f"{batch} held-out zoo samples (seed {seed})")
+                              z.batch(batch, seed), f"{batch} held-out zoo samples (seed {seed})",
+                              z.min_cosine)
     mod_name, sep, attr = spec.partition(":")
     if not sep or not mod_name or not attr:
         raise ModelSpecError(f"model {spec!r}: not a zoo model ({', '.join(sorted(ZOO))}) and not of the"
@@ -381,10 +384,11 @@ def _fidelity(mut: ModelUnderTest, prog: Any, p: dict[str, Any], model: Record, 
     fid = fidelity(mut.model, mut.batch, program=prog)
     model.update(cosine=round(fid.cosine, 6), max_abs_err=round(fid.max_abs_rel, 6), top1=round(fid.top1, 4))
     min_top1 = float(p["min_top1"]) if mut.task == "classify" else 0.0
+    min_cos = float(p["min_cosine"]) if p["min_cosine"] is not None else mut.min_cosine
     for name, ok, text in (
-        ("cosine", fid.cosine >= float(p["min_cosine"]),
+        ("cosine", fid.cosine >= min_cos,
          f"golden vs float cosine {fid.cosine:.4f} (min over {fid.n} samples),"
-         f" required >= {p['min_cosine']}"),
+         f" required >= {min_cos}"),
         ("top1", fid.top1 >= min_top1,
          f"golden vs float top-1 agreement {100 * fid.top1:.1f}% over {fid.n} samples, required"
          f" >= {100 * min_top1:.1f}%"),

@@ -49,9 +49,14 @@ class ModelSpec:
     targets: Callable[[int, int], list[torch.Tensor]] | None = None
     """Ground-truth labels aligned with ``batch(n, seed)`` (None for embed models)."""
     description: str = ""
+    min_cosine: float = 0.99
+    """The golden-vs-float cosine bar of this model's verification (``regressions.verify``).  Below
+    0.99 only where the float model itself is too sensitive for any int8 deployment to track its
+    logits: the measurement that justifies it is in docs/models.md."""
 
 
-def _spec(name: str, family: str, mod: object, task: str, size: str, description: str) -> ModelSpec:
+def _spec(name: str, family: str, mod: object, task: str, size: str, description: str,
+          min_cosine: float = 0.99) -> ModelSpec:
     m = mod
     return ModelSpec(
         name=name, family=family,
@@ -60,7 +65,7 @@ def _spec(name: str, family: str, mod: object, task: str, size: str, description
         batch=lambda n, seed: m.batch(name, n, seed),  # type: ignore[attr-defined]
         task=task, size=size,
         targets=(lambda n, seed: m.targets(name, n, seed)) if task == "classify" else None,  # type: ignore[attr-defined]
-        description=description,
+        description=description, min_cosine=min_cosine,
     )
 
 
@@ -73,7 +78,8 @@ ZOO: dict[str, ModelSpec] = {
         _spec("resnet18", "resnet", resnet, "classify", "small",
               "ImageNet-layout ResNet-18 (7x7 stem + max-pool), 3x32x32 coloured digits, ~37M MACs, trained"),
         _spec("resnet50", "resnet", resnet, "classify", "large",
-              "ImageNet ResNet-50, 3x224x224 grey digits, random features, BN calibrated, fitted head"),
+              "ImageNet ResNet-50, 3x224x224 grey digits, random features, BN calibrated, fitted head",
+              min_cosine=0.80),   # the float model amplifies 1% noise to logits cosine 0.77: docs/models.md
         _spec("bert_tiny", "bert", bert, "classify", "small",
               "BERT 2L/128H/2 heads/512 FFN, seq 32, vocab 2048, 4-way topic classification, trained"),
         _spec("bert_mini", "bert", bert, "classify", "small",
