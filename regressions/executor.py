@@ -330,11 +330,31 @@ class DaskExecutor:
         topic = f"nmx-regress-{uuid.uuid4().hex[:8]}"
         by_name = {j.name: j for j in todo}
         client.subscribe_topic(topic, lambda event: on_start(by_name[event[1]["started"]]))
-        futures = {client.submit(_dask_task, j, str(run_dir), self.max_rss_mb, rerun(j), topic,
-                                 key=f"{j.name}-{uuid.uuid4().hex[:8]}", pure=False): j for j in todo}
+        # A window of as many tasks as the cluster has worker threads, refilled as each ends.  All
+        # at once, the scheduler placed the queue behind the first long job of one worker and left
+        # the other idle (nightly on a two-worker LocalCluster, 2026-12-03: 46 jobs waited behind
+        # verify_gcn_sbm while a worker had nothing to do).
+        if cluster is not None:
+            width = self.workers
+        else:
+            width = sum(int(w.get("nthreads", 1)) for w in client.scheduler_info()["workers"].values())
+        width = max(1, width)
+        pending = list(todo)
+        futures: dict[Any, Job] = {}
+
+        def submit() -> Any:
+            j = pending.pop(0)
+            fut = client.submit(_dask_task, j, str(run_dir), self.max_rss_mb, rerun(j), topic,
+                                key=f"{j.name}-{uuid.uuid4().hex[:8]}", pure=False)
+            futures[fut] = j
+            return fut
+
         try:
-            for fut in as_completed(futures):
-                job = futures[fut]
+            running = as_completed([submit() for _ in range(min(width, len(pending)))])
+            for fut in running:
+                job = futures.pop(fut)
+                if pending:
+                    running.add(submit())
                 try:
                     rec = fut.result()
                 except Exception as e:  # the worker died or the task could not run: still a record
