@@ -6,6 +6,6 @@
 
 import golden  # noqa: F401  (first: sets OMP_WAIT_POLICY before torch loads, see golden/__init__.py)
 from compiler.compile import compile_model
-from compiler.frontend import UnsupportedOpError
+from compiler.frontend import CompileError, ExportError, InputError, UnsupportedOpError
 
-__all__ = ["UnsupportedOpError", "compile_model"]
+__all__ = ["CompileError", "ExportError", "InputError", "UnsupportedOpError", "compile_model"]

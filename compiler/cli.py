@@ -1,4 +1,8 @@
-"""``python -m compiler MODEL -o out.nmxp``: compile a zoo model or ``module.path:factory``."""
+"""``python -m compiler MODEL -o out.nmxp``: compile a zoo model or ``module.path:factory``.
+
+An error (bad model spec, input, unsupported op) prints one line on stderr and exits with status 2;
+``--debug`` shows the traceback instead.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 
 import torch
 
+from compiler.frontend import CompileError, UnsupportedOpError
 from golden.isa import HwConfig
 
 Loaded = tuple[torch.nn.Module, tuple[Any, ...], list[tuple[Any, ...]] | None, Any]
@@ -19,14 +24,20 @@ def load_model(spec: str, n_calib: int) -> Loaded:
     """(model, example inputs, calibration set or None, zoo spec or None)."""
     if ":" in spec:
         mod, fn = spec.split(":", 1)
-        out = getattr(importlib.import_module(mod), fn)()
+        try:
+            m = importlib.import_module(mod)
+        except ImportError as e:
+            raise CompileError(f"cannot import module {mod!r} of model spec {spec!r}: {e}") from e
+        if not callable(getattr(m, fn, None)):
+            raise CompileError(f"module {mod!r} has no factory {fn!r} (model spec {spec!r})")
+        out = getattr(m, fn)()
         model, example = out[0], out[1]
         calib = out[2] if len(out) > 2 else None
         return model, tuple(example) if isinstance(example, (tuple, list)) else (example,), calib, None
     from golden.models import ZOO
 
     if spec not in ZOO:
-        raise SystemExit(f"unknown model {spec!r}: not a zoo name ({', '.join(ZOO)}) nor module:factory")
+        raise CompileError(f"unknown model {spec!r}: not a zoo name ({', '.join(ZOO)}) nor module:factory")
     z = ZOO[spec]
     model, example = z.build()
     return model, example, z.calibration(n_calib), z
@@ -40,9 +51,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-sim", action="store_true", help="skip the golden-simulator error columns")
     p.add_argument("--fidelity", type=int, default=0, metavar="N",
                    help="also run fidelity over N held-out samples (zoo models)")
+    p.add_argument("--debug", action="store_true", help="on an error, show the full traceback")
     for f in ("rows", "cols", "inp_depth", "wgt_depth", "acc_depth", "vec_depth"):
         p.add_argument(f"--{f.replace('_', '-')}", type=int, default=None)
     a = p.parse_args(argv)
+    try:
+        return _run(a)
+    except Exception as e:
+        if a.debug:
+            raise
+        print(f"python -m compiler: error: {one_line(e)}", file=sys.stderr)
+        return 2
+
+
+def one_line(e: BaseException) -> str:
+    """A CompileError's first line (an UnsupportedOpError's with its source line); any other
+    error as ``Type: first line`` with a pointer to ``--debug``."""
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    first = lines[0] if lines else ""
+    if isinstance(e, UnsupportedOpError):
+        at = next((ln for ln in lines[1:] if ln.startswith("at ")), None)
+        return f"{first} ({at})" if at else first
+    if isinstance(e, CompileError):
+        return first
+    return f"{type(e).__name__}: {first} (--debug for the traceback)"
+
+
+def _run(a: argparse.Namespace) -> int:
     hw_kw = {f: getattr(a, f) for f in ("rows", "cols", "inp_depth", "wgt_depth", "acc_depth", "vec_depth")
              if getattr(a, f) is not None}
     hw = HwConfig(**hw_kw)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import gc
 import time
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
 import torch
 
-from compiler.frontend import Range, UnsupportedOpError, calibrate, export
+from compiler.frontend import InputError, Range, UnsupportedOpError, calibrate, export
 from compiler.lower import Lowerer
 from golden.isa import HwConfig
 from golden.program import Program
@@ -23,6 +24,11 @@ def compile_model(model: torch.nn.Module, example_inputs: tuple[Any, ...] | Any,
     The manifest records every input/output, every materialised intermediate (``check=True``) with
     its float scale, and one layer per lowered graph node with its instruction range.  Compile-time
     statistics are attached as ``program.compile_info`` (not serialised).
+
+    Floating-point example and calibration inputs must be float32 and finite (else ``InputError``,
+    naming the sample and input); an export failure (e.g. a wrong input shape) raises
+    ``ExportError``.  A model in training mode is compiled in eval mode with a warning, and its
+    (and every submodule's) mode is restored afterwards.
     """
     t0 = time.perf_counter()
     hw = hw or HwConfig()
@@ -32,6 +38,14 @@ def compile_model(model: torch.nn.Module, example_inputs: tuple[Any, ...] | Any,
     samples = list(calibration) if calibration is not None else [example_inputs]
     samples = [tuple(s) if isinstance(s, (tuple, list)) else (s,) for s in samples]
     name = name or type(model).__name__
+    _check_inputs("example input", example_inputs)
+    if calibration is not None:
+        for k, smp in enumerate(samples):
+            _check_inputs(f"calibration sample {k}, input", smp)
+    if any(m.training for m in model.modules()):
+        warnings.warn(f"compile_model: {name} is in training mode; compiling it in eval mode (dropout "
+                      f"off, batch norm on running statistics) and restoring its mode afterwards; call "
+                      f"model.eval() first to silence this warning", UserWarning, stacklevel=2)
     # Integer inputs that never change across several calibration samples (a GNN's edge_index) are
     # graph structure and are folded; with a single sample they are folded only if the graph cannot
     # be lowered with them as runtime values.
@@ -119,6 +133,22 @@ def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
         elif isinstance(v, list) and all(isinstance(e, dict) for e in v):
             out[k] = [_jsonable(e) for e in v]   # e.g. the layer's linear products ("gemms")
     return out
+
+
+def _check_inputs(what: str, xs: tuple[Any, ...]) -> None:
+    """Floating-point inputs must be float32 and finite (NaN / inf would give degenerate scales)."""
+    for i, x in enumerate(xs):
+        if not isinstance(x, torch.Tensor) or not (x.dtype.is_floating_point or x.dtype.is_complex):
+            continue
+        desc = f"{str(x.dtype).replace('torch.', '')}{list(x.shape)}"
+        if x.dtype != torch.float32:
+            raise InputError(f"{what} {i} is {desc}: NMX compiles float32 models, pass float32 inputs "
+                             f"(x.float())")
+        bad = ~torch.isfinite(x)
+        if bad.any():
+            n_nan = int(torch.isnan(x).sum())
+            raise InputError(f"{what} {i} ({desc}) has {n_nan} NaN and {int(bad.sum()) - n_nan} "
+                             f"infinite values: example and calibration inputs must be finite")
 
 
 def _fixed_inputs(example: tuple[Any, ...], samples: list[tuple[Any, ...]]) -> dict[int, torch.Tensor]:

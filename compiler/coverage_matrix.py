@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 DEFAULT_OUT = Path("build/coverage_matrix")
-_OP_RE = re.compile(r"NMX cannot lower op (\S+) \(node '[^']*'\)(?:: (.*))?$")
+_OP_RE = re.compile(r"NMX cannot lower op (\S+) \(node '[^']*'\)(?: in \S+ '[^']*')?(?:: (.*))?$")
 
 
 def one_line(e: BaseException) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import operator
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,8 +64,23 @@ def supported_op_names() -> list[str]:
     return sorted({op_name(t).split(".")[0] for t in supported_targets()})
 
 
-class UnsupportedOpError(NotImplementedError):
-    """A model uses an op NMX cannot lower; the message names the op and its source line."""
+class CompileError(Exception):
+    """A compile failure caused by the model or its inputs.  The first line of ``str(e)`` stands
+    alone (``python -m compiler`` prints just that line; ``--debug`` shows the traceback)."""
+
+
+class InputError(CompileError, ValueError):
+    """An example or calibration input the compiler cannot use (dtype, NaN / infinite values)."""
+
+
+class ExportError(CompileError, RuntimeError):
+    """torch.export failed on the example inputs (e.g. an input shape the model does not accept);
+    the message keeps the first line of torch's error, the original is the ``__cause__``."""
+
+
+class UnsupportedOpError(CompileError, NotImplementedError):
+    """A model uses an op NMX cannot lower; the message names the op, the user module it came
+    from (if any) and its source line."""
 
 
 def source_line(node: Node) -> str:
@@ -83,9 +100,24 @@ def source_line(node: Node) -> str:
     return f"{f[0]}: {f[1]}"
 
 
+def module_of(node: Node) -> str:
+    """``" in nn.LSTM 'rnn'"``: the innermost non-root module of the node's nn_module_stack (a
+    torch.nn class shown as ``nn.Class``, a user class by its name), or "" if there is none."""
+    stack = node.meta.get("nn_module_stack") or {}
+    for v in reversed(list(stack.values())):
+        if not (isinstance(v, tuple) and len(v) >= 2) or not v[0]:
+            continue
+        path, cls = v[0], v[1]
+        cls = cls if isinstance(cls, str) else f"{cls.__module__}.{cls.__qualname__}"
+        short = cls.rsplit(".", 1)[-1]
+        return f" in {'nn.' + short if cls.startswith('torch.nn.') else short} '{path}'"
+    return ""
+
+
 def unsupported(node: Node, why: str = "") -> UnsupportedOpError:
     return UnsupportedOpError(
-        f"NMX cannot lower op {op_name(node.target)} (node '{node.name}'){': ' + why if why else ''}\n"
+        f"NMX cannot lower op {op_name(node.target)} (node '{node.name}'){module_of(node)}"
+        f"{': ' + why if why else ''}\n"
         f"  at {source_line(node)}\n"
         f"  supported ops: {', '.join(supported_op_names())}")
 
@@ -107,10 +139,14 @@ def export(model: torch.nn.Module, example_inputs: tuple[Any, ...],
            fixed: dict[int, torch.Tensor] | None = None) -> Graph:
     """Export and decompose; user inputs listed in ``fixed`` (position -> value) are folded as
     constants (graph structure such as a GNN's edge_index)."""
-    model = model.eval()
-    with torch.no_grad():
-        ep = torch.export.export(model, tuple(example_inputs))
-        ep = ep.run_decompositions()
+    with eval_mode(model), torch.no_grad(), _quiet_torch_errors():
+        try:
+            ep = torch.export.export(model, tuple(example_inputs))
+            ep = ep.run_decompositions()
+        except Exception as e:
+            first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
+            ins = describe_inputs(tuple(example_inputs))
+            raise ExportError(f"torch.export failed on the example inputs ({ins}): {first}") from e
     g = ep.graph
     sig = ep.graph_signature
     consts: dict[str, torch.Tensor] = {}
@@ -163,6 +199,48 @@ def export(model: torch.nn.Module, example_inputs: tuple[Any, ...],
         if isinstance(v, torch.Tensor):
             graph.consts[k] = v
     return graph
+
+
+@contextlib.contextmanager
+def eval_mode(model: torch.nn.Module) -> Iterator[None]:
+    """Put ``model`` in eval mode for the block, then restore every submodule's own mode."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for m, t in modes:
+            m.training = t
+
+
+class _DropErrors(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < logging.ERROR
+
+
+@contextlib.contextmanager
+def _quiet_torch_errors() -> Iterator[None]:
+    """Mute torch's ERROR logs (fake_tensor logs the full traceback of a failed meta kernel, e.g. a
+    shape mismatch, before re-raising): the exception itself is reported as an ExportError."""
+    loggers = [logging.getLogger(n) for n in ("torch._subclasses.fake_tensor", "torch.export",
+                                              "torch._export", "torch._dynamo")]
+    f = _DropErrors()
+    for lg in loggers:
+        lg.addFilter(f)
+    try:
+        yield
+    finally:
+        for lg in loggers:
+            lg.removeFilter(f)
+
+
+def describe_inputs(inputs: tuple[Any, ...]) -> str:
+    """``"input 0: float32[1, 7], input 1: int"``."""
+    def one(x: Any) -> str:
+        if isinstance(x, torch.Tensor):
+            return f"{str(x.dtype).replace('torch.', '')}{list(x.shape)}"
+        return type(x).__name__
+    return ", ".join(f"input {i}: {one(x)}" for i, x in enumerate(inputs)) or "no inputs"
 
 
 SHAPE_ONLY_OPS = {aten.full_like.default, aten.zeros_like.default, aten.ones_like.default}
