@@ -445,11 +445,12 @@ def load_program(spec: str, cfg: str | None, n_calib: int, batch: int = 1) -> tu
     from compiler import compile_model
     from compiler.cli import load_model
     from compiler.compile import release_compile_state
+    from compiler.frontend import CompileError
 
     try:
         model, example, calib, _ = load_model(spec, n_calib)
-    except SystemExit as e:  # unknown zoo name: compiler.cli's message
-        raise PerfError(str(e.code)) from None
+    except CompileError as e:  # unknown zoo name, bad module:factory: compiler.cli's message
+        raise PerfError(str(e)) from None
     except (ImportError, AttributeError, ValueError, TypeError) as e:
         raise PerfError(f"cannot load model {spec!r}: {type(e).__name__}: {e}") from None
     name = spec.split(":")[-1] + (f"_b{batch}" if batch > 1 else "")
