@@ -382,6 +382,10 @@ class Band:
     segs: list[list[tuple[int, int, int]]] | None = None
     """Per tile, the GEMMs of one K-block as (INP row offset, ACC row offset, m): one per output
     row when the band's rows are wider than the output rows (None: one GEMM over the tile)."""
+    whole_inp: bool = False
+    """Each band takes the whole of INP (from row 0) instead of one half: a convolution whose image
+    fits INP but not a half loads its input once (weights stream once) at the price of not
+    overlapping a band's load with the computes before it (row-exact hazards keep it correct)."""
 
 
 @dataclass
@@ -537,7 +541,7 @@ class Tiler:
             segs = band.segs[ti] if band is not None and band.segs else [(0, 0, mrows)]
 
             def tile_base(ctx: dict = ctx) -> None:
-                ctx["base"] = em.inp_half * inp_half
+                ctx["base"] = 0 if band is not None and band.whole_inp else em.inp_half * inp_half
                 em.inp_half ^= 1
 
             def band_load(ld: BandLoad, ctx: dict = ctx) -> None:

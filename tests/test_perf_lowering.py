@@ -76,6 +76,33 @@ def test_conv_band_is_bit_identical_and_reads_less(monkeypatch: pytest.MonkeyPat
     assert macs == 144 * 32 * 9 * 32 + 144 * 16 * 9 * 32
 
 
+def _wide_conv_model() -> nn.Module:
+    """A 256-channel 3x3 convolution on 12x12: its bordered input (14 x 14 x 256 = 50 KB) fits
+    INP (64 KB) but not a half of it."""
+    torch.manual_seed(4)
+    return nn.Sequential(nn.Conv2d(256, 16, 3, padding=1)).eval()
+
+
+def test_whole_inp_band_reads_weights_and_input_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An image that fits INP but not a half gets one band in all of INP: bit-identical to the
+    per-tap form, and it reads each weight and each bordered input pixel once (plus the PPU
+    record), where the per-tap form refetches the input per tap."""
+    model, xs = _wide_conv_model(), _samples(1, 256, 12, 12)
+    whole = compile_model(model, xs[0], calibration=xs)
+    assert [ly["meta"].get("conv_band") for ly in whole.manifest["layers"] if ly["op"] == "convolution"] \
+        == [True]
+    monkeypatch.setattr(conv_mod, "_band", lambda *a, **k: None)
+    per_tap = compile_model(model, xs[0], calibration=xs)
+    for x in xs[:2]:
+        ref = _outputs(per_tap, x)
+        assert _cos(ref[0], model(*x).detach().numpy()) > 0.99
+        assert all(np.array_equal(g, r) for g, r in zip(_outputs(whole, x), ref, strict=True))
+    once = 256 * 9 * 16 + 14 * 14 * 256          # int8 weights + the bordered input, each once
+    rd = _counters(whole)[Counter.DMA_RD_BYTES]
+    assert once <= rd <= once + 4096, (rd, once)
+    assert _counters(per_tap)[Counter.DMA_RD_BYTES] > 3 * rd
+
+
 def test_few_channel_taps_share_k_blocks() -> None:
     """A 3-channel 7x7 stem packs 5 taps into one K-block: 14 K-blocks per output column block,
     not 49, and the result still matches float."""
@@ -158,13 +185,15 @@ def test_gather_embedding_is_bit_identical_to_one_hot(monkeypatch: pytest.Monkey
 @pytest.mark.parametrize("profile", ["fast", "dram"])
 def test_timing_model_pinned_to_rtl(profile: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Golden-model cycles within CYCLE_TOLERANCE of the RTL, DMA bytes and array rows exact, on a
-    banded conv layer pair, a GATHER embedding and a gathered aggregation (each checked bit-exact
-    by the scoreboard)."""
+    banded conv layer pair, a whole-INP band, a GATHER embedding and a gathered aggregation (each
+    checked bit-exact by the scoreboard)."""
     from tb.env.cfg import RunKnobs
     from tb.run import ProgramRun, run_programs
 
     model, xs = _conv_model(), _samples(1, 32, 12, 12)
     progs = {"conv": compile_model(model, xs[0], calibration=xs)}
+    wide, wxs = _wide_conv_model(), _samples(1, 256, 12, 12)
+    progs["whole_band"] = compile_model(wide, wxs[0], calibration=wxs)
     emb, ids = _Embed().eval(), _ids()
     progs["embed"] = compile_model(emb, ids[0], calibration=ids)
     spec = ZOO["gcn_karate"]
