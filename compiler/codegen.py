@@ -445,17 +445,34 @@ def m_tile(M: int, nk: int, nn: int, hw: HwConfig) -> tuple[int, bool]:
     return mt, resident
 
 
+def acc_groups(mrows: int, nn: int, hw: HwConfig) -> tuple[int, bool]:
+    """(N-blocks per group, whole ACC) of an output-resident M tile of ``mrows`` rows and ``nn``
+    N-blocks (:meth:`Tiler._streamed_steps`); one rule for the tiler and the cost model.
+
+    Each group reloads the tile's whole input, so fewer groups move fewer bytes.  A group normally
+    takes one ACC half (the other half drains through the PPU meanwhile); where all of ACC gives
+    fewer groups, a group takes all of it: its stores then hold up the next group's first GEMMs
+    (one drain per group, about 2% of BERT-base's FFN groups) and the input is read half as often."""
+    g_half = max(1, (hw.acc_depth // 2) // mrows)
+    g_whole = max(1, hw.acc_depth // mrows)
+    if -(-nn // g_whole) < -(-nn // g_half):
+        return g_whole, True
+    return g_half, False
+
+
 def tile_cost(M: int, nk: int, nn: int, hw: HwConfig) -> float:
     """Cycles of a GemmOp in the Tiler's plain (per-K-block) form, from the analytic model's view:
     per M tile, max(array rows, 16-byte beats of its input and weight loads) plus a fill of
     TILE_FILL cycles (the loads of a tile and the drain of its stores do not fully overlap)."""
     mt, resident = m_tile(M, nk, nn, hw)
     R = hw.rows
-    groups = 1 if resident else -(-nn // max(1, (hw.acc_depth // 2) // mt))
     cost = 0.0
     for m0 in range(0, M, mt):
         rows = min(mt, M - m0)
-        cost += max(rows * nk * nn, groups * nk * rows + nk * nn * R) + TILE_FILL
+        g, whole = acc_groups(rows, nn, hw)
+        groups = 1 if resident else -(-nn // g)
+        drain = groups * rows * min(g, nn) if whole and not resident else 0   # stores not overlapped
+        cost += max(rows * nk * nn, groups * nk * rows + nk * nn * R) + TILE_FILL + drain
     return cost
 
 
@@ -646,7 +663,7 @@ class Tiler:
         inp_half, wgt_half, acc_half = hw.inp_depth // 2, hw.wgt_depth // 2, hw.acc_depth // 2
         mrows = m1 - m0
         nn = len(klists)
-        G = max(1, acc_half // mrows)
+        G, whole_acc = acc_groups(mrows, nn, hw)
         steps: list[tuple[list[Callable[[], None]], list[Callable[[], None]]]] = []
         for g0 in range(0, nn, G):
             group = list(range(g0, min(nn, g0 + G)))
@@ -655,7 +672,7 @@ class Tiler:
             chunks = [union[c0:c0 + kc] for c0 in range(0, len(union), kc)]
 
             def start_group(gx: dict = gx, group: list = group) -> None:
-                base = em.acc_half * acc_half
+                base = 0 if whole_acc else em.acc_half * acc_half
                 em.acc_half ^= 1
                 gx["acc"] = {nb: base + j * mrows for j, nb in enumerate(group)}
                 for nb in group:

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from compiler import compile_model
+from compiler.codegen import acc_groups
 from compiler.lower.ops import conv as conv_mod
 from compiler.lower.ops import graph as graph_mod
 from golden.isa import Counter, HwConfig, decode
@@ -117,14 +118,17 @@ def test_few_channel_taps_share_k_blocks() -> None:
 
 def test_large_k_linear_streams_input_once_per_n_group() -> None:
     """K too large for INP (2048 x 49 rows): the output-resident order loads each input chunk
-    once per group of N-blocks that fits ACC, not once per N-block."""
+    once per group of N-blocks that fits ACC, not once per N-block (here all 16 N-blocks fit the
+    whole ACC: one group, the input read once)."""
     torch.manual_seed(1)
     model = nn.Linear(2048, 256).eval()
     xs = _samples(49, 2048)
     prog = compile_model(model, xs[0], calibration=xs)
     c = _counters(prog)
     inp_bytes = 49 * 2048
-    groups = -(-(256 // 16) // (HwConfig().acc_depth // 2 // 49))
+    g, whole = acc_groups(49, 256 // 16, HwConfig())
+    groups = -(-(256 // 16) // g)
+    assert (groups, whole) == (1, True)
     w_bytes = 2048 * 256
     assert c[Counter.DMA_RD_BYTES] <= groups * inp_bytes + w_bytes + 64 * 1024, c[Counter.DMA_RD_BYTES]
     assert _cos(_outputs(prog, xs[1])[0], model(*xs[1]).detach().numpy()) > 0.999
@@ -185,8 +189,8 @@ def test_gather_embedding_is_bit_identical_to_one_hot(monkeypatch: pytest.Monkey
 @pytest.mark.parametrize("profile", ["fast", "dram"])
 def test_timing_model_pinned_to_rtl(profile: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Golden-model cycles within CYCLE_TOLERANCE of the RTL, DMA bytes and array rows exact, on a
-    banded conv layer pair, a whole-INP band, a GATHER embedding and a gathered aggregation (each
-    checked bit-exact by the scoreboard)."""
+    banded conv layer pair, a whole-INP band, a whole-ACC output-resident linear, a GATHER
+    embedding and a gathered aggregation (each checked bit-exact by the scoreboard)."""
     from tb.env.cfg import RunKnobs
     from tb.run import ProgramRun, run_programs
 
@@ -194,6 +198,9 @@ def test_timing_model_pinned_to_rtl(profile: str, tmp_path) -> None:  # type: ig
     progs = {"conv": compile_model(model, xs[0], calibration=xs)}
     wide, wxs = _wide_conv_model(), _samples(1, 256, 12, 12)
     progs["whole_band"] = compile_model(wide, wxs[0], calibration=wxs)
+    torch.manual_seed(1)
+    lin, lxs = nn.Linear(2048, 256).eval(), _samples(49, 2048)
+    progs["whole_acc"] = compile_model(lin, lxs[0], calibration=lxs)   # output resident, whole ACC
     emb, ids = _Embed().eval(), _ids()
     progs["embed"] = compile_model(emb, ids[0], calibration=ids)
     spec = ZOO["gcn_karate"]
