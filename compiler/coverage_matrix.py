@@ -8,7 +8,8 @@ held-out inputs (cosine min / mean, max |err| / range, top-1 agreement over the 
 calibrated on 8 other inputs.  A row that raises records the error and the matrix goes on.
 
 Writes ``DIR/matrix.json`` (rewritten after every row, so a partial run leaves a valid file) and
-``DIR/matrix.md`` (table + failures grouped by root cause).  Rows run in this process, one after
+``DIR/matrix.md`` (table + failures grouped by root cause); ``--docs docs/compiler.md`` also rewrites
+the matrix table of the docs.  Rows run in this process, one after
 the other, single-threaded by default (``--threads``).
 """
 
@@ -288,6 +289,33 @@ def to_markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+DOCS_HEADER = "| row | group | instance | compiles | compile s | insns | cosine min | top-1 |"
+
+
+def docs_table(doc: dict[str, Any]) -> str:
+    """The matrix as the table of docs/compiler.md ("Model coverage"): one row per case, no error
+    columns (a failing row shows its error in the compiles column)."""
+    lines = [DOCS_HEADER, "|---|---|---|---|---|---:|---:|---:|"]
+    for r in doc["rows"]:
+        comp = "yes" if r["compiled"] else f"**no**: {_md_escape(r.get('error') or '')}"
+        if r["compiled"] and not r["simulated"]:
+            comp = f"yes (sim failed: {_md_escape(r.get('error') or '')})"
+        top1 = "-" if r.get("top1") is None else f"{100 * r['top1']:.0f}%"
+        lines.append(f"| {r['name']}{' (control)' if r['control'] else ''} | {r['group']} | "
+                     f"{_md_escape(r['description'])} | {comp} | {_fmt(r.get('compile_s'), '.1f')} | "
+                     f"{_fmt(r.get('insns'), ',')} | {_fmt(r.get('cosine_min'), '.4f')} | {top1} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_docs(doc: dict[str, Any], path: Path) -> None:
+    """Replace the table that starts with DOCS_HEADER in ``path`` (up to the next blank line)."""
+    text = path.read_text()
+    start = text.index(DOCS_HEADER)
+    end = text.find("\n\n", start)
+    end = len(text) if end < 0 else end + 1
+    path.write_text(text[:start] + docs_table(doc) + text[end:])
+
+
 def main(argv: list[str] | None = None) -> int:
     from golden.models.coverage import CASES
 
@@ -297,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"rows to run (default all): {', '.join(CASES)}")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory (default %(default)s)")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default %(default)s)")
+    ap.add_argument("--docs", type=Path, metavar="MD",
+                    help="also rewrite the matrix table in this file (docs/compiler.md, 'Model coverage')")
     args = ap.parse_args(argv)
     names = args.only or list(CASES)
     unknown = [n for n in names if n not in CASES]
@@ -305,12 +335,12 @@ def main(argv: list[str] | None = None) -> int:
     old_threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)
     try:
-        return _run(names, args.out)
+        return _run(names, args.out, args.docs)
     finally:
         torch.set_num_threads(old_threads)
 
 
-def _run(names: list[str], out: Path) -> int:
+def _run(names: list[str], out: Path, docs: Path | None = None) -> int:
     from golden.models.coverage import N_BATCH, N_CALIB
 
     out.mkdir(parents=True, exist_ok=True)
@@ -326,6 +356,8 @@ def _run(names: list[str], out: Path) -> int:
                   else f"FAIL {row['error']}")
         print(f"{name:24s} {status}", flush=True)
     (out / "matrix.md").write_text(to_markdown(doc))
+    if docs is not None:
+        write_docs(doc, docs)
     ok = sum(r["compiled"] for r in doc["rows"])
     print(f"{ok}/{len(doc['rows'])} compile; wrote {out / 'matrix.json'} and {out / 'matrix.md'} "
           f"({doc['wall_s']:.0f} s)")

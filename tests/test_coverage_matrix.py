@@ -86,3 +86,14 @@ def test_cases_are_seeded_and_tiny() -> None:
     assert len(a[2]) == coverage.N_CALIB and len(a[3]) == coverage.N_BATCH
     assert not any((x[0] == y[0]).all() for x in a[2] for y in a[3])   # calibration and held-out differ
     assert a[1][0].shape[0] <= 30
+
+
+def test_docs_table_replaces_only_the_table(matrix: tuple[dict, str], tmp_path) -> None:
+    """``--docs``: the table of docs/compiler.md is regenerated in place, the prose around it kept."""
+    md = tmp_path / "compiler.md"
+    md.write_text(f"intro\n\n{cm.DOCS_HEADER}\n|---|\n| stale row |\n\nafter\n")
+    cm.write_docs(matrix[0], md)
+    text = md.read_text()
+    assert text.startswith(f"intro\n\n{cm.DOCS_HEADER}\n") and text.endswith("|\n\nafter\n")
+    assert "stale row" not in text and "| control_cnn (control) | control |" in text
+    assert "| sorts | mlp | sort of the input | **no**: NMX cannot lower op aten::sort.default" in text

@@ -144,3 +144,26 @@ def test_layernorm_large_rows_unaffected_by_tiny_rows():
     c = _ln_row_cosines()
     big = ROW_SCALES[:, 0].numpy() >= 1.0
     assert c[big].min() > 0.995, c
+
+
+def test_vit_cls_per_model_threshold(vit):
+    """docs/compiler.md "Per-model threshold": hf_vit_cls is held to cosine >= 0.98 (measured 0.9874),
+    because its only shortfall is the tiny HF-init CLS row: with the CLS token and its position
+    embedding 10x larger, the same lowering reaches >= 0.999 (measured 0.9997)."""
+    from compiler.fidelity import fidelity
+
+    m, ex, bat, prog = vit
+    assert fidelity(m, bat, program=prog).cosine >= 0.98
+    emb = m.model.vit.embeddings
+    c0, p0 = emb.cls_token.detach().clone(), emb.position_embeddings.detach().clone()
+    try:
+        with torch.no_grad():
+            emb.cls_token.mul_(10.0)
+            emb.position_embeddings[:, 0].mul_(10.0)
+        _, _, cal, _ = CASES["hf_vit_cls"].build()
+        f = fidelity(m, bat, program=compile_model(m, ex, calibration=cal))
+    finally:
+        with torch.no_grad():
+            emb.cls_token.copy_(c0)
+            emb.position_embeddings.copy_(p0)
+    assert f.cosine >= 0.999, str(f)

@@ -76,6 +76,9 @@ class Lowerer:
             if n.name in self.g.const_nodes or n.name in self.plan.fused:
                 continue
             self.lower_node(n)
+        for o in self.g.outputs:     # a model output held lazily (a 0/1 mask) goes to memory
+            if o is not None and isinstance(self.vals.get(o.name), Lazy):
+                self.val(o)
 
     def lower_input(self, p: Node) -> None:
         v = p.meta.get("val")
@@ -177,7 +180,10 @@ class Lowerer:
 
     def out_spec(self, end: Node, shape: tuple[int, ...]) -> tuple[float, str]:
         """Scale and dtype of a group's output: model outputs reached only through views that
-        need no copy are stored as int32 (finer scale); everything else is int8."""
+        need no copy are stored as int32 (finer scale); everything else is int8.  A group that
+        computes a comparison (``plan.step_end``) stores its 0/1 mask: int8, scale 1."""
+        if end.name in self.plan.step_end:
+            return 1.0, "int8"
         if (self.is_output_only(end.name) and end.name in self.out_names | self._view_outputs(end)
                 and self._views_ok(end, shape)):
             return max(self.rng(end.name).amax, 1e-6) / 2**OUT32_BITS, "int32"

@@ -8,15 +8,20 @@ pooling gets a zero border of the largest padding, so those consumers never copy
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any
 
 import torch
 from torch.fx import Node
 
-from compiler.frontend import IDENTITY_OPS, UNARY_OPS, Graph
+from compiler.frontend import IDENTITY_OPS, UNARY_OPS, VIEW_OPS, Graph
 
 aten = torch.ops.aten
+
+# Comparisons with a scalar that a GEMM anchor computes in its own PPU, on the 14-bit PWL input
+# (compiler/lower/ops/select.py): the step is decided before the int8 rounding of the anchor.
+STEP_OPS = {aten.lt.Scalar, aten.le.Scalar, aten.gt.Scalar, aten.ge.Scalar}
 
 # Ops whose result is computed by a GEMM that has a PPU epilogue to fuse into.
 ANCHORS = {aten.addmm.default, aten.mm.default, aten.bmm.default, aten.convolution.default,
@@ -63,6 +68,8 @@ class FusionPlan:
         self.fused: set[str] = set()
         self.bn_of: dict[str, Node] = {}
         self.border: dict[str, int] = {}
+        self.step_of: dict[str, Node] = {}       # anchor -> the comparison its PPU computes
+        self.step_end: set[str] = set()          # group ends stored as that comparison's 0/1 mask
         self._plan_groups()
         self._plan_borders()
 
@@ -85,6 +92,31 @@ class FusionPlan:
                         self.fused.update({bn.name, gi[0].name})
                         cur = gi[0]
             self.chain[n.name] = self.epilogue(cur)
+            self._plan_step(n, cur)
+
+    def _plan_step(self, n: Node, cur: Node) -> None:
+        """``anchor [identity ops] [views] <op> scalar`` with ``<op>`` in STEP_OPS and every link
+        single-user: the anchor's PPU applies the step itself (a 0/1 int8 output, the views then
+        act on the mask), so the comparison sees the 14-bit pre-activation, not its int8 rounding."""
+        chain = self.chain[n.name]
+        if any(u.target not in IDENTITY_OPS for u in chain):
+            return
+        last = chain[-1] if chain else cur
+        x = last
+        while x.name not in self.out_names:
+            us = self.users[x.name]
+            if len(us) != 1:
+                return
+            u = us[0]
+            if u.target in VIEW_OPS and u.args[0] is x:
+                x = u
+                continue
+            t = u.args[1] if len(u.args) > 1 else None
+            if (u.target in STEP_OPS and u.args[0] is x and isinstance(t, (int, float))
+                    and not isinstance(t, bool) and math.isfinite(t)):
+                self.step_of[n.name] = u
+                self.step_end.add(last.name)
+            return
 
     def _plan_borders(self) -> None:
         """Zero borders needed by convolution / pooling consumers."""

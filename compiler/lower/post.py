@@ -46,7 +46,21 @@ class Post:
     samples: np.ndarray | None = None
     label: str = ""
     mid_scale: float | None = None            # PWL input scale; default absmax / 2**MID_BITS
+    table: np.ndarray | None = None           # an exact table instead of a fit (a fused comparison)
 
+
+@dataclass(frozen=True)
+class PwlPolicy:
+    """How ``fit_pwl`` fits every table of a compile: the default (vertical, 16 segments) is the
+    hardware's; smaller budgets, ``uniform`` / ``horizontal`` and a fixed uniform ``granularity`` (the
+    NeuralMatrix paper's 0.25) exist for the fidelity study (golden/study, docs/fidelity.md)."""
+
+    method: str = "vertical"                  # golden.pwl.METHODS
+    segments: int = pwl.PWL_SEGMENTS          # 2..16 (the PPU table's size)
+    granularity: float | None = None          # uniform only: fixed segment width
+
+
+DEFAULT_PWL = PwlPolicy()
 
 _KINKED = {aten.relu.default, aten.hardtanh.default, aten.clamp.default, aten.leaky_relu.default,
            aten.abs.default, aten.hardsigmoid.default, aten.hardswish.default, aten.elu.default}
@@ -78,6 +92,32 @@ def hat_table() -> np.ndarray:
     v == 0 -> 1, any other integer -> 0 (breakpoints at -1/2 and 1/2, unit scales)."""
     p = pwl.Pwl(np.array([-0.5, 0.5]), np.zeros(3), np.array([0.0, 1.0, 0.0]), "hat", "exact")
     return pwl.to_hw_table(p, 1.0, 1.0)
+
+
+STEP_FNS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
+    "lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal}
+
+
+def step_table(kind: str, thr: float) -> np.ndarray:
+    """Exact 0/1 table of ``q <kind> thr`` on integer inputs q (unit scales): one breakpoint at the
+    half-integer between the last integer on one side of ``thr`` and the first on the other."""
+    strict_above = kind in ("gt", "le")          # gt: q > thr; le = not gt
+    b = (math.floor(thr) + 0.5) if strict_above else (math.ceil(thr) - 0.5)
+    below, above = (0.0, 1.0) if kind in ("gt", "ge") else (1.0, 0.0)
+    p = pwl.Pwl(np.array([b]), np.zeros(2), np.array([below, above]), f"step_{kind}", "exact")
+    return pwl.to_hw_table(p, 1.0, 1.0)
+
+
+def step_post(lw: Lowerer, step: Node, pre_name: str) -> Post:
+    """The epilogue of an anchor that computes the comparison ``step`` (``plan.step_of``): requant to
+    the 14-bit PWL input scale of the pre-activation, then the exact step -> 0/1."""
+    kind = str(step.target).split(".")[1]
+    thr = float(step.args[1])
+    r = lw.rng(pre_name)
+    s_mid = max(abs(r.lo), abs(r.hi), 1e-6) / 2**MID_BITS
+    fn = STEP_FNS[kind]
+    return Post("pwl", lambda t: fn(t, thr).astype(np.float64), r.lo, r.hi, label=f"{kind} {thr:g}",
+                mid_scale=s_mid, table=step_table(kind, thr / s_mid))
 
 
 def ppu_records(lw: Lowerer, N: int, bias: np.ndarray | None, mult: np.ndarray | None,
@@ -133,7 +173,7 @@ def make_ppu(lw: Lowerer, name: str, N: int, acc_scale: np.ndarray, bias: np.nda
         amax = max(abs(post.lo), abs(post.hi), 1e-6)
         s_mid = post.mid_scale or amax / 2**MID_BITS
         ratio = acc_scale / s_mid
-        table = fit_pwl(lw, name, post, s_mid, s_out)
+        table = post.table if post.table is not None else fit_pwl(lw, name, post, s_mid, s_out)
     if mult_override is not None:
         mult, shift = mult_override
     else:
@@ -171,7 +211,12 @@ def fit_pwl(lw: Lowerer, name: str, post: Post, s_mid: float, s_out: float) -> n
     smp = post.samples
     if smp is not None:
         smp = smp[np.isfinite(smp)]
-    p = pwl.fit(info, smp, "vertical", lo=lo, hi=hi)
+    pol: PwlPolicy = getattr(lw, "pwl_policy", None) or DEFAULT_PWL
+    if pol == DEFAULT_PWL:
+        p = pwl.fit(info, smp, "vertical", lo=lo, hi=hi)
+    else:
+        kw = {"granularity": pol.granularity} if pol.granularity is not None else {}
+        p = pwl.fit(info, smp, pol.method, pol.segments, lo=lo, hi=hi, **kw)
     table = pwl.to_hw_table(p, s_mid, s_out)
     x = smp if smp is not None and len(smp) else np.linspace(lo, hi, 4097)
     q = np.clip(np.round(x / s_mid), -I32 - 1, I32)
@@ -184,7 +229,7 @@ def fit_pwl(lw: Lowerer, name: str, post: Post, s_mid: float, s_out: float) -> n
           "fn": info.label, "lo": lo, "hi": hi, "samples": len(x) if smp is not None else 0,
           "max_err": float(np.abs(e).max()), "mean_abs_err": float(np.abs(e).mean()),
           "mean_err": float(e.mean()), "max_rel": float(np.abs(e).max()) / fmax,
-          "max_lsb": float(np.abs(e).max()) / s_out}
+          "max_lsb": float(np.abs(e).max()) / s_out, "segments": p.segments, "method": p.method}
     lw.pwl_stats.append(st)
     if layer is not None:
         m = layer.meta
@@ -228,6 +273,9 @@ def post_for(lw: Lowerer, anchor: Node, pre_name: str) -> tuple[Post, Node]:
     folded batch norm)."""
     chain = lw.plan.chain.get(anchor.name, [])
     end = chain[-1] if chain else (bn_end(lw, anchor) or anchor)
+    step = lw.plan.step_of.get(anchor.name)
+    if step is not None:
+        return step_post(lw, step, pre_name), end
     real = [u for u in chain if u.target not in IDENTITY_OPS]
     if not real:
         return Post(), end

@@ -26,8 +26,11 @@ if TYPE_CHECKING:
 def eltwise(lw: Lowerer, name: str, srcs: list[tuple[Act, int]], shape: tuple[int, ...], post: Post,
             s_out: float, acc_scale: float, *, bias: np.ndarray | None = None, col: int | None = None,
             out_dtype: str = "int8", border: int = 0, out: Act | None = None,
-            role: str = "intermediate", check: bool = True) -> Act:
-    """out = PPU(sum_i w_i * src_i) elementwise (srcs broadcast to ``shape``), on the array."""
+            role: str = "intermediate", check: bool = True, ppu: Ppu | None = None) -> Act:
+    """out = PPU(sum_i w_i * src_i) elementwise (srcs broadcast to ``shape``), on the array.
+
+    ``ppu`` replaces the requantising PPU built from ``post`` / ``s_out`` / ``acc_scale`` / ``bias``
+    (the exact integer tables of comparisons and selects, compiler/lower/ops/select.py)."""
     R, C = lw.hw.rows, lw.hw.cols
     nd = len(shape)
     first = srcs[0][0]
@@ -69,8 +72,9 @@ def eltwise(lw: Lowerer, name: str, srcs: list[tuple[Act, int]], shape: tuple[in
         return WTile(reg.addr + diag[i] * R * C, R, C, 1, C, reg.rid)
 
     M = int(np.prod([shape[d] for d in rows])) if rows else 1
-    ppu = make_ppu(lw, name, Ncol, np.full(Ncol, acc_scale), bias, post, s_out,
-                   out_int32=out_dtype == "int32")
+    if ppu is None:
+        ppu = make_ppu(lw, name, Ncol, np.full(Ncol, acc_scale), bias, post, s_out,
+                       out_int32=out_dtype == "int32")
     lw.run(GemmOp(name, M, Ncol, asrcs, kbl, wtile, ppu,
                   [Out(lw.out_runs(out, rows), out.bstride(col) if nd else 1, out.region)]))
     return out

@@ -15,6 +15,7 @@ tiny (hidden 32-64, 1-2 layers, sequence 8-16, images 16x16-32x32, graphs <= 30 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +38,7 @@ _BATCH_SEED = 2_000
 @dataclass(frozen=True)
 class Case:
     name: str
-    group: str            # "control" | "hf" | "attention" | "cnn" | "mlp" | "gnn" | "batch"
+    group: str            # "control" | "hf" | "attention" | "cnn" | "mlp" | "ops" | "gnn" | "batch"
     description: str
     make: Callable[[], Instance]
     control: bool = False  # expected to compile today
@@ -438,6 +439,109 @@ def _gnn_pool(seed: int, layer: str, pool: str, sizes: list[int]) -> Instance:
     return _instance(m, _graph_draw(ei, batch), seed)
 
 
+# ------------------------------------------------------------------- comparisons, selects, cumsum
+class PosWindowEncoder(nn.Module):
+    """A user-written token classifier whose masks are integer arithmetic on its ids: RoBERTa-style
+    position ids ``pos = cumsum(ids != pad) * (ids != pad)``, and attention only to keys that are not
+    special tokens (``ids >= 3``) inside a window (``0 < pos < 7``); keys masked through
+    nn.MultiheadAttention's key_padding_mask; CLS-position logits."""
+
+    PAD, WINDOW = 1, 7
+
+    def __init__(self, d: int = D_MODEL) -> None:
+        super().__init__()
+        self.tok = nn.Embedding(VOCAB, d)
+        self.pos = nn.Embedding(HF_SEQ + 2, d)
+        self.attn = nn.MultiheadAttention(d, N_HEAD, batch_first=True)
+        self.norm = nn.LayerNorm(d)
+        self.head = nn.Linear(d, 4)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        real = ids.ne(self.PAD).int()
+        pos = torch.cumsum(real, dim=1) * real
+        keep = (ids >= 3) & (pos < self.WINDOW) & (pos > 0)
+        h = self.tok(ids) + self.pos(pos)
+        a, _ = self.attn(h, h, h, key_padding_mask=~keep, need_weights=False)
+        return self.head(self.norm(h + a)[:, 0])
+
+
+def _window_ids(b: int) -> Callable[[torch.Generator], Inputs]:
+    """ids (b, HF_SEQ): a real first token, special ids 0/2 sprinkled, 0-3 trailing pads (id 1)."""
+    def draw(g: torch.Generator) -> Inputs:
+        ids = torch.randint(3, VOCAB, (b, HF_SEQ), generator=g)
+        special = torch.rand(b, HF_SEQ, generator=g) < 0.2
+        special[:, 0] = False
+        ids = torch.where(special, torch.randint(0, 2, (b, HF_SEQ), generator=g) * 2, ids)
+        return (ids.masked_fill(_pad_mask(g, b, HF_SEQ), PosWindowEncoder.PAD),)
+    return draw
+
+
+class WhereGateMLP(nn.Module):
+    """A hard gated MLP: ``down(where(gate(x) > 0, a(x), b(x)))`` (a select between two
+    activations decided by a float comparison)."""
+
+    def __init__(self, d: int = 32, h: int = 64) -> None:
+        super().__init__()
+        self.gate, self.a, self.b = nn.Linear(d, h), nn.Linear(d, h), nn.Linear(d, h)
+        self.down = nn.Linear(h, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down(torch.where(self.gate(x) > 0, self.a(x), self.b(x)))
+
+
+class WhereELUMLP(nn.Module):
+    """ELU written with a float mask: ``h = up(x); where(h > 0, h, exp(h) - 1)``, then a masked fill
+    of the negative outputs of a second projection (``masked_fill(y < 0, 0)``)."""
+
+    def __init__(self, d: int = 32, h: int = 64) -> None:
+        super().__init__()
+        self.up, self.down = nn.Linear(d, h), nn.Linear(h, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.up(x)
+        y = self.down(torch.where(h > 0, h, torch.exp(h) - 1))
+        return y.masked_fill(y < 0, 0.0)
+
+
+class CumsumMixer(nn.Module):
+    """Causal token mixing by a running sum: ``norm(x + 0.25 * cumsum(proj(x), dim=1))`` -> linear."""
+
+    def __init__(self, d: int = 32) -> None:
+        super().__init__()
+        self.proj, self.norm, self.out = nn.Linear(d, d), nn.LayerNorm(d), nn.Linear(d, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.norm(x + 0.25 * torch.cumsum(self.proj(x), dim=1)))
+
+
+class PadCausalAttention(nn.Module):
+    """Hand-written causal self-attention with a padding mask: ``scores.masked_fill(~(pad & causal),
+    -inf)`` with pad = attention_mask[:, None, :] (runtime) and a constant causal pattern."""
+
+    def __init__(self, d: int = D_MODEL) -> None:
+        super().__init__()
+        self.qkv, self.o = nn.Linear(d, 3 * d), nn.Linear(d, d)
+        self.register_buffer("causal", torch.tril(torch.ones(SEQ, SEQ, dtype=torch.bool)))
+
+    def forward(self, x: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        q, k, v = self.qkv(x).chunk(3, dim=-1)
+        s = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+        keep = attention_mask.bool()[:, None, :] & self.causal
+        p = torch.softmax(s.masked_fill(~keep, float("-inf")), dim=-1)
+        return self.o(p @ v)
+
+
+def _pad_causal_draw(g: torch.Generator) -> Inputs:
+    return torch.randn(1, SEQ, D_MODEL, generator=g), (~_pad_mask(g, 1, SEQ)).long()
+
+
+def _ops_case(seed: int, make: Callable[[], nn.Module],
+             draw: Callable[[torch.Generator], Inputs]) -> Instance:
+    with seeded(seed):
+        m = make()
+    return _instance(m, draw, seed)
+
+
 # ------------------------------------------------------------------------------------------- table
 def _c(name: str, group: str, desc: str, make: Callable[[], Instance], control: bool = False) -> Case:
     return Case(name, group, desc, make, control)
@@ -517,6 +621,20 @@ CASES: dict[str, Case] = {c.name: c for c in [
        lambda: _gnn_pool(56, "gcn", "add", [8, 10, 7])),
     _c("pyg_gin_addpool", "gnn", "GINConv x2 + global_add_pool + linear, batch of 2 graphs (12+9 nodes)",
        lambda: _gnn_pool(57, "gin", "add", [12, 9])),
+    # comparisons, selects, boolean masks and cumsum (compiler/lower/ops/intops.py, select.py)
+    _c("ids_window_encoder", "ops", "token encoder, masks from ids: cumsum position ids, (ids >= 3) & "
+       "(0 < pos < 7) as MHA key_padding_mask, (1, 8)",
+       lambda: _ops_case(80, PosWindowEncoder, _window_ids(1))),
+    _c("where_gate_mlp", "ops", "hard-gated MLP down(where(gate(x) > 0, a(x), b(x))), (1, 8, 32)",
+       lambda: _ops_case(81, WhereGateMLP, lambda g: (torch.randn(1, 8, 32, generator=g),))),
+    _c("where_elu_mlp", "ops", "where(h > 0, h, exp(h) - 1) and masked_fill(y < 0, 0), (1, 8, 32)",
+       lambda: _ops_case(82, WhereELUMLP, lambda g: (torch.randn(1, 8, 32, generator=g),))),
+    _c("cumsum_mixer", "ops", "norm(x + 0.25 * cumsum(proj(x), dim=1)) -> linear (float cumsum), (1, 8, 32)",
+       lambda: _ops_case(83, CumsumMixer, lambda g: (torch.randn(1, 8, 32, generator=g),))),
+    _c("mha_kpm_causal", "attention", "MultiheadAttention batch_first + key_padding_mask input + constant "
+       "causal attn_mask", lambda: _mha(84, causal=True, kpm=True)),
+    _c("attn_pad_causal", "ops", "hand-written attention, masked_fill(~(attention_mask & causal), -inf), "
+       "(1, 8, 32)", lambda: _ops_case(85, PadCausalAttention, _pad_causal_draw)),
     # batch > 1
     _c("control_cnn_n4", "batch", "control_cnn with N=4 images (4x3x16x16)",
        lambda: _cnn(60, SmallResCNN, _images(4, 3, 16))),
@@ -535,8 +653,8 @@ CASES: dict[str, Case] = {c.name: c for c in [
 ]}
 
 
-_FAMILY = {"control": "custom", "hf": "bert", "attention": "bert", "mlp": "custom", "cnn": "resnet",
-           "gnn": "gnn", "batch": "custom"}
+_FAMILY = {"control": "custom", "ops": "custom", "hf": "bert", "attention": "bert", "mlp": "custom",
+           "cnn": "resnet", "gnn": "gnn", "batch": "custom"}
 
 
 def factory(name: str) -> Callable[[], dict[str, object]]:

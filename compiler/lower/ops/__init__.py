@@ -21,5 +21,6 @@ from compiler.lower.ops import (  # noqa: F401
     pool,
     product,
     reduce,
+    select,
     softmax,
 )

@@ -24,14 +24,19 @@ the gate product, ``masked_fill`` with a scalar and dtype casts between integer 
 it is materialised (one GEMM, int32 out) where a consumer needs it in memory (the embedding's
 GATHER).  Weights larger than int8 are split over several K-blocks of the same source.
 
-Still unsupported (clear error): ordering comparisons (lt/le/gt/ge) of int32 ids (the signed bytes
-preserve equality, not order), comparisons with a non-scalar, cumsum of an integer tensor that is not
-0/1 or of a float activation, and integer expressions used other than as int32 values in memory
-(e.g. cast to float).
+Ordering comparisons and arithmetic on ids use the exact id value ``b0 + 256 [b0 < 0] + 256 b1``
+(:func:`id_value`: one sign-bit GEMM, ids in [-2^15, 2^15)) as an :class:`IntLin`; any comparison of
+an :class:`IntLin` is one GEMM whose PWL is the step (:meth:`IntLin.apply`).
+
+Still unsupported (clear error): ids outside [-2^15, 2^15) in an ordering comparison or arithmetic,
+comparisons of broadcast integer tensors, cumsum of an integer tensor that is not 0/1 (the float
+cumsum is ``compiler.lower.ops.select``), and integer expressions used other than as int32 values
+in memory or 0/1 comparison results (e.g. cast to float).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +52,7 @@ from compiler.lower.ops.mask import Mask, is_binary, src_bytes
 from compiler.lower.post import ppu_records
 from compiler.lower.registry import lowers
 from golden import pwl
+from golden.isa import PWL_SEGMENTS
 
 if TYPE_CHECKING:
     from compiler.lower.core import Lowerer
@@ -141,14 +147,17 @@ def int_ppu(lw: Lowerer, name: str, N: int, bias: np.ndarray, table: np.ndarray 
 @dataclass(frozen=True)
 class Bits:
     """A 0/1 tensor as ``c + k * src`` with ``src`` an int8 view holding 0/1 ((c, k) = (0, 1) or
-    (1, -1))."""
+    (1, -1)); or, with ``vlo`` / ``vhi`` other than 0 / 1, an int8 integer source whose values lie
+    in [vlo, vhi] (a byte of an id word: the exact id value of :func:`id_value` is a sum of them)."""
 
     src: Act
     c: int = 0
     k: int = 1
+    vlo: int = 0
+    vhi: int = 1
 
     def negated(self) -> Bits:
-        return Bits(self.src, 1 - self.c, -self.k)
+        return Bits(self.src, 1 - self.c, -self.k, self.vlo, self.vhi)
 
 
 def byte_view(x: Act, byte: int = 0) -> Act:
@@ -197,8 +206,9 @@ class IntLin(Lazy):
         lo = self.bias.astype(np.int64).copy()
         hi = lo.copy()
         for b, w in self.terms:
-            lo += np.minimum(b.k * w, 0).sum(axis=0) + b.c * w.sum(axis=0)
-            hi += np.maximum(b.k * w, 0).sum(axis=0) + b.c * w.sum(axis=0)
+            a0, a1 = b.k * w * b.vlo, b.k * w * b.vhi
+            lo += np.minimum(a0, a1).sum(axis=0) + b.c * w.sum(axis=0)
+            hi += np.maximum(a0, a1).sum(axis=0) + b.c * w.sum(axis=0)
         return int(lo.min()), int(hi.max())
 
     def scaled(self, node: Node, f: int) -> IntLin:
@@ -226,10 +236,9 @@ class IntLin(Lazy):
             terms.append((b.src, b.k * w))
         table = None
         if self.gate is not None:
-            B = hi - lo + 1
-            g = self.gate
-            terms.append((g.src, np.eye(T, dtype=np.int64) * (B * g.k)))
-            bias += B * g.c - B
+            _, gterms, gbias = gate_terms(lw, n, self.gate, hi - lo + 1, self.shape, self.dim)
+            terms += gterms
+            bias += gbias
             table = gate_table(lo, self.post)
         else:
             bias += self.post
@@ -237,6 +246,94 @@ class IntLin(Lazy):
         ppu = int_ppu(lw, f"{n.name}.int", T, bias, table, out_int32=True)
         int_gemm(lw, n.name, self.shape, self.dim, terms, ppu, out)
         return out
+
+
+    def apply(self, lw: Lowerer, n: Node, fn: Callable[[np.ndarray], np.ndarray], *, out_int8: bool) -> Act:
+        """``fn(value)`` in one GEMM: the accumulator of :meth:`materialise` (sources times integer
+        weights, the gate's ``B * g - B``), and one exact integer PWL for ``fn`` composed with the
+        gate (:func:`int_table`, built by scanning the accumulator's whole integer domain): a
+        comparison with a constant is a step, so ``pos < 7`` costs the one GEMM that ``pos`` would
+        have cost.  Out int8 (a 0/1 mask: ``out_int8``) or int32."""
+        lo, hi = self.bounds()
+        if max(abs(lo), abs(hi)) + abs(self.post) >= 2**30:
+            raise unsupported(n, "integer expression beyond int32")
+        T = self.shape[self.dim]
+        bias = self.bias.astype(np.int64).copy()
+        terms = []
+        for b, w in self.terms:
+            bias += b.c * w.sum(axis=0)
+            terms.append((b.src, b.k * w))
+        post = self.post
+        if self.gate is not None:
+            B, gterms, gbias = gate_terms(lw, n, self.gate, hi - lo + 1, self.shape, self.dim)
+            terms += gterms
+            bias += gbias
+            dom = (lo - B, hi)
+
+            def value(acc: np.ndarray) -> np.ndarray:
+                return np.where(acc >= lo, acc + post, post)
+        else:
+            bias += post
+            dom = (lo + post, hi + post)
+
+            def value(acc: np.ndarray) -> np.ndarray:
+                return acc
+        table = int_table(n, lambda acc: fn(value(acc)), *dom)
+        shape = self.shape
+        out = lw.alloc(n.name, shape, 1.0, col_dim=self.dim, dtype="int8" if out_int8 else "int32",
+                       role=lw.role_of(n))
+        ppu = int_ppu(lw, f"{n.name}.int", T, bias, table, out_int32=not out_int8)
+        int_gemm(lw, n.name, shape, self.dim, terms, ppu, out)
+        return out
+
+
+GATE_WIDE = 4 * 127
+"""A gate weight B above this many int8 pieces' worth goes through a scaled gate (:func:`gate_terms`)."""
+
+
+def gate_terms(lw: Lowerer, n: Node, g: Bits, B: int, shape: tuple[int, ...],
+               dim: int) -> tuple[int, list[tuple[Act, np.ndarray]], int]:
+    """The gate's ``B * g - B`` as (B used, terms, bias).  B splits into ceil(B / 127) int8 weight
+    pieces, one K-block group each; a wide value (the exact value of raw ids spans 2^16) would need
+    hundreds, so for B > GATE_WIDE the gate is first scaled to ``G = 127 g`` (int8 0/127, one GEMM)
+    and B rounded up to a multiple of 127: ``(B / 127) * G`` needs ceil(B / 127^2) pieces."""
+    T = shape[dim]
+    eye = np.eye(T, dtype=np.int64)
+    if B <= GATE_WIDE:
+        return B, [(g.src, eye * (B * g.k))], B * g.c - B
+    B = 127 * -(-B // 127)
+    G = lw.alloc(f"{n.name}.gate127", shape, 1.0, col_dim=dim, role="scratch", check=False)
+    ppu = int_ppu(lw, f"{n.name}.gate127", T, np.full(T, 127 * g.c), None, out_int32=False)
+    int_gemm(lw, f"{n.name}.gate127", shape, dim, [(g.src, eye * (127 * g.k))], ppu, G)
+    return B, [(G, eye * (B // 127))], -B
+
+
+def int_table(n: Node, h: Callable[[np.ndarray], np.ndarray], lo: int, hi: int) -> np.ndarray:
+    """The exact PWL table of an integer function ``h`` on the integers of [lo, hi]: maximal runs of
+    constant slope become segments (breakpoints at half-integers, unit scales), so the hardware
+    table equals ``h`` at every integer of the domain; beyond it the end segments extend."""
+    if hi - lo > 1 << 20:
+        raise unsupported(n, f"integer function on a domain of {hi - lo + 1} values (at most 2^20)")
+    x = np.arange(lo, hi + 1, dtype=np.int64)
+    y = np.asarray(h(x), dtype=np.int64)
+    d = np.diff(y)
+    bps: list[float] = []
+    slopes: list[float] = []
+    icpts: list[float] = []
+    i = 0
+    while i < len(x):
+        s = int(d[i]) if i < len(d) else 0
+        rest = np.flatnonzero(d[i:] != s) if i < len(d) else np.zeros(0, dtype=np.int64)
+        j = i + int(rest[0]) if len(rest) else len(x) - 1          # the run covers x[i..j]
+        if i:
+            bps.append(float(x[i]) - 0.5)
+        slopes.append(float(s))
+        icpts.append(float(y[i] - s * x[i]))
+        i = j + 1
+    if len(slopes) > PWL_SEGMENTS:
+        raise unsupported(n, f"integer function with {len(slopes)} linear pieces (the PWL has "
+                          f"{PWL_SEGMENTS})")
+    return _table(bps, slopes, icpts, "int")
 
 
 def _store(lw: Lowerer, n: Node, v: IntLin) -> None:
@@ -263,12 +360,20 @@ def _int_scalar(lw: Lowerer, a: Any) -> int | None:
 
 
 # ------------------------------------------------------------------ comparisons of integer values
-def is_int_compare(lw: Lowerer, n: Node) -> bool:
-    """eq/ne/lt/le/gt/ge of a runtime integer tensor that is not a 0/1 mask (token ids, an integer
-    expression), which ``compiler.lower.ops.mask`` does not take."""
-    if n.target not in EQ_OPS and n.target not in ORDER_OPS:
-        return False
-    a = n.args[0]
+ORDER_LIMIT = 1 << 15
+"""Ordering comparisons read the exact id value from its two low bytes: ids in [-2^15, 2^15)."""
+
+_CMP = {"eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater,
+        "ge": np.greater_equal}
+_SWAP = {"eq": "eq", "ne": "ne", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
+
+
+def _cmp_kind(n: Node) -> str:
+    return str(n.target).split(".")[1]
+
+
+def _int_runtime(lw: Lowerer, a: Any) -> bool:
+    """A runtime integer operand that is not a 0/1 mask: token ids, or a lazy integer expression."""
     if not _is_int(a) or lw.is_const(a):
         return False
     if _int_lazy(lw, a) is not None:
@@ -276,26 +381,121 @@ def is_int_compare(lw: Lowerer, n: Node) -> bool:
     return isinstance(lw.raw(a), Act) and not is_binary(lw, a)
 
 
+def is_int_compare(lw: Lowerer, n: Node) -> bool:
+    """eq/ne/lt/le/gt/ge with a runtime integer operand that is not a 0/1 mask (token ids, an integer
+    expression), which ``compiler.lower.ops.mask`` does not take; either operand may be it."""
+    if n.target not in EQ_OPS and n.target not in ORDER_OPS:
+        return False
+    return any(_int_runtime(lw, a) for a in n.args[:2])
+
+
+def _signed16(v: int) -> int:
+    """``b0 + 256*b1`` of an int32 word with signed bytes b0, b1: what the byte GEMM reads for ``v``."""
+    b0, b1 = v & 0xFF, (v >> 8) & 0xFF
+    return (b0 - 256 * (b0 >= 128)) + 256 * (b1 - 256 * (b1 >= 128))
+
+
+def id_value(lw: Lowerer, a: Node, user: Node) -> IntLin:
+    """The exact value of the int32 ids ``a`` (in [-2^15, 2^15)) as a lazy :class:`IntLin`:
+    ``id = b0 + 256 * [b0 < 0] + 256 * b1`` (b0, b1 the signed low bytes; the unsigned low byte is
+    ``b0 + 256 * [b0 < 0]``), where the sign bit ``[b0 < 0]`` is one GEMM with a step PWL (cached
+    per tensor).  Equality needs no sign bit (``b0 + 256*b1`` is injective); order does."""
+    key = f"{a.name}#idval"
+    if isinstance(lw.vals.get(key), IntLin):
+        return lw.vals[key]
+    r = lw.rng(a.name)
+    if r.lo < -ORDER_LIMIT or r.hi >= ORDER_LIMIT:
+        raise unsupported(user, f"ordering comparison or arithmetic of integers outside [-{ORDER_LIMIT}, "
+                          f"{ORDER_LIMIT}) (calibrated range [{r.lo:g}, {r.hi:g}]; the value is read from "
+                          "two bytes)")
+    x = lw.val(a)
+    shape = tuple(x.shape)
+    if x.dtype != "int32" or not shape:
+        raise unsupported(user, "comparison of an integer tensor that is not an int32 model value")
+    dim = len(shape) - 1
+    T = shape[dim]
+    eye = np.eye(T, dtype=np.int64)
+    sign = lw.alloc(f"{a.name}.sign", shape, 1.0, col_dim=dim, role="scratch", check=False)
+    ppu = int_ppu(lw, f"{a.name}.sign", T, np.zeros(T), _table([-0.5], [0.0, 0.0], [1.0, 0.0], "sign"),
+                  out_int32=False)
+    int_gemm(lw, f"{a.name}.sign", shape, dim, [(byte_view(x, 0), eye)], ppu, sign)
+    v = IntLin(a, shape, dim, [(Bits(byte_view(x, 0), vlo=-128, vhi=127), eye), (Bits(sign), 256 * eye),
+                               (Bits(byte_view(x, 1), vlo=-128, vhi=127), 256 * eye)],
+               np.zeros(T, dtype=np.int64))
+    lw.vals[key] = v
+    return v
+
+
+def _as_intlin(lw: Lowerer, a: Node, user: Node) -> IntLin:
+    e = _int_lazy(lw, a)
+    return e if e is not None else id_value(lw, a, user)
+
+
+def _const_vec(lw: Lowerer, a: Any, shape: tuple[int, ...], dim: int) -> np.ndarray | None:
+    """An integer scalar or constant broadcast to ``shape`` that varies only along ``dim``, as the
+    vector along ``dim`` (a per-column bias), or None."""
+    c = _int_scalar(lw, a)
+    if c is not None:
+        return np.full(shape[dim], c, dtype=np.int64)
+    if not (isinstance(a, Node) and lw.is_const(a)):
+        return None
+    t = torch.as_tensor(lw.const(a))
+    if t.is_floating_point() and not bool(torch.all(t == t.round())):
+        return None
+    try:
+        b = torch.broadcast_to(t.to(torch.int64), shape).movedim(dim, -1).reshape(-1, shape[dim])
+    except RuntimeError:
+        return None
+    return b[0].numpy().astype(np.int64) if bool(torch.all(b == b[0:1])) else None
+
+
 @lowers(*EQ_OPS, *sorted(ORDER_OPS, key=str), when=is_int_compare, prio=1)
 def lower_int_compare(lw: Lowerer, n: Node) -> None:
-    """``ids == v`` / ``ids != v``: one GEMM on the two signed low bytes of each id word,
-    ``acc = b0 + 256*b1 - v`` (0 exactly when id == v, ids in [0, 65536)), PWL hat / notch ->
-    int8 0/1 (a mask ``compiler.lower.ops.mask`` and :class:`IntLin` can use)."""
-    a = n.args[0]
-    if n.target in ORDER_OPS:
-        raise unsupported(n, "ordering comparison of integer ids that are not 0/1 (only eq / ne are "
-                          "lowered: the id's signed bytes decide equality, not order)")
-    v = _int_scalar(lw, n.args[1]) if len(n.args) > 1 else None
-    if v is None:
-        raise unsupported(n, "comparison of integer ids with a non-scalar or non-integer operand")
-    lazy = _int_lazy(lw, a)
-    if lazy is not None:
-        lo, hi = lazy.bounds()
-        lo, hi = (lo + lazy.post, hi + lazy.post) if lazy.gate is None else (
-            min(lo, 0) + lazy.post, max(hi, 0) + lazy.post)
+    """Comparisons of integer values, NeuralMatrix style (a comparison is a step-shaped PWL), exact:
+
+    * ``ids == v`` / ``ids != v`` (v a scalar): one GEMM on the two signed low bytes of each id word,
+      ``acc = b0 + 256*b1 - f(v)`` (``f`` the same byte form of v: 0 exactly when id == v, ids in
+      [0, 65536)), PWL hat / notch -> int8 0/1;
+    * everything else (``lt/le/gt/ge``; an integer expression such as ``cumsum(mask)``; a constant
+      tensor varying along the last dim; two runtime integer tensors): the difference of the exact
+      values as an :class:`IntLin` (ids through :func:`id_value`), one GEMM whose PWL is the step
+      (:meth:`IntLin.apply`).  The result is an int8 0/1 mask for ``compiler.lower.ops.mask``,
+      :class:`IntLin` gates and ``compiler.lower.ops.select``."""
+    kind = _cmp_kind(n)
+    a, b = n.args[0], n.args[1] if len(n.args) > 1 else None
+    if not _int_runtime(lw, a):
+        a, b, kind = b, a, _SWAP[kind]
+    shape = tuple(_meta(n).shape)
+    v = _int_scalar(lw, b)
+    r = lw.rng(a.name)
+    if (kind in ("eq", "ne") and v is not None and _int_lazy(lw, a) is None
+            and ((0 <= r.lo and r.hi < ID_LIMIT and 0 <= v < ID_LIMIT) or r.hi >= ORDER_LIMIT)):
+        _bytes_equal(lw, n, a, v, kind)      # no sign GEMM; negative ids go the exact-value way
+        return
+    e = _as_intlin(lw, a, n)
+    if tuple(e.shape) != shape:
+        raise unsupported(n, "comparison of a broadcast integer tensor")
+    vec = _const_vec(lw, b, shape, e.dim)
+    if vec is not None:
+        if e.gate is not None and not np.all(vec == vec[0]):
+            raise unsupported(n, "comparison of a gated integer expression with a non-uniform constant")
+        d = e.shifted(n, -int(vec[0])) if e.gate is not None else replace(e, node=n, bias=e.bias - vec)
+    elif isinstance(b, Node) and _int_runtime(lw, b):
+        f = _as_intlin(lw, b, n)
+        if e.gate is not None or f.gate is not None or f.shape != e.shape or f.dim != e.dim:
+            raise unsupported(n, "comparison of two integer tensors that are gated or laid out differently")
+        d = replace(e, node=n, terms=[*e.terms, *((bb, -w) for bb, w in f.terms)], bias=e.bias - f.bias,
+                    post=e.post - f.post)
     else:
-        r = lw.rng(a.name)
-        lo, hi = int(r.lo), int(r.hi)
+        raise unsupported(n, "comparison of an integer tensor with a float or non-integer operand")
+    op = _CMP[kind]
+    lw.vals[n.name] = d.apply(lw, n, lambda t: op(t, 0).astype(np.int64), out_int8=True)
+
+
+def _bytes_equal(lw: Lowerer, n: Node, a: Node, v: int, kind: str) -> None:
+    """``ids == v`` / ``ids != v`` on the id's two signed low bytes (see :func:`lower_int_compare`)."""
+    r = lw.rng(a.name)
+    lo, hi = int(r.lo), int(r.hi)
     if lo < 0 or hi >= ID_LIMIT or not 0 <= v < ID_LIMIT:
         raise unsupported(n, f"equality test of integers outside [0, {ID_LIMIT}) (range [{lo}, {hi}], "
                           f"value {v})")
@@ -306,7 +506,7 @@ def lower_int_compare(lw: Lowerer, n: Node) -> None:
     dim = len(shape) - 1
     eye = np.eye(shape[dim], dtype=np.int64)
     out = lw.alloc(n.name, shape, 1.0, col_dim=dim, role=lw.role_of(n))
-    ppu = int_ppu(lw, f"{n.name}.cmp", shape[dim], np.full(shape[dim], -v), indicator_table(EQ_OPS[n.target]),
+    ppu = int_ppu(lw, f"{n.name}.cmp", shape[dim], np.full(shape[dim], -_signed16(v)), indicator_table(kind),
                   out_int32=False)
     int_gemm(lw, n.name, shape, dim, [(byte_view(x, 0), eye), (byte_view(x, 1), 256 * eye)], ppu, out)
     lw.vals[n.name] = out
@@ -341,7 +541,17 @@ def lower_cumsum(lw: Lowerer, n: Node) -> None:
 
 # ------------------------------------------------------------------ arithmetic on IntLin
 def _has_int_lazy(lw: Lowerer, n: Node) -> bool:
-    return any(_int_lazy(lw, a) is not None for a in n.args)
+    """An operand is a lazy integer expression or runtime integer ids (not a 0/1 mask): ``ids + 1``,
+    ``ids - other_ids`` and ``pos * 2`` are bookkeeping on :class:`IntLin` (ids through
+    :func:`id_value`)."""
+    return any(_int_lazy(lw, a) is not None or (isinstance(a, Node) and _int_runtime(lw, a)) for a in n.args)
+
+
+def _lazy_or_ids(lw: Lowerer, a: Any, user: Node) -> IntLin | None:
+    e = _int_lazy(lw, a)
+    if e is None and isinstance(a, Node) and _int_runtime(lw, a):
+        e = id_value(lw, a, user)
+    return e
 
 
 @lowers(*sorted(IDENTITY_OPS, key=str), when=lambda lw, n: _int_lazy(lw, n.args[0]) is not None, prio=2,
@@ -359,6 +569,17 @@ def lower_int_identity(lw: Lowerer, n: Node) -> None:
         aten.mul.Scalar, aten.neg.default, aten.masked_fill.Scalar, aten.where.self, when=_has_int_lazy,
         prio=3)
 def lower_int_arith(lw: Lowerer, n: Node) -> None:
+    """See :func:`_int_arith`; then the scalar ops the fusion plan chained after ``n`` (``e - f + 1``:
+    ``sub`` is a GEMM anchor whose epilogue claims the ``+ 1``), which stay bookkeeping too."""
+    _int_arith(lw, n)
+    for u in lw.plan.chain.get(n.name, []):
+        if u.target in IDENTITY_OPS:
+            lower_int_identity(lw, u)
+        else:
+            _int_arith(lw, u)
+
+
+def _int_arith(lw: Lowerer, n: Node) -> None:
     """``e + c``, ``e - c``, ``e * c`` (integer scalars), ``-e``, ``e * m`` with a 0/1 tensor m (the
     gate: exact by the PWL of :meth:`IntLin.materialise`) and ``masked_fill(e, m, c)`` (= ``(e - c)
     * (1 - m) + c``; ``where(m, c, e)`` / ``where(m, e, c)``) on a lazy integer expression:
@@ -366,19 +587,20 @@ def lower_int_arith(lw: Lowerer, n: Node) -> None:
     t = n.target
     if t == aten.where.self:
         cond, x, y = n.args
-        e = _int_lazy(lw, x) or _int_lazy(lw, y)
-        fill = _int_scalar(lw, y if _int_lazy(lw, x) is not None else x)
+        ex = _lazy_or_ids(lw, x, n)
+        e = ex or _lazy_or_ids(lw, y, n)
+        fill = _int_scalar(lw, y if ex is not None else x)
         m = bits_of(lw, cond, n)
         if e is None or fill is None or m is None or e.gate is not None:
             raise unsupported(n, "select of an integer expression other than with a 0/1 mask and a scalar")
-        gate = m if _int_lazy(lw, x) is not None else m.negated()     # where e is kept
+        gate = m if ex is not None else m.negated()     # where e is kept
         _store(lw, n, replace(e.shifted(n, -fill), gate=gate, post=fill))
         return
     a0 = n.args[0]
-    e = _int_lazy(lw, a0)
+    e = _lazy_or_ids(lw, a0, n)
     other = n.args[1] if len(n.args) > 1 else None
     if e is None:                                   # c + e, c * e, m * e
-        e, other = _int_lazy(lw, other), a0
+        e, other = _lazy_or_ids(lw, other, n), a0
         if t in (aten.sub.Tensor, aten.sub.Scalar):
             e = e.scaled(n, -1) if e is not None else None
             t = aten.add.Tensor
@@ -406,6 +628,21 @@ def lower_int_arith(lw: Lowerer, n: Node) -> None:
         if e.post:
             raise unsupported(n, "gate of an integer expression with an offset after a gate")
         _store(lw, n, replace(e, node=n, gate=g))
+        return
+    f = _lazy_or_ids(lw, other, n)
+    if t in (aten.add.Tensor, aten.sub.Tensor) and f is not None:
+        # the sum of two integer expressions (``ids_a - ids_b``, ``pos + offset_ids``)
+        if e.gate is not None or f.gate is not None or f.shape != e.shape or f.dim != e.dim:
+            raise unsupported(n, "sum of integer expressions that are gated or laid out differently")
+        k = (-1 if t == aten.sub.Tensor else 1) * int(alpha)
+        _store(lw, n, replace(e, node=n, terms=[*e.terms, *((b, k * w) for b, w in f.terms)],
+                              bias=e.bias + k * f.bias, post=e.post + k * f.post))
+        return
+    if (t in (aten.add.Tensor, aten.sub.Tensor) and e.gate is None
+            and (m := bits_of(lw, other, n)) is not None):
+        # ``e + m`` with a 0/1 tensor m: one more 0/1 source term
+        k = (-1 if t == aten.sub.Tensor else 1) * int(alpha)
+        _store(lw, n, replace(e, node=n, terms=[*e.terms, (m, k * np.eye(e.shape[e.dim], dtype=np.int64))]))
         return
     if t == aten.masked_fill.Scalar and (m := bits_of(lw, other, n)) is not None:
         fill = _int_scalar(lw, n.args[2])

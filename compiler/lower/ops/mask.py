@@ -9,10 +9,11 @@ constant (``to(bool)``, ``index`` with constant indices, ``bitwise_and`` with a 
 two constant values, and views act on ``idx``: no instruction is emitted.  A constant mask (a
 causal ``attn_mask``) is a :class:`Mask` without source.
 
-The mask's only runtime use is as an additive softmax bias ``softmax(scores + bias)`` with
-``bias`` = 0 or <= -MASK_BIG (-inf, ``finfo.min``, -1e4).  That add is not quantised (its range
-is infinite); the softmax is lowered as a **masked softmax** in the NeuralMatrix way, a select as
-mask arithmetic on the array:
+Its main runtime use is as an additive softmax bias ``softmax(scores + bias)`` with
+``bias`` = 0 or <= -MASK_BIG (-inf, ``finfo.min``, -1e4); selects, integer gates and boolean
+combinations of two runtime masks are ``compiler.lower.ops.select`` / ``intops``.  That add is
+not quantised (its range is infinite); the softmax is lowered as a **masked softmax** in the
+NeuralMatrix way, a select as mask arithmetic on the array:
 
 1. penalty ``P`` (int8, scale 1) = ``c + s * src[idx]`` (+ a constant 0/1/2 tensor), one GEMM whose
    A operand is the mask's bytes (the low byte of each int32 word; docs/compiler.md), weight ``s``
@@ -80,8 +81,18 @@ class Mask(Lazy):
     v1: torch.Tensor
 
     def materialise(self, lw: Lowerer) -> Act:
+        """A runtime mask with 0/1 values as an int8 0/1 tensor (one lookup GEMM,
+        ``select.bool_lookup``); other masks have no int8 value of their own."""
+        if self.src is not None:
+            v0 = self.v0.to(torch.float64)
+            v1 = self.v1.to(torch.float64)
+            if bool(torch.all((v0 == 0) | (v0 == 1))) and bool(torch.all((v1 == 0) | (v1 == 1))):
+                from compiler.lower.ops.select import bool_lookup
+                shape = tuple(torch.broadcast_shapes(tuple(self.v0.shape), tuple(self.v1.shape)))
+                combos = [torch.broadcast_to(v, shape).numpy().astype(np.int64) for v in (v0, v1)]
+                return bool_lookup(lw, self.node, [self], combos, shape, f"{self.node.name}.bits")
         raise unsupported(self.node, "a mask used other than as an additive softmax bias (masked "
-                          "softmax) or by mask arithmetic with constant operands")
+                          "softmax), a select condition or by mask arithmetic")
 
 
 @dataclass(eq=False)
@@ -203,8 +214,9 @@ def mask_apply(lw: Lowerer, n: Node, structural: bool) -> Mask:
     shape = tuple(v0.shape)
     idxs = [torch.broadcast_to(m.idx, shape) for m in rt]
     if any(m.src is not rt[0].src for m in rt) or any(not torch.equal(i, idxs[0]) for i in idxs):
-        raise unsupported(n, "combination of two different runtime masks (only a runtime mask "
-                          "with constant masks is supported)")
+        # two runtime sources: a lookup GEMM makes the combination a new 0/1 source
+        from compiler.lower.ops.select import combine_runtime
+        return combine_runtime(lw, n, ops, rt)
     return Mask(n, rt[0].src, idxs[0].contiguous(), v0, v1)
 
 
@@ -382,20 +394,29 @@ def penalty(lw: Lowerer, n: Node, bias: Mask, shape: tuple[int, ...], dim: int) 
     if s == 0:
         if not a0.any():
             return None
-        order = [k for k in range(len(shape)) if k != dim] + [dim]
-        arr = np.ascontiguousarray(a0.transpose(order))
-        reg = lw.mem.const(arr, f"{n.name}.pen")
-        st = [0] * len(shape)
-        acc = 1
-        for k in reversed(order):
-            st[k] = acc
-            acc *= shape[k]
-        return Act(f"{n.name}.pen", reg.addr, tuple(shape), tuple(st), 1.0, reg.rid)
-    if not np.all(a0 == a0.reshape(-1)[0]):
-        raise unsupported(n, "runtime mask combined with a non-uniform constant mask")
+        return _const_i8(lw, f"{n.name}.pen", a0, dim)
+    srcs = [(src_bytes(lw, n, bias, shape), s)]
     c = float(a0.reshape(-1)[0])
-    return eltwise(lw, f"{n.name}.pen", [(src_bytes(lw, n, bias, shape), s)], shape, Post(), 1.0, 1.0,
+    if not np.all(a0 == a0.reshape(-1)[0]):
+        # a runtime mask combined with a constant one (padding + causal): the constant part of P
+        # is a second source, an int8 0/1/2 tensor in the memory image
+        c = 0.0
+        srcs.append((_const_i8(lw, f"{n.name}.pen0", a0, dim), 1))
+    return eltwise(lw, f"{n.name}.pen", srcs, shape, Post(), 1.0, 1.0,
                    bias=np.full(shape[dim], c), col=dim, check=False, role="scratch")
+
+
+def _const_i8(lw: Lowerer, name: str, a: np.ndarray, dim: int) -> Act:
+    """A constant int8 tensor (scale 1) in the memory image, ``dim`` innermost."""
+    shape = tuple(a.shape)
+    order = [k for k in range(len(shape)) if k != dim] + [dim]
+    reg = lw.mem.const(np.ascontiguousarray(a.astype(np.int8).transpose(order)), name)
+    st = [0] * len(shape)
+    acc = 1
+    for k in reversed(order):
+        st[k] = acc
+        acc *= shape[k]
+    return Act(name, reg.addr, tuple(shape), tuple(st), 1.0, reg.rid)
 
 
 def is_masked_softmax(lw: Lowerer, n: Node) -> bool:
