@@ -12,14 +12,18 @@ import torch
 
 from compiler.frontend import InputError, Range, UnsupportedOpError, calibrate, export
 from compiler.lower import Lowerer
+from compiler.lower.post import PwlPolicy
 from golden.isa import HwConfig
 from golden.program import Program
 
 
 def compile_model(model: torch.nn.Module, example_inputs: tuple[Any, ...] | Any, *,
                   calibration: Iterable[tuple[Any, ...]] | None = None, hw: HwConfig | None = None,
-                  name: str | None = None) -> Program:
+                  name: str | None = None, pwl_policy: PwlPolicy | None = None) -> Program:
     """Compile an eval-mode model to an NMX Program (int8 PTQ calibrated on ``calibration``).
+
+    ``pwl_policy`` (default: vertical, 16 segments, the hardware's) sets how every PWL table is fitted;
+    other methods and smaller segment budgets are for the fidelity study (docs/fidelity.md).
 
     The manifest records every input/output, every materialised intermediate (``check=True``) with
     its float scale, and one layer per lowered graph node with its instruction range.  Compile-time
@@ -51,14 +55,17 @@ def compile_model(model: torch.nn.Module, example_inputs: tuple[Any, ...] | Any,
     # be lowered with them as runtime values.
     fixed = _fixed_inputs(example_inputs, samples)
     if fixed and len(samples) >= 2:
-        graph, ranges, lw, t_export, t_cal = _lower(model, example_inputs, samples, hw, name, fixed)
+        graph, ranges, lw, t_export, t_cal = _lower(model, example_inputs, samples, hw, name, fixed,
+                                                    pwl_policy)
     else:
         try:
-            graph, ranges, lw, t_export, t_cal = _lower(model, example_inputs, samples, hw, name, None)
+            graph, ranges, lw, t_export, t_cal = _lower(model, example_inputs, samples, hw, name, None,
+                                                        pwl_policy)
         except UnsupportedOpError:
             if not fixed:
                 raise
-            graph, ranges, lw, t_export, t_cal = _lower(model, example_inputs, samples, hw, name, fixed)
+            graph, ranges, lw, t_export, t_cal = _lower(model, example_inputs, samples, hw, name, fixed,
+                                                        pwl_policy)
     insns = lw.em.finish()
     outputs = []
     for o in graph.outputs:
@@ -99,12 +106,14 @@ def release_compile_state(program: Program, *, keep_graph: bool = False) -> None
 
 
 def _lower(model: torch.nn.Module, example: tuple[Any, ...], samples: list[tuple[Any, ...]], hw: HwConfig,
-           name: str, fixed: dict[int, torch.Tensor] | None) -> tuple[Any, Any, Lowerer, float, float]:
+           name: str, fixed: dict[int, torch.Tensor] | None,
+           pwl_policy: PwlPolicy | None = None) -> tuple[Any, Any, Lowerer, float, float]:
     graph = export(model, example, fixed)
     t_export = time.perf_counter()
     ranges, ref = calibrate(graph, samples)
     t_cal = time.perf_counter()
     lw = Lowerer(graph, ranges, hw, name, ref)
+    lw.pwl_policy = pwl_policy   # read by lower.post.fit_pwl (None: the hardware default)
     lw.lower()
     return graph, ranges, lw, t_export, t_cal
 

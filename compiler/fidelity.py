@@ -21,6 +21,8 @@ class Fidelity:
     top1: float                   # fraction of argmax agreement over the last dim (all rows, all samples)
     n: int
     per_sample: list[dict[str, float]] = field(default_factory=list)
+    acc_float: float | None = None  # top-1 accuracy against ``targets`` (when given): float model
+    acc_golden: float | None = None  # ... and golden simulator; labels < 0 are not judged
 
     def __str__(self) -> str:
         return (f"cosine min {self.cosine:.4f} mean {self.cosine_mean:.4f}, max|err|/range "
@@ -37,8 +39,12 @@ def _cos(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def fidelity(model_or_spec: Any, inputs: Sequence[tuple[Any, ...]], *, program: Program | None = None,
-             calibration: Sequence[tuple[Any, ...]] | None = None, **compile_kw: Any) -> Fidelity:
+             calibration: Sequence[tuple[Any, ...]] | None = None, targets: Sequence[Any] | None = None,
+             **compile_kw: Any) -> Fidelity:
     """Compare the golden simulator with float PyTorch over ``inputs`` (a list of input tuples).
+
+    ``targets`` (labels aligned with ``inputs``, one int tensor per input, -1 = not judged) adds the
+    task accuracy of both, from the same runs (``acc_float``, ``acc_golden``).
 
     ``model_or_spec`` is a torch module or a zoo ``ModelSpec``; ``program`` is compiled if absent
     (calibrating on ``calibration``, the spec's calibration set, or the inputs).
@@ -54,7 +60,8 @@ def fidelity(model_or_spec: Any, inputs: Sequence[tuple[Any, ...]], *, program: 
         program = compile_model(model, example, calibration=calibration or list(inputs), **compile_kw)
     cos, rel, agree, total = [], [], 0, 0
     per = []
-    for x in inputs:
+    hits = [0, 0, 0]   # float correct, golden correct, judged
+    for i, x in enumerate(inputs):
         x = tuple(x) if isinstance(x, (tuple, list)) else (x,)
         with torch.no_grad():
             ref = model(*x)
@@ -72,8 +79,15 @@ def fidelity(model_or_spec: Any, inputs: Sequence[tuple[Any, ...]], *, program: 
                 ar = r.reshape(-1, r.shape[-1]).argmax(-1)
                 agree += int((ao == ar).sum())
                 total += int(ar.numel())
+                if targets is not None and o is outs[0]:
+                    y = torch.as_tensor(targets[i]).reshape(-1)
+                    keep = y >= 0
+                    hits[0] += int((ar[keep] == y[keep]).sum())
+                    hits[1] += int((ao[keep] == y[keep]).sum())
+                    hits[2] += int(keep.sum())
         cos.append(min(c_s))
         rel.append(max(r_s))
         per.append({"cosine": cos[-1], "max_abs_rel": rel[-1]})
+    accs = (hits[0] / hits[2], hits[1] / hits[2]) if hits[2] else (None, None)
     return Fidelity(float(min(cos)), float(np.mean(cos)), float(max(rel)),
-                    agree / total if total else 1.0, len(cos), per)
+                    agree / total if total else 1.0, len(cos), per, *accs)

@@ -87,6 +87,8 @@ class ModelUnderTest:
     batch: list[tuple[Any, ...]]
     batch_source: str
     min_cosine: float = 0.99
+    targets: list[Any] | None = None
+    """Labels aligned with ``batch`` (zoo classifiers; GNNs: training nodes -1): the accuracy loss."""
 
 
 def _as_inputs(x: Any) -> tuple[Any, ...]:
@@ -108,11 +110,14 @@ def resolve_model(spec: str, *, batch: int, calib: int, seed: int = 0) -> ModelU
     from golden.models import ZOO
 
     if spec in ZOO:
+        from golden.study.evalsets import judged_labels
+
         z = ZOO[spec]
         model, example = z.build()
         return ModelUnderTest(z.name, z.family, z.task, model, _as_inputs(example), z.calibration(calib),
                               z.batch(batch, seed), f"{batch} held-out zoo samples (seed {seed})",
-                              z.min_cosine)
+                              z.min_cosine,
+                              judged_labels(spec, batch, seed) if z.task == "classify" else None)
     mod_name, sep, attr = spec.partition(":")
     if not sep or not mod_name or not attr:
         raise ModelSpecError(f"model {spec!r}: not a zoo model ({', '.join(sorted(ZOO))}) and not of the"
@@ -284,7 +289,8 @@ def _verify(p: dict[str, Any], outdir: pathlib.Path, peak: TreePeak) -> Record:
                      "useful_mac_util": None, "io_bound_ratio": None,
                      "mem_profile": None,
                      "dma_rd_bytes": None, "dma_wr_bytes": None, "cosine": None, "max_abs_err": None,
-                     "top1": None, "coverage_pct": None, "energy_uj": None, "power_mw": None}
+                     "top1": None, "coverage_pct": None, "energy_uj": None, "power_mw": None,
+                     "acc_loss": None}
     checks: list[dict[str, Any]] = []
     failures: list[Record] = []
     errors: list[str] = []
@@ -328,7 +334,7 @@ def _verify(p: dict[str, Any], outdir: pathlib.Path, peak: TreePeak) -> Record:
     figures = {k: model[k] for k in ("insns", "rtl_cycles", "golden_cycles", "cycle_ratio", "mac_util",
                                      "useful_mac_util", "io_bound_ratio",
                                      "dma_rd_bytes", "dma_wr_bytes", "cosine", "top1", "coverage_pct",
-                                     "energy_uj", "power_mw")}
+                                     "energy_uj", "power_mw", "acc_loss")}
     figures.update({k: round(v, 2) for k, v in wall.items()})
     figures.update(mem)
     bad = [c for c in checks if not c["ok"]]
@@ -381,8 +387,10 @@ def _fidelity(mut: ModelUnderTest, prog: Any, p: dict[str, Any], model: Record, 
               failures: list[Record], rerun: str) -> None:
     from compiler.fidelity import fidelity
 
-    fid = fidelity(mut.model, mut.batch, program=prog)
+    fid = fidelity(mut.model, mut.batch, program=prog, targets=mut.targets)
     model.update(cosine=round(fid.cosine, 6), max_abs_err=round(fid.max_abs_rel, 6), top1=round(fid.top1, 4))
+    if fid.acc_float is not None and fid.acc_golden is not None:   # task accuracy, points (docs/fidelity.md)
+        model["acc_loss"] = round(100.0 * (fid.acc_float - fid.acc_golden), 3)
     min_top1 = float(p["min_top1"]) if mut.task == "classify" else 0.0
     min_cos = float(p["min_cosine"]) if p["min_cosine"] is not None else mut.min_cosine
     for name, ok, text in (
