@@ -8,7 +8,7 @@ TORCH_PIN := torch==2.13.0
 # torch's OpenMP threads sleep at barriers instead of spinning: two jobs share the 2 cores (golden/__init__.py)
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: all test regress verify lint synth bench sv-pkg docs-isa clean distclean venv
+.PHONY: all test regress verify lint synth formal bench fidelity mutate sv-pkg docs-isa clean distclean venv
 
 all: test
 
@@ -48,9 +48,24 @@ lint: $(STAMP)
 synth: $(STAMP)
 	$(PY) -m tb.flows.synth
 
+# SymbiYosys proofs of the assertions of rtl/sva/ (tb/formal, docs/verification.md "Formal proofs")
+formal: $(STAMP)
+	$(PY) -m tb.formal
+
 bench: $(STAMP)
 	$(PY) -m regressions.bench_sim
 	$(PY) -m regressions.bench_rtl
+
+# Mutation testing of rtl/ (regressions/mutate.py, docs/verification.md "Mutation testing"): reports in
+# build/mutate/latest/. make mutate [SUITE=smoke] [N=30] [SEED=1] [JOBS=1] [MODULES='nmx_fifo ...'] [ARGS=--list]
+mutate: $(STAMP)
+	$(PY) -m regressions.mutate --suite '$(or $(SUITE),smoke)' --max-mutants $(or $(N),30) --seed $(or $(SEED),1) \
+	  --jobs $(or $(JOBS),1) $(if $(MODULES),--modules $(MODULES),) $(ARGS)
+
+# The NeuralMatrix accuracy study (docs/fidelity.md): tables and plots in build/fidelity/.
+# make fidelity [ARGS='--quick' | ARGS='--models bert_tiny,resnet20']
+fidelity: $(STAMP)
+	$(PY) -m golden.study --out build/fidelity $(ARGS)
 
 # Regenerate the artefacts derived from golden/isa.py.
 sv-pkg: $(STAMP)

@@ -50,6 +50,10 @@ REGISTRY: dict[str, NamedConfig] = {
                  queue_depth=4, token_bits=8, axi_data_bits=32),
         "32-bit bus (multi-beat rows), 8-bit tokens, 4-deep queues, tiny buffers: every narrow corner",
     ),
+    "4x20-32b": NamedConfig(
+        HwConfig(rows=4, cols=20, axi_data_bits=32, **_SMALL_BUFFERS),
+        "32-bit bus, 20 columns: int32 rows of 20 beats (AXI bursts > 16 beats), PWL table ends mid VEC row",
+    ),
 }
 """Every named machine; ``make test`` and the regression suites use these names."""
 

@@ -310,6 +310,15 @@ def pushes(insn: Insn) -> tuple[TokenCounter, ...]:
     return token_ops(insn)[2]
 
 
+MAX_QUEUE_DEPTH = 1 << 16
+"""Largest ``queue_depth``: each queue is a flip-flop FIFO (rtl/nmx_fifo.sv) of 160-bit {index, word}
+entries, so a depth like 10**9 is gigabytes of simulator state that Verilator cannot build; the limit
+is the buffers' 16-bit row limit (2**16 entries, 10 Mbit per queue)."""
+MAX_TOKEN_BITS = 32
+"""Widest token counter: the RTL numbers instructions with INDEX_BITS = 32 (rtl/nmx_cfg_pkg.sv), each
+instruction pushes a counter at most once, so no Program can reach a wider counter's maximum."""
+
+
 @dataclass(frozen=True)
 class HwConfig:
     """Accelerator build parameters.  The RTL top's parameters carry the same names in upper case."""
@@ -327,7 +336,7 @@ class HwConfig:
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            if not isinstance(v, int) or v < 1:
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:  # JSON true is no depth
                 raise ValueError(f"HwConfig.{f.name} must be a positive int, got {v!r}")
         if self.rows > 255 or self.cols > 255:
             raise ValueError("rows and cols must fit the 8-bit x_size field (<= 255)")
@@ -336,6 +345,12 @@ class HwConfig:
                 raise ValueError(f"HwConfig.{name} exceeds the 16-bit buffer address fields")
         if self.axi_data_bits not in (32, 64, 128, 256, 512):
             raise ValueError("axi_data_bits must be one of 32, 64, 128, 256, 512")
+        if self.queue_depth > MAX_QUEUE_DEPTH:
+            raise ValueError(f"HwConfig.queue_depth {self.queue_depth} exceeds {MAX_QUEUE_DEPTH}, the deepest"
+                             " instruction FIFO the RTL builds")
+        if self.token_bits > MAX_TOKEN_BITS:
+            raise ValueError(f"HwConfig.token_bits {self.token_bits} exceeds {MAX_TOKEN_BITS}, the RTL's"
+                             " instruction-index width (a wider counter can never overflow)")
 
     def depth(self, buf: Buffer) -> int:
         return {Buffer.INP: self.inp_depth, Buffer.WGT: self.wgt_depth,

@@ -36,6 +36,11 @@ DTYPES: dict[str, np.dtype] = {"int8": np.dtype("int8"), "int32": np.dtype("<i4"
 _HEADER = struct.Struct("<8sII")  # magic, version, section count
 _SECTION = struct.Struct("<4sQI")  # tag, payload length, crc32
 SECTION_TAGS = (b"MANI", b"INSN", b"MEMI")
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of arrays/objects the manifest may use (the compiler's is 6): a deeper one is a
+corrupt or hostile file, rejected before it can exhaust the recursion of the readers."""
+MAX_MEM_SIZE = 1 << 32
+"""Largest memory image: the accelerator's AXI addresses are 32-bit."""
 
 
 class ProgramFormatError(ValueError):
@@ -93,7 +98,7 @@ def validate_manifest(manifest: dict[str, Any], *, n_insns: int, mem_size: int,
     if not isinstance(manifest, dict):
         bad(f"top level must be a JSON object, got {type(manifest).__name__}")
     m = manifest
-    if m.get("format_version") != FORMAT_VERSION:
+    if not _is_int(m.get("format_version")) or m["format_version"] != FORMAT_VERSION:
         bad(f"format_version must be {FORMAT_VERSION}, got {m.get('format_version')!r}")
     if not isinstance(m.get("name"), str):
         bad("'name' must be a string")
@@ -107,7 +112,7 @@ def validate_manifest(manifest: dict[str, Any], *, n_insns: int, mem_size: int,
         bad(f"'hw' {m['hw']} differs from the Program's HwConfig {hw.to_dict()}")
     if not _is_int(m.get("mem_size")) or m["mem_size"] != mem_size:
         bad(f"'mem_size' is {m.get('mem_size')!r} but the memory image has {mem_size} bytes")
-    if mem_size % MEM_ALIGN or mem_size > 1 << 32:
+    if mem_size % MEM_ALIGN or mem_size > MAX_MEM_SIZE:
         bad(f"mem_size {mem_size} must be a multiple of {MEM_ALIGN} and at most 2**32")
     for key in ("inputs", "outputs", "tensors", "layers"):
         if not isinstance(m.get(key), list):
@@ -142,7 +147,7 @@ def validate_manifest(manifest: dict[str, Any], *, n_insns: int, mem_size: int,
         if not (isinstance(scale, (int, float)) and not isinstance(scale, bool)
                 and math.isfinite(scale) and scale > 0):
             bad(f"{where}: scale {scale!r} must be a positive finite number")
-        if t.get("zero_point", 0) != 0:
+        if not _is_int(t.get("zero_point", 0)) or t.get("zero_point", 0) != 0:
             bad(f"{where}: zero_point must be 0 (symmetric quantisation), got {t['zero_point']!r}")
         if not isinstance(t.get("check", False), bool):
             bad(f"{where}: check must be a bool")
@@ -154,7 +159,9 @@ def validate_manifest(manifest: dict[str, Any], *, n_insns: int, mem_size: int,
         names[t["name"]] = t
 
     for key, role in (("inputs", "input"), ("outputs", "output")):
-        for n in m[key]:
+        for j, n in enumerate(m[key]):
+            if not isinstance(n, str):
+                bad(f"'{key}'[{j}] must be a tensor name (a string), got {n!r}")
             if n not in names:
                 bad(f"'{key}' names unknown tensor {n!r}")
             if names[n]["role"] != role:
@@ -181,7 +188,8 @@ def validate_manifest(manifest: dict[str, Any], *, n_insns: int, mem_size: int,
             bad(f"{where}: instruction range [{s}, {e}) overlaps or precedes layer '{prev_name}'"
                 f" (ends at {prev_end}); layers must be disjoint and in stream order")
         prev_end, prev_name = e, ly["name"]
-        if not isinstance(ly.get("outputs", []), list) or any(o not in names for o in ly.get("outputs", [])):
+        outs = ly.get("outputs", [])
+        if not isinstance(outs, list) or any(not isinstance(o, str) or o not in names for o in outs):
             bad(f"{where}: outputs {ly.get('outputs')!r} must list known tensor names")
         if not isinstance(ly.get("meta", {}), dict):
             bad(f"{where}: meta must be an object")
@@ -189,6 +197,38 @@ def validate_manifest(manifest: dict[str, Any], *, n_insns: int, mem_size: int,
     for t in m["tensors"]:
         if t.get("layer") is not None and t["layer"] not in layer_names:
             bad(f"tensor '{t['name']}': layer {t['layer']!r} is not a known layer")
+
+
+def _json_depth(obj: Any) -> int:
+    """Nesting depth of parsed JSON (iterative: a hostile file cannot exhaust the recursion)."""
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        o, d = stack.pop()
+        if isinstance(o, dict | list):
+            deepest = max(deepest, d)
+            if d <= MAX_JSON_DEPTH:
+                stack.extend((v, d + 1) for v in (o.values() if isinstance(o, dict) else o))
+    return deepest
+
+
+def _decompress_memory(payload: bytes, declared: int) -> bytearray:
+    """Inflate section MEMI, stopping one byte past the manifest's ``mem_size``: a small file that
+    inflates to gigabytes (a corrupt size or a zip bomb) is rejected without allocating them."""
+    d = zlib.decompressobj()
+    try:
+        out = d.decompress(payload, declared + 1)
+        if len(out) > declared or d.unconsumed_tail:
+            raise ProgramFormatError(f"manifest: 'mem_size' is {declared} but the memory image has more"
+                                     " bytes (section MEMI inflates past it; the rest was not inflated)")
+        out += d.flush()
+    except zlib.error as e:
+        raise ProgramFormatError(f"section MEMI does not decompress: {e}") from None
+    if not d.eof:
+        raise ProgramFormatError("section MEMI does not decompress: the compressed stream is incomplete")
+    if len(out) != declared:
+        raise ProgramFormatError(f"manifest: 'mem_size' is {declared} but the memory image has {len(out)}"
+                                 " bytes")
+    return bytearray(out)
 
 
 # --------------------------------------------------------------------------- Program
@@ -320,6 +360,10 @@ class Program:
                                          f" (stored {crc:#010x}, computed {zlib.crc32(payload):#010x})")
             if tag in sections:
                 raise ProgramFormatError(f"duplicate section {name} at byte offset {off}")
+            if tag not in SECTION_TAGS:  # format version 1 has exactly these; a new one is a new version
+                known = ", ".join(t.decode() for t in SECTION_TAGS)
+                raise ProgramFormatError(f"unknown section {name!r} at byte offset {off} (version"
+                                         f" {FORMAT_VERSION} has {known})")
             sections[tag] = payload
             off += _SECTION.size + length
         if off != len(data):
@@ -328,21 +372,27 @@ class Program:
         for tag in SECTION_TAGS:
             if tag not in sections:
                 raise ProgramFormatError(f"missing section {tag.decode()}")
+        manifest: Any = None
+        too_deep = False
         try:
             manifest = json.loads(sections[b"MANI"].decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ProgramFormatError(f"bad JSON in section MANI: {e}") from None
+        except RecursionError:  # deeper than the interpreter's stack: far past MAX_JSON_DEPTH
+            too_deep = True
+        if too_deep or _json_depth(manifest) > MAX_JSON_DEPTH:
+            raise ProgramFormatError(f"section MANI: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        if not isinstance(manifest, dict):
+            raise ProgramFormatError("manifest: top level must be a JSON object, got "
+                                     f"{type(manifest).__name__}")
         if len(sections[b"INSN"]) % isa.INSN_BYTES:
             raise ProgramFormatError(f"section INSN has {len(sections[b'INSN'])} bytes, not a multiple"
                                      f" of {isa.INSN_BYTES}")
         insns = isa.from_bytes(sections[b"INSN"])
-        try:
-            memory = bytearray(zlib.decompress(sections[b"MEMI"]))
-        except zlib.error as e:
-            raise ProgramFormatError(f"section MEMI does not decompress: {e}") from None
-        if not isinstance(manifest, dict):
-            raise ProgramFormatError("manifest: top level must be a JSON object, got "
-                                     f"{type(manifest).__name__}")
+        declared = manifest.get("mem_size")
+        if not _is_int(declared) or not 0 < declared <= MAX_MEM_SIZE:
+            raise ProgramFormatError(f"manifest: 'mem_size' must be an int in 1..2**32, got {declared!r}")
+        memory = _decompress_memory(sections[b"MEMI"], declared)
         if not isinstance(manifest.get("hw"), dict):
             raise ProgramFormatError("manifest: 'hw' must be an object (HwConfig.to_dict())")
         try:

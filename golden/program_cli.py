@@ -68,9 +68,14 @@ def _cmd_manifest(prog: Program, a: argparse.Namespace) -> int:
 
 
 def _cmd_run(prog: Program, a: argparse.Namespace) -> int:
-    from golden.sim import simulate
+    from golden.sim import missing_finish, simulate
 
     res = simulate(prog, max_insns=a.max_insns)
+    # --max-insns cuts the stream on purpose (its end acts like FINISH); the whole stream must finish
+    problem = missing_finish(prog, res) if a.max_insns is None else None
+    if problem:
+        print(f"nmx-prog: {a.file}: {problem}", file=sys.stderr)
+        return 2
     if res.ok:
         print(f"status: OK ({res.executed} instructions executed)")
     else:
@@ -98,6 +103,18 @@ def _cmd_run(prog: Program, a: argparse.Namespace) -> int:
     return 0 if res.ok else 1
 
 
+def _count(text: str) -> int:
+    """argparse type of --max-insns: a count is a non-negative integer (a negative one would slice
+    the stream from its end)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{n} is negative; give a number of instructions >= 0")
+    return n
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="nmx-prog", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -110,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("file")
     r.add_argument("--dump", action="append", metavar="NAME", help="print tensor NAME after the run")
     r.add_argument("--out-mem", metavar="PATH", help="write the final memory image")
-    r.add_argument("--max-insns", type=int, default=None, help="stream only the first N instructions")
+    r.add_argument("--max-insns", type=_count, default=None, metavar="N",
+                   help="stream only the first N instructions (N >= 0)")
     r.add_argument("--threshold", type=int, default=1000, help="numpy print threshold for --dump")
     a = ap.parse_args(argv)
     try:

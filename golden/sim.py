@@ -30,6 +30,7 @@ from golden.isa import (
     HwConfig,
     Insn,
     Opcode,
+    opcode_bits,
 )
 from golden.program import Program
 from golden.schedule import Event, Scheduler, Step, decode_stream
@@ -359,6 +360,21 @@ def simulate(program: Program, memory: bytes | bytearray | None = None, *, max_i
     return SimResult(memory=mem, error=ErrorCode(err), error_index=err_idx, error_message=err_msg,
                      counters=counters, tensors=tensors, executed=len(order), layer_cycles=layer_cycles,
                      timing=tm, order=order)
+
+
+def missing_finish(program: Program, result: SimResult | None = None) -> str | None:
+    """Why ``program`` can never complete on the accelerator, or None: a stream without a FINISH
+    word whose instructions all execute without an error leaves the RTL waiting for more and never
+    raises ``done`` (docs/isa.md, FINISH), so every entry point reports it instead of running into a
+    watchdog.  A Program that ends in an error first (a deadlock on a full FIFO needs no FINISH) is
+    fine.  ``result``: the golden run of the whole stream when the caller already has it."""
+    if any(opcode_bits(w) == Opcode.FINISH for w in program.insns):
+        return None
+    res = result if result is not None else simulate(program)
+    if not res.ok:
+        return None
+    return (f"no FINISH instruction: all {len(program.insns)} instructions execute without an error and"
+            " the stream ends, so the accelerator never raises done (append FINISH)")
 
 
 def quantize(x: np.ndarray, scale: float, dtype: str) -> np.ndarray:

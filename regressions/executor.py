@@ -50,7 +50,13 @@ _RUNNER_KEYS = ("name", "kind", "params", "tags", "status", "passed", "wall_s", 
 
 
 class Interrupted(Exception):
-    """The run is being stopped (Ctrl-C, SIGTERM): the job was killed and gets no record."""
+    """The run is being stopped (Ctrl-C, SIGTERM): the job's tree was killed; ``record`` is its record
+    (status ``error``, ``interrupted: true``), which the runner writes so that the run says which job
+    was cut short and ``--resume`` reruns it."""
+
+    def __init__(self, record: Record) -> None:
+        super().__init__(record["name"])
+        self.record = record
 
 
 def _jsonable(obj: Any) -> Any:
@@ -161,7 +167,8 @@ def _log_tail(path: pathlib.Path, lines: int = 1) -> str:
 
 def execute_job(job: Job, run_dir: str | pathlib.Path, *, max_rss_mb: float = 0.0, rerun: str = "",
                 stop: threading.Event | None = None) -> Record:
-    """Run ``job`` in its own process tree and return its record (never raises, except Interrupted).
+    """Run ``job`` in its own process tree and return its record (never raises, except Interrupted
+    once ``stop`` is set: the tree is killed first and the exception carries the job's record).
 
     The job's files go to ``<run_dir>/<name>/``, its output to ``<run_dir>/logs/<name>.log``.
     """
@@ -192,7 +199,10 @@ def execute_job(job: Job, run_dir: str | pathlib.Path, *, max_rss_mb: float = 0.
                 peak = max(peak, rss)
                 elapsed = time.monotonic() - t0
                 if stop is not None and stop.is_set():
-                    raise Interrupted(job.name)
+                    status = "interrupted"
+                    reason = (f"Interrupted: the run was stopped after {elapsed:.1f} s of this job;"
+                              " its process tree was killed")
+                    break
                 if elapsed > job.timeout_s:
                     status = "timeout"
                     reason = f"killed after {elapsed:.1f} s: exceeded timeout_s {job.timeout_s:g}"
@@ -211,6 +221,11 @@ def execute_job(job: Job, run_dir: str | pathlib.Path, *, max_rss_mb: float = 0.
             kill_tree(proc.pid, seen.values())  # the whole tree on timeout; leftovers of a finished job
             proc.wait()
     wall = time.monotonic() - t0
+    if status == "interrupted":
+        raise Interrupted(make_record(
+            job, None, status="error", reason=reason, started=started, wall_s=wall, peak_rss_mb=peak / 2**20,
+            host=socket.gethostname(), rerun=rerun,
+            extra={"log": str(log_path.relative_to(run_dir)), "interrupted": True}))
     out: dict[str, Any] = {}
     if status is None:
         try:
@@ -274,7 +289,10 @@ class LocalExecutor:
         self.workers, self.max_rss_mb = workers, max_rss_mb
 
     def run(self, todo: list[Job], run_dir: pathlib.Path, *, rerun: Callable[[Job], str],
-            on_start: OnStart, on_done: OnDone) -> None:
+            on_start: OnStart, on_done: OnDone, on_interrupted: OnDone | None = None) -> None:
+        """Run ``todo``; on Ctrl-C/SIGTERM (KeyboardInterrupt) kill every running job's tree, hand the
+        records of jobs that ended meanwhile to ``on_done`` and those of the killed jobs to
+        ``on_interrupted`` (dropped when None), then re-raise."""
         stop = threading.Event()
 
         def one(job: Job) -> Record:
@@ -283,12 +301,23 @@ class LocalExecutor:
 
         pool = cf.ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="job")
         futures = [pool.submit(one, j) for j in todo]
+        reported: set[cf.Future[Record]] = set()
         try:
             for fut in cf.as_completed(futures):
                 on_done(fut.result())
-        except BaseException:
-            stop.set()  # every watcher kills its job's tree; their records are not written
+                reported.add(fut)
+        except BaseException as e:
+            stop.set()  # every watcher kills its job's tree
             pool.shutdown(wait=True, cancel_futures=True)
+            if isinstance(e, KeyboardInterrupt):
+                for fut in futures:
+                    if fut in reported or fut.cancelled():
+                        continue
+                    exc = fut.exception()
+                    if exc is None:  # ended while the run was being stopped: a real record
+                        on_done(fut.result())
+                    elif isinstance(exc, Interrupted) and on_interrupted is not None:
+                        on_interrupted(exc.record)
             raise
         pool.shutdown(wait=True)
 
@@ -317,7 +346,10 @@ class DaskExecutor:
         self.workers, self.scheduler, self.max_rss_mb = workers, scheduler, max_rss_mb
 
     def run(self, todo: list[Job], run_dir: pathlib.Path, *, rerun: Callable[[Job], str],
-            on_start: OnStart, on_done: OnDone) -> None:
+            on_start: OnStart, on_done: OnDone, on_interrupted: OnDone | None = None) -> None:
+        """Run ``todo`` on the cluster.  ``on_interrupted`` is never called: a cancelled task returns
+        nothing (closing a LocalCluster kills its workers, whose jobs' parent watch kills their trees);
+        the runner records the jobs that were running itself."""
         from distributed import Client, LocalCluster, as_completed
 
         cluster = None

@@ -136,6 +136,77 @@ def verify_model(params: dict[str, Any], outdir: pathlib.Path) -> Record:
     return verify_job(dict(params), outdir)
 
 
+def fidelity_study(params: dict[str, Any], outdir: pathlib.Path) -> Record:
+    """The NeuralMatrix accuracy study (golden/study, docs/fidelity.md) on ``models`` (comma-separated zoo
+    classifiers, default the smallest per family), ``quick`` by default: accuracy loss per model at the
+    hardware's 16 segments, the PWL budget sweep and fine-tuning.  Passes when every model's loss is at
+    most ``max_loss_points`` (0.5, issue 14's goal) plus two paired standard errors (the noise of the
+    batch); tables and plots go to ``outdir``."""
+    from golden.study import evalsets, report, sweep
+
+    names = [n for n in str(params.get("models", ",".join(sweep.SMALLEST))).split(",") if n]
+    bad = [n for n in names if n not in evalsets.classifiers()]
+    if bad:
+        raise ValueError(f"fidelity_study: not zoo classifiers: {', '.join(bad)}")
+    quick = bool(params.get("quick", True))
+    cfg = sweep.Config(quick=quick, samples={n: int(params["samples"]) for n in names} if "samples" in params
+                       else {}, finetune_models=tuple(n for n in names if n in sweep.SMALLEST))
+    outdir.mkdir(parents=True, exist_ok=True)
+    (outdir / "models").mkdir(exist_ok=True)
+    recs = []
+    for name in names:
+        rec = sweep.study_model(name, cfg, log=lambda s: None)
+        rec["quick"] = quick
+        (outdir / "models" / f"{name}.json").write_text(json.dumps(rec, indent=1))
+        recs.append(rec)
+    report.write(outdir, recs, report.ppu_costs(outdir, synth=False), command=f"fidelity_study {names}")
+    limit = float(params.get("max_loss_points", 0.5))
+    over = [r for r in recs if r["loss_points"] > limit + 2 * r["loss_paired"]["se_points"]]
+    figures: dict[str, Any] = {f"{r['model']}_loss_points": round(r["loss_points"], 3) for r in recs}
+    figures.update({f"{r['model']}_accuracy": round(r["accel"], 4) for r in recs})
+    return {"passed": not over,
+            "reason": "; ".join(f"{r['model']}: accuracy loss {r['loss_points']:+.2f} points at 16 segments"
+                                f" > {limit} (+2 SE {r['loss_paired']['se_points']:.2f})" for r in over),
+            "figures": figures, "models": [{k: r[k] for k in ("model", "eval", "float", "int8", "accel",
+                                                            "loss_points", "pwl_loss_points")} for r in recs]}
+
+
+def formal(params: dict[str, Any], outdir: pathlib.Path) -> Record:
+    """The SymbiYosys proofs of tb/formal (``make formal``): every task must PASS (docs/verification.md)."""
+    from tb.formal import PROOFS, run
+
+    names = params.get("proofs") or list(PROOFS)
+    t0 = time.perf_counter()
+    results = run(names, out=outdir / "formal", quiet=True)
+    bad = [r for r in results if not r.passed]
+    return {"passed": bool(results) and not bad,
+            "reason": "; ".join(f"{r.name}:{r.task} {r.status}" for r in bad),
+            "figures": {"proofs": len(results), "passed": len(results) - len(bad),
+                        "wall_s": round(time.perf_counter() - t0, 1)},
+            "proofs": [{"proof": r.name, "task": r.task, "status": r.status, "seconds": round(r.seconds, 1)}
+                       for r in results],
+            "failures": [{"name": f"{r.name}:{r.task}", "seed": 0, "signature": f"formal:{r.name} {r.status}",
+                          "message": r.log[-2000:], "rerun": f".venv/bin/python -m tb.formal {r.name}"}
+                         for r in bad]}
+
+
+def mutation(params: dict[str, Any], outdir: pathlib.Path) -> Record:
+    """A mutation campaign over rtl/ (regressions/mutate.py, docs/verification.md "Mutation testing"):
+    sampled single-point mutants of the RTL, each run against the RTL jobs of ``suite``; passes when
+    the mutation score reaches ``min_score``.  It starts its own jobs through the same executor."""
+    from regressions.mutate import campaign_job
+
+    return campaign_job(dict(params), outdir)
+
+
+def _mutant(params: dict[str, Any], outdir: pathlib.Path) -> Record:
+    """Internal (regressions/mutate.py): one suite job run against a mutant copy of rtl/ (``rtl_dir``;
+    ``kind`` and ``params`` of the suite job), with NMX_RTL_DIR set for the job's process tree."""
+    from regressions.mutate import run_mutant_job
+
+    return run_mutant_job(dict(params), outdir)
+
+
 # --- test-only kinds --------------------------------------------------------------------------------
 # Registered under names starting with "_test_" so tests/test_regress_runner.py can exercise the runner
 # (parallelism, timeouts, kills, resume, Dask) in seconds; no suite of suites.yaml uses them.
@@ -184,6 +255,25 @@ def _test_raise(params: dict[str, Any], outdir: pathlib.Path) -> Record:
     raise ValueError(f"asked to raise at {where} after {n} steps")
 
 
+def _test_block(params: dict[str, Any], outdir: pathlib.Path) -> Record:
+    """Test-only: one block-level cocotb test of tb/blocks (``block`` at configuration ``hw``, its extra
+    Verilog parameters in ``params``), the cheapest RTL job a mutation test can kill (tests/test_mutate.py,
+    and a survivor's triage: docs/verification.md "Mutation testing")."""
+    from tb import sim_env
+    from tb.blocks import run_block
+
+    block = str(params["block"])
+    try:
+        run_block(block, str(params.get("hw", "16x16")),
+                  params={k: int(v) for k, v in dict(params.get("params", {})).items()})
+    except sim_env.SimFailure as e:
+        return {"passed": False, "reason": f"block {block}: {e}"[:300], "figures": {}}
+    except SystemExit as e:  # the cocotb runner exits on failing tests; the assertion is in the log
+        return {"passed": False, "reason": f"block {block}: failing cocotb tests (exit {e.code})",
+                "figures": {}}
+    return {"passed": True, "reason": "", "figures": {}}
+
+
 SEED_KEY: dict[str, str] = {"rtl_random": "seeds", "rtl_test": "seeds", "rtl_top_suite": "seed_base"}
 """The params key ``--seed N`` overrides, per kind ("seed" for every kind not listed)."""
 
@@ -195,9 +285,14 @@ KINDS: dict[str, Callable[[dict[str, Any], pathlib.Path], Record]] = {
     "rtl_top_suite": rtl_top_suite,
     "rtl_test": rtl_test,
     "verify_model": verify_model,
+    "fidelity_study": fidelity_study,
+    "formal": formal,
     "_test_sleep": _test_sleep,
     "_test_fail": _test_fail,
     "_test_raise": _test_raise,
+    "_test_block": _test_block,
+    "mutation": mutation,
+    "_mutant": _mutant,
 }
 
 DEFAULT_TIMEOUT_S: dict[str, float] = {
@@ -208,9 +303,14 @@ DEFAULT_TIMEOUT_S: dict[str, float] = {
     "rtl_top_suite": 3600,
     "rtl_test": 1800,
     "verify_model": 3600,
+    "fidelity_study": 3600,
+    "formal": 1800,
     "_test_sleep": 60,
     "_test_fail": 60,
     "_test_raise": 60,
+    "_test_block": 600,
+    "mutation": 14400,
+    "_mutant": 1800,
 }
 """Per-kind timeout when a suite entry gives no ``timeout_s``: a hang guard several times the longest
 run measured on this 2-core machine (docs/regressions.md, "Running suites"), not a speed target."""

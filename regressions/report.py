@@ -29,7 +29,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from regressions import dashboard, history
+from regressions import code_coverage, dashboard, history
 from tb.cov import report as cov_report
 from tb.env.verdict import exception_signature, normalise
 
@@ -511,7 +511,10 @@ def summary_markdown(s: Mapping[str, Any]) -> str:
         ]
         for m in s["models"]:
             lines.append("| " + " | ".join(_md(_fmt(m.get(k))) for k, _ in MODEL_COLUMNS) + " |")
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if s.get("code_coverage"):  # runs with --code-coverage (regressions/code_coverage.py)
+        text += code_coverage.summary_markdown(s["code_coverage"])
+    return text
 
 
 # --------------------------------------------------------------------------- junit.xml
@@ -672,8 +675,11 @@ def write_outputs(
     history_path: pathlib.Path | None = None,
     wall_s: float | None = None,
     coverage: tuple[list[pathlib.Path], int] | None = None,
+    code_coverage_roots: list[pathlib.Path] | None = None,
 ) -> dict[str, Any]:
-    """Every output of a run (records grouped by suite) and its history line; returns the summary."""
+    """Every output of a run (records grouped by suite) and its history line; returns the summary.
+    Code coverage (``coverage.dat`` of runs with ``--code-coverage`` under ``code_coverage_roots``,
+    default the run directory) is merged into ``code_coverage/`` and summarised."""
     run_dir.mkdir(parents=True, exist_ok=True)
     run_dir = run_dir.resolve()  # build/regress/latest -> the run id it points at
     summary, merged = build_summary(
@@ -683,6 +689,9 @@ def write_outputs(
         coverage=coverage or coverage_files([r for recs in suites.values() for r in recs], [run_dir]),
     )
     summary["run_dir"] = str(run_dir)
+    cc = code_coverage.for_run(run_dir, code_coverage_roots)
+    if cc is not None:
+        summary["code_coverage"] = cc
     if merged is not None:
         write_atomic(run_dir / "coverage_merged.json", json.dumps(merged, indent=1, sort_keys=True))
         summary["coverage"]["file"] = "coverage_merged.json"
@@ -789,6 +798,7 @@ def merge(
         history_path=history_path,
         wall_s=max(walls) if len(walls) == len(shards) else None,
         coverage=(cov_files, cov_missing),
+        code_coverage_roots=list(shards),
     )
 
 

@@ -27,12 +27,12 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psutil
 
-from regressions.executor import DaskExecutor, LocalExecutor, write_json_atomic
+from regressions.executor import DaskExecutor, LocalExecutor, make_record, write_json_atomic
 from regressions.suite import (
     SUITES,
     Job,
@@ -47,6 +47,8 @@ from regressions.suite import (
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 OUT = REPO / "build" / "regress"
+CODE_COVERAGE_ENV = "NMX_CODE_COVERAGE"
+"""tb/sim_env.CODE_COVERAGE_ENV (not imported: the runner does not load the testbench)."""
 RUN_FILE = "run.json"
 Record = dict[str, Any]
 
@@ -65,6 +67,7 @@ examples:
   python -m regressions.run --suite default --executor dask --jobs 2
   python -m regressions.run --suite nightly --executor dask --scheduler tcp://head:8786
   python -m regressions.run --resume latest --retry-failed
+  python -m regressions.run --suite default --code-coverage   # + code_coverage/ (docs/verification.md)
   make regress SUITE=resnet MODEL=resnet20 SEED=3 JOBS=2 SHARD=1/2
 
 outputs: build/regress/<run-id>/run.json (what was selected), jobs/<name>.json (one record per job,
@@ -111,6 +114,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="with --resume: also rerun the jobs recorded as error or timeout")
     e.add_argument("--out", type=pathlib.Path, default=OUT, metavar="DIR",
                    help="root of the run directories (default: build/regress)")
+    e.add_argument("--code-coverage", action="store_true",
+                   help="RTL jobs use the Verilator code-coverage build (line/block, toggle; sets"
+                        f" ${CODE_COVERAGE_ENV}=1 for the jobs): each leaves coverage.dat in its directory;"
+                        " the run's reports add the merged per-module figures (code_coverage/, written by"
+                        " regressions/code_coverage.py)")
     e.add_argument("--progress", choices=("auto", "rich", "plain"), default="auto",
                    help="auto: rich on a terminal, plain lines when CI is set or stdout is not a terminal")
     return p
@@ -378,16 +386,45 @@ def _progress(mode: str, suite: str, run_id: str, todo: list[Job], already: int)
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (CI cancel, kill) stops the run like Ctrl-C: running jobs are killed, records kept."""
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
+def _sigterm_as_interrupt() -> Iterator[dict[str, str]]:
+    """SIGTERM (CI cancel, kill) stops the run like Ctrl-C: running jobs are killed and recorded as
+    interrupted, finished records kept.  Yields ``{"signal": NAME}`` once one arrived.  A second
+    signal while the run is being stopped is ignored, so that the cleanup (killing the jobs' trees,
+    writing their records and the reports) is not itself cut short."""
+    stopped: dict[str, str] = {}
 
-    old = signal.signal(signal.SIGTERM, handler)
+    def handler(signum: int, frame: object) -> None:
+        if stopped:
+            print(f"[regress] {signal.Signals(signum).name} again: already stopping (killing the running"
+                  " jobs, writing the records and reports)", flush=True)
+            return
+        stopped["signal"] = signal.Signals(signum).name
+        raise KeyboardInterrupt(stopped["signal"])
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        yield
+        yield stopped
     finally:
-        signal.signal(signal.SIGTERM, old)
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
+def _record_still_running(show: Progress, todo: list[Job], run_dir: pathlib.Path,
+                          record: Callable[[Record], None], rerun: Callable[[Job], str]) -> None:
+    """After an interrupt: a record for every job that had started and got none from the executor
+    (a Dask task is cancelled, not reported), so no job of the run vanishes without a trace."""
+    by_name = {j.name: j for j in todo}
+    with show.lock:
+        running = dict(show.running)
+    now = time.monotonic()
+    for name, since in running.items():
+        if name not in by_name or _read_record(run_dir, name) is not None:
+            continue
+        started = dt.datetime.now().astimezone() - dt.timedelta(seconds=now - since)
+        record(make_record(by_name[name], None, status="error", wall_s=now - since, peak_rss_mb=0.0,
+                           reason=f"Interrupted: the run was stopped after {now - since:.1f} s of this job",
+                           started=started.isoformat(timespec="seconds"), host=socket.gethostname(),
+                           rerun=rerun(by_name[name]), extra={"interrupted": True}))
 
 
 def _default_max_rss(jobs: int) -> float:
@@ -431,15 +468,23 @@ def main(argv: list[str] | None = None) -> int:
                     "seed": a.seed, "shard": a.shard, "argv": sys.argv if argv is None else argv,
                     "created": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
                     "host": socket.gethostname(), "jobs": [j.to_json() for j in picked]}
+            if a.code_coverage:
+                meta["code_coverage"] = True
             write_json_atomic(run_dir / RUN_FILE, meta)
     except (SuiteError, OSError, ValueError, KeyError) as e:
         print(f"regress: error: {e}", file=sys.stderr)
         return 2
     (run_dir / "jobs").mkdir(exist_ok=True)
+    if a.code_coverage or meta.get("code_coverage"):
+        # inherited by every job's process tree (local children, LocalCluster workers); a resumed run
+        # keeps the build kind it started with
+        os.environ[CODE_COVERAGE_ENV] = "1"
+        meta["code_coverage"] = True
     todo = []
     for j in picked:
         rec = _read_record(run_dir, j.name)
-        if rec is None or (a.retry_failed and rec.get("status") in ("error", "timeout")):
+        if (rec is None or rec.get("interrupted")  # cut short by Ctrl-C/SIGTERM: it has no verdict
+                or (a.retry_failed and rec.get("status") in ("error", "timeout"))):
             todo.append(j)
     suites_file = pathlib.Path(meta["suites_file"])
     max_rss = _default_max_rss(a.jobs) if a.max_rss_mb is None else a.max_rss_mb
@@ -458,15 +503,26 @@ def main(argv: list[str] | None = None) -> int:
     session = {"started": dt.datetime.now().astimezone().isoformat(timespec="seconds"), "jobs": len(todo),
                "executor": executor.name, "workers": a.jobs}
     interrupted, broken = False, ""
-    with _sigterm_as_interrupt(), show:
+    cut: list[Record] = []
+
+    def cut_short(rec: Record) -> None:
+        """A job killed because the run was stopped: recorded (so the run says so), rerun by --resume."""
+        why = stopped.get("signal", "SIGINT")
+        rec["reason"] = rec["reason"].replace("the run was stopped", f"the run was stopped by {why}", 1)
+        cut.append(rec)
+        done(rec)
+
+    with _sigterm_as_interrupt() as stopped, show:
         guard = f"memory guard {max_rss:.0f} MB per job" if max_rss else "no memory guard"
         show.note(f"run {run_dir.name}: {len(todo)} jobs, executor {executor.name}, {a.jobs} at a time,"
                   f" {guard}")
         try:
-            executor.run(todo, run_dir, on_start=show.start, on_done=done,
+            executor.run(todo, run_dir, on_start=show.start, on_done=done, on_interrupted=cut_short,
                          rerun=lambda j: _rerun_cmd(j, suite_name, suites_file, meta.get("seed")))
         except KeyboardInterrupt:
             interrupted = True
+            _record_still_running(show, todo, run_dir, cut_short,
+                                  lambda j: _rerun_cmd(j, suite_name, suites_file, meta.get("seed")))
         except Exception as e:  # the executor itself (e.g. no scheduler at --scheduler): records kept
             traceback.print_exc()
             broken = f"{type(e).__name__}: {e}"
@@ -479,9 +535,25 @@ def main(argv: list[str] | None = None) -> int:
               f" kept in {run_dir}; continue with --resume {run_dir.name}", flush=True)
         return 1
     if interrupted:
-        print(f"[regress] interrupted after {time.monotonic() - t0:.0f} s:"
-              f" {len(records)}/{len(picked)} records kept in {run_dir};"
-              f" continue with --resume {run_dir.name}", flush=True)
+        why = stopped.get("signal", "SIGINT")
+        resume = shlex.join([".venv/bin/python", "-m", "regressions.run", "--resume", run_dir.name]
+                            + (["--out", str(a.out)] if out != OUT else []))
+        if records:
+            _finish(run_dir, suite_name, records, sum(s["wall_s"] for s in meta["sessions"]))
+        else:
+            _write_summary(run_dir, suite_name, records)
+        names = ", ".join(r["name"] for r in cut) or "none was running"
+        after = f"{why} after {time.monotonic() - t0:.0f} s"
+        with (run_dir / "summary.md").open("a") as f:
+            f.write(f"\n**Interrupted** by {after}: jobs cut short (recorded as `error`, `interrupted:"
+                    f" true`): {names}; {len(picked) - len(records)} jobs have no record. Continue with"
+                    f" `{resume}`.\n")
+        _link_latest(out, run_dir)
+        print(f"[regress] interrupted by {after}: {len(records)}/{len(picked)} records kept in {run_dir}"
+              f" (cut short: {names}); summary.md and {out / 'latest'} written; continue with: {resume}",
+              flush=True)
+        for r in cut:
+            print(f"[regress]   rerun {r['name']} alone: {r['rerun']}", flush=True)
         return 130
     reports_ok = _finish(run_dir, suite_name, records, sum(s["wall_s"] for s in meta["sessions"]))
     _link_latest(out, run_dir)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import pathlib
+import re
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -21,6 +22,9 @@ from regressions import jobs
 SUITES = pathlib.Path(__file__).resolve().parent / "suites.yaml"
 _JOB_KEYS = {"name", "kind", "params", "timeout_s", "tags"}
 _REQUIRED = ("name", "kind", "params")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+"""A job name: it names ``jobs/<name>.json`` and the folder ``<name>/`` inside the run directory, so
+it must not start with a dot (``..`` would be the run directory's parent) nor hold a path separator."""
 
 
 class SuiteError(ValueError):
@@ -45,8 +49,18 @@ class Job:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Job:
+        if bad := name_problem(d.get("name")):  # run.json of --resume is a file too: same rule
+            raise SuiteError(f"job {d.get('name')!r}: {bad}")
         return cls(name=d["name"], kind=d["kind"], params=dict(d["params"]), timeout_s=float(d["timeout_s"]),
                    tags=tuple(d.get("tags", ())), suite=d.get("suite", ""))
+
+
+def name_problem(name: Any) -> str | None:
+    """Why ``name`` cannot be a job name (see _NAME), or None."""
+    if isinstance(name, str) and _NAME.fullmatch(name):
+        return None
+    return ("key 'name' must be a non-empty string of letters, digits, _ - . that does not start with"
+            f" . or - (it names the job's record and folder inside the run directory), not {name!r}")
 
 
 def _check_entry(where: str, entry: Mapping[str, Any], suite: str) -> Job:
@@ -58,9 +72,8 @@ def _check_entry(where: str, entry: Mapping[str, Any], suite: str) -> Job:
         if key not in entry:
             raise SuiteError(f"{where}: missing key '{key}'")
     name = entry["name"]
-    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "_-." for c in name):
-        raise SuiteError(f"{where}: key 'name' must be a non-empty string of letters, digits, _ - . "
-                         f"(it is the record's file name), not {name!r}")
+    if bad := name_problem(name):
+        raise SuiteError(f"{where}: {bad}")
     kind = entry["kind"]
     if kind not in jobs.KINDS:
         raise SuiteError(f"{where}: key 'kind': unknown kind {kind!r}; known: "
@@ -93,11 +106,40 @@ def _check_entry(where: str, entry: Mapping[str, Any], suite: str) -> Job:
                suite=suite)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """safe_load that refuses a key given twice in one mapping: plain YAML keeps the last one, so a
+    suite (or a job's ``params``) written twice would silently replace the first."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} given twice (first at line {seen[key]})", key_node.start_mark)
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _yaml_error(path: pathlib.Path, e: yaml.YAMLError) -> str:
+    """One line naming file, line and column and what the parser expected (PyYAML's own text spans
+    several lines and names the file ``<unicode string>``)."""
+    mark = getattr(e, "problem_mark", None)
+    problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+    where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark is not None else str(path)
+    ctx, cmark = getattr(e, "context", None), getattr(e, "context_mark", None)
+    extra = f" ({ctx} at line {cmark.line + 1})" if ctx and cmark is not None else f" ({ctx})" if ctx else ""
+    return f"{where}: malformed YAML: {problem}{extra}"
+
+
 def _raw_suites(path: pathlib.Path) -> dict[str, list[Any]]:
     try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as e:
-        raise SuiteError(f"{path}: cannot read the suites file: {e}") from None
+        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # a SafeLoader: no tags run code
+    except OSError as e:
+        raise SuiteError(f"{path}: cannot read the suites file: {e.strerror or e}") from None
+    except yaml.YAMLError as e:
+        raise SuiteError(_yaml_error(path, e)) from None
     if not isinstance(data, dict) or not isinstance(data.get("suites"), dict) or not data["suites"]:
         raise SuiteError(f"{path}: expected a top-level mapping 'suites: {{NAME: [jobs...]}}'")
     extra = set(data) - {"suites"}
@@ -143,9 +185,11 @@ def load_suites(path: pathlib.Path = SUITES) -> dict[str, list[Job]]:
         seen: dict[str, str] = {}
         for item in own[suite]:
             for job in expand(item, (*chain, suite)) if isinstance(item, str) else [item]:
-                if job.name in seen:
+                if job.name in seen:  # both would write jobs/<name>.json: one record would be lost
+                    origin = (f"defined twice in suite {job.suite!r}" if seen[job.name] == job.suite
+                              else f"from suite {seen[job.name]!r} and suite {job.suite!r}")
                     raise SuiteError(f"{path.name}: suite {suite!r}: duplicate job name {job.name!r}"
-                                     f" (from suite {seen[job.name]!r} and suite {job.suite!r})")
+                                     f" ({origin})")
                 seen[job.name] = job.suite
                 out.append(job)
         done[suite] = out

@@ -41,7 +41,7 @@ import numpy as np
 
 from golden.hwcfg import describe, hw_name, parse_hw
 from golden.isa import Counter, ErrorCode, HwConfig
-from golden.program import Program
+from golden.program import Program, ProgramFormatError
 from tb import sim_env, top
 from tb.bfm import translog
 from tb.cov import report
@@ -213,11 +213,16 @@ def run_job(
     mem_bytes: int | None = None,
     transfer_log: bool = True,
     power: PowerOpts | None = None,
+    code_coverage: bool | None = None,
 ) -> SuiteResult:
     """Run pyuvm test ``test`` in one simulator process and collect its per-run results.
 
     ``power``: run the activity (SAIF) build and analyse every run's activity afterwards
     (tb/power/report.py); exclusive with ``waves``.
+    ``code_coverage``: run the code-coverage build (Verilator line/block and toggle coverage); the
+    simulator leaves ``coverage.dat`` in the result directory (an earlier one there is kept as
+    ``coverage.<n>.dat``).  None: ``$NMX_CODE_COVERAGE`` decides (the regression runner's
+    ``--code-coverage``); merged and reported by ``python -m regressions.code_coverage``.
     """
     if waves and power is not None:
         raise ValueError("waves and power are exclusive: one build emits one trace format")
@@ -232,6 +237,10 @@ def run_job(
     job = {"env": env.to_json(), "args": dict(args or {}), "runs": list(runs or [])}
     job_path = out_dir / "job.json"
     job_path.write_text(json.dumps(job, indent=1))
+    if code_coverage is None:
+        code_coverage = sim_env.code_coverage_default()
+    if code_coverage:
+        _keep_coverage_dat(out_dir)
     t0 = time.perf_counter()
     sim_error = ""
     try:
@@ -247,11 +256,15 @@ def run_job(
             test_dir=out_dir,
             build_args=top.FAST_BUILD_ARGS,  # only nmx_tb_top's own signals public: ~6x faster
             power_args=top.POWER_BUILD_ARGS if power is not None else (),
+            code_coverage=bool(code_coverage),
         )
     except sim_env.SimFailure as e:
         sim_error = str(e)
     except SystemExit as e:  # under pytest the cocotb runner exits on failing tests; results are on disk
         sim_error = f"cocotb runner exited with {e.code}: failing runs, see below"
+        sva = sim_env.sva_failures(out_dir)  # an assertion ended the simulation: name it (rtl/sva/)
+        if sva:
+            sim_error += f"; assertion failed: {'; '.join(sva[:5])}"
     except RuntimeError as e:  # the runner's build step failed
         if waves:
             raise RuntimeError(
@@ -270,6 +283,17 @@ def run_job(
     if sim_error and all(r.passed for r in results):
         sim_error += " (the simulator failed outside any run: see the log above)"
     return SuiteResult(test, results, merged, str(out_dir), wall, sim_error)
+
+
+def _keep_coverage_dat(out_dir: pathlib.Path) -> None:
+    """Before a code-coverage run: keep an earlier invocation's ``coverage.dat`` in the same directory
+    as ``coverage.<n>.dat`` (the simulator would overwrite it; the report merges every one)."""
+    dat = out_dir / "coverage.dat"
+    if dat.exists():
+        n = 1
+        while (out_dir / f"coverage.{n}.dat").exists():
+            n += 1
+        dat.rename(out_dir / f"coverage.{n}.dat")
 
 
 def _collect(out_dir: pathlib.Path, programs: dict[str, Program]) -> list[RunResult]:
@@ -312,6 +336,7 @@ def run_program(
     coverage: bool = True,
     transfer_log: bool = True,
     power: PowerOpts | bool | None = None,
+    code_coverage: bool | None = None,
 ) -> RunResult:
     """Run one Program on the RTL in the full env and judge it against the golden simulator."""
     k = knobs if isinstance(knobs, RunKnobs) else RunKnobs.from_json(knobs) if knobs else RunKnobs()
@@ -324,6 +349,7 @@ def run_program(
         coverage=coverage,
         transfer_log=transfer_log,
         power=power,
+        code_coverage=code_coverage,
     ).runs[0]
 
 
@@ -337,6 +363,7 @@ def run_programs(
     coverage: bool = True,
     transfer_log: bool = True,
     power: PowerOpts | bool | None = None,
+    code_coverage: bool | None = None,
 ) -> SuiteResult:
     """Run several Programs in one simulator process (run i gets seed ``seed + i``), in order.
 
@@ -347,6 +374,9 @@ def run_programs(
         raise ValueError("run_programs: no Programs given")
     runs_in = [_as_run(it) for it in items]
     hw = parse_hw(hw) if hw is not None else runs_in[0].program.hw
+    for i, r in enumerate(runs_in):
+        _check_runnable(r.program, str(r.program_file) if r.program_file
+                        else f"run {i} ({r.name or r.program.manifest.get('name', 'program')})")
     out_dir = _out_dir("program", hw, out)
     out_dir.mkdir(parents=True, exist_ok=True)
     runs, progs = [], {}
@@ -386,7 +416,26 @@ def run_programs(
         coverage=coverage,
         transfer_log=transfer_log,
         power=PowerOpts() if power is True else power or None,
+        code_coverage=code_coverage,
     )
+
+
+MAX_INSNS = 1 << 32
+"""Longest Program the RTL can number: instruction indices are INDEX_BITS = 32 wide
+(rtl/nmx_cfg_pkg.sv); the stream feed's ring refills, so the streamer's slots are no limit."""
+
+
+def _check_runnable(prog: Program, where: str) -> None:
+    """Refuse, before anything is built or simulated, a Program the RTL cannot complete: more
+    instructions than it can number, or no FINISH (the run would end as a watchdog failure)."""
+    from golden.sim import missing_finish
+
+    if len(prog.insns) > MAX_INSNS:
+        raise ValueError(f"{where}: {len(prog.insns)} instructions, more than the {MAX_INSNS} the RTL's"
+                         " 32-bit instruction index can number")
+    problem = missing_finish(prog)
+    if problem:
+        raise ValueError(f"{where}: {problem}")
 
 
 def _unique(name: str, taken: dict[str, Any]) -> str:
@@ -411,6 +460,7 @@ def run_test(
     coverage: bool = True,
     gen: dict[str, Any] | None = None,
     slow: bool = False,
+    code_coverage: bool | None = None,
 ) -> SuiteResult:
     """Run one of the generated-stimulus tests (random, directed, errors) over ``seeds``."""
     hw = parse_hw(cfg)
@@ -420,7 +470,8 @@ def run_test(
     if gen:
         args["gen"] = dict(gen)
     first = int(str(seeds).split(",")[0].split("-")[0] or 0)
-    return run_job(test, hw, args=args, seed=first + 1, waves=waves, out=out, coverage=coverage)
+    return run_job(test, hw, args=args, seed=first + 1, waves=waves, out=out, coverage=coverage,
+                   code_coverage=code_coverage)
 
 
 def measure_idle_speed(hw: HwConfig | str = "16x16", cycles: int = 300_000) -> float:
@@ -486,7 +537,14 @@ def suite_record(res: SuiteResult) -> dict[str, Any]:
             "file": str(pathlib.Path(res.out_dir) / "coverage_merged.json"),
         },
         "out_dir": res.out_dir,
+        **_code_coverage_files(res.out_dir),
     }
+
+
+def _code_coverage_files(out_dir: str) -> dict[str, Any]:
+    """``{"code_coverage": {"files": [...]}}`` when the job ran the code-coverage build, else ``{}``."""
+    files = sorted(str(p) for p in pathlib.Path(out_dir).glob("coverage*.dat"))
+    return {"code_coverage": {"files": files}} if files else {}
 
 
 def run_random(
@@ -542,7 +600,7 @@ def _print(res: SuiteResult) -> None:
             ratio = f"{r.cycle_ratio:.2f}" if r.cycle_ratio is not None else "-"
             print(
                 f"[PASS] {r.name} seed={r.seed} cycles={r.cycles} golden-ratio={ratio} "
-                f"err={r.error} {r.cycles_per_s:,.0f} cyc/s"
+                f"err={r.verdict.ending} {r.cycles_per_s:,.0f} cyc/s"
             )
         else:
             print(r.report())
@@ -561,12 +619,50 @@ def _knobs_from_cli(spec: str | None, seed: int) -> RunKnobs:
     if not spec:
         return RunKnobs()
     if spec.startswith("{"):
-        return RunKnobs.from_json(json.loads(spec))
+        try:
+            d = json.loads(spec)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"--knobs {spec!r}: not valid JSON ({e})") from None
+        try:
+            return RunKnobs.from_json(d)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"--knobs {spec!r}: {e}") from None
     if spec == "random":
         return RunKnobs.randomised(seed)
     if spec not in MEM_PROFILES:
         raise ValueError(f"--knobs {spec!r}: not JSON, 'random' or a profile ({', '.join(MEM_PROFILES)})")
     return RunKnobs.profile(spec)
+
+
+def _check_seeds(spec: str) -> None:
+    """``--seeds``: seeds >= 0 and ranges LO-HI with LO <= HI (``0-99``, ``3``, ``1,5,7-9``), checked
+    before the simulator is built; a backwards range would select nothing and is refused too."""
+    for part in str(spec).split(","):
+        lo, sep, hi = part.strip().partition("-")
+        if not lo.isdigit() or (sep and (not hi.isdigit() or int(hi) < int(lo))):
+            raise ValueError(f"--seeds {spec!r}: {part.strip()!r} is neither a seed >= 0 nor a range LO-HI"
+                             " with LO <= HI (e.g. 0-99, 3 or 1,5,7-9)")
+
+
+def _check_only(test: str | None, only: list[str]) -> None:
+    """``--only`` names cases of --test directed or errors; a name that matches none is an error (a
+    typo would otherwise run nothing and report "0/0 runs passed")."""
+    if not only:
+        return
+    if test not in ("directed", "errors"):
+        raise ValueError(f"--only {' '.join(only)}: selects cases of --test directed or errors, not of "
+                         + (f"--test {test}" if test else "Program files"))
+    if test == "directed":
+        from tb.seq_lib.directed import DIRECTED
+
+        known = [*DIRECTED, "reset_clears_buffers"]
+    else:
+        from tb.seq_lib.errors import KINDS
+
+        known = list(KINDS)
+    unknown = [n for n in only if n not in known]
+    if unknown:
+        raise ValueError(f"--only {', '.join(unknown)}: no such {test} case; known: {', '.join(known)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -600,6 +696,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="cycles per power time-series window (default: ~200 windows per run)")
     ap.add_argument("--tech", default=None, help="technology file (default tb/power/tech/generic45.yaml)")
     ap.add_argument("--keep-windows", action="store_true", help="keep the per-window SAIF files")
+    ap.add_argument("--code-coverage", action="store_true", default=None,
+                    help="code-coverage build (Verilator line/block + toggle): coverage.dat in the result"
+                         " directory; default from $NMX_CODE_COVERAGE (docs/verification.md)")
     a = ap.parse_args(argv)
     if bool(a.programs) == bool(a.test):
         ap.error("give either PROGRAM file(s) or --test")
@@ -609,22 +708,27 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--power runs Program files (give PROGRAM, not --test)")
     try:
         hw = parse_hw(a.cfg) if a.cfg else None
+        _check_only(a.test, a.only)
         if a.programs:
             items: list[RunItem] = []
             for i, path in enumerate(a.programs):
-                prog = Program.load(path)
+                try:
+                    prog = Program.load(path)
+                except ProgramFormatError as e:  # the Program CLI's line: the file, then what is wrong
+                    raise ValueError(f"{path}: {e}") from None
                 if hw is not None and hw != prog.hw:
-                    ap.error(f"{path}: compiled for {hw_name(prog.hw)}, not --cfg {a.cfg}")
+                    raise ValueError(f"{path}: compiled for {hw_name(prog.hw)}, not --cfg {a.cfg}")
                 knobs = _knobs_from_cli(a.knobs, a.seed + i)
                 knobs.feed = a.feed
                 items.append(ProgramRun(prog, knobs, name=pathlib.Path(path).stem, program_file=path))
             popts = (PowerOpts(window=a.power_window, tech=a.tech, keep_windows=a.keep_windows)
                      if a.power else None)
             res = run_programs(items, hw=hw, seed=a.seed, waves=a.waves, out=a.out,
-                               coverage=not a.no_coverage, power=popts)
+                               coverage=not a.no_coverage, power=popts, code_coverage=a.code_coverage)
         else:
             if a.knobs:
                 _knobs_from_cli(a.knobs, 0)  # validate before the simulator starts
+            _check_seeds(a.seeds)
             res = run_test(
                 a.test,
                 cfg=hw or "16x16",
@@ -636,6 +740,7 @@ def main(argv: list[str] | None = None) -> int:
                 out=a.out,
                 coverage=not a.no_coverage,
                 slow=a.slow,
+                code_coverage=a.code_coverage,
             )
     except (ValueError, OSError) as e:  # bad config name, knobs, Program file: say what and where
         print(f"python -m tb.run: error: {e}", file=sys.stderr)

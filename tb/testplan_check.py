@@ -7,6 +7,9 @@
 * a ``pytest:file::func`` names a missing file or function;
 * a bin is not in the coverage plan (``tb/cov/bins.py``), or a coverage-plan bin is claimed by no
   feature (an unplanned bin is coverage nobody is responsible for).
+* the ``assertions`` list and the checkers of ``rtl/sva/`` differ: every ``NMX_ASSERT``/``NMX_ASSUME``
+  rule must be listed once, with its checker module and kind, a test that makes it fire (``fires``) that
+  exists, and - if given - a formal proof ``tb/formal/<formal>.sby`` that exists.
 
 Test classes are found by parsing the test modules (no simulator, no cocotb import side effects).
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import pathlib
+import re
 import sys
 from typing import Any
 
@@ -59,6 +63,52 @@ def _pytest_exists(ref: str) -> bool:
     return any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == func for n in tree.body)
 
 
+SVA = REPO / "rtl" / "sva"
+_SVA_RULE = re.compile(r"`NMX_(ASSERT|ASSUME)(?:_LOOP)?\((\w+),")
+
+
+def sva_rules() -> dict[str, tuple[str, str]]:
+    """Assertion label -> (checker module, "assert" | "assume") of every rule in rtl/sva/nmx_*_sva.sv."""
+    out: dict[str, tuple[str, str]] = {}
+    for f in sorted(SVA.glob("nmx_*_sva.sv")):
+        for kind, name in _SVA_RULE.findall(f.read_text()):
+            out[name] = (f.stem, kind.lower())
+    return out
+
+
+def check_assertions(plan: dict[str, Any]) -> list[str]:
+    """Problems of the plan's ``assertions`` list against rtl/sva/ (empty list = consistent)."""
+    problems: list[str] = []
+    rules = sva_rules()
+    listed: set[str] = set()
+    for a in plan.get("assertions", []):
+        name = a.get("name", "?")
+        if name in listed:
+            problems.append(f"assertion {name}: listed twice")
+        listed.add(name)
+        if name not in rules:
+            problems.append(f"assertion {name}: no such rule in rtl/sva/")
+            continue
+        module, kind = rules[name]
+        if a.get("module") != module:
+            problems.append(f"assertion {name}: module {a.get('module')} but it is in {module}.sv")
+        if a.get("kind", "assert") != kind:
+            got = a.get("kind", "assert")
+            problems.append(f"assertion {name}: kind {got} but it is an NMX_{kind.upper()}")
+        if not a.get("rule"):
+            problems.append(f"assertion {name}: no rule text")
+        if not a.get("fires"):
+            problems.append(f"assertion {name}: no test that makes it fire")
+        for t in a.get("fires", []):
+            if not (t.startswith("pytest:") and _pytest_exists(t[len("pytest:"):])):
+                problems.append(f"assertion {name}: test {t} does not exist")
+        if a.get("formal") and not (TB / "formal" / f"{a['formal']}.sby").exists():
+            problems.append(f"assertion {name}: no proof tb/formal/{a['formal']}.sby")
+    for name in sorted(set(rules) - listed):
+        problems.append(f"assertion {name} ({rules[name][0]}) is not in the testplan")
+    return problems
+
+
 def expand_bins(ref: str) -> set[str]:
     point, _, b = ref.partition("/")
     if point not in BY_NAME:
@@ -100,6 +150,7 @@ def check(plan: dict[str, Any] | None = None) -> list[str]:
             claimed |= got
     for b in sorted(all_bins() - claimed):
         problems.append(f"coverage bin {b} is claimed by no feature")
+    problems += check_assertions(plan)
     return problems
 
 
@@ -110,7 +161,8 @@ def main() -> int:
     plan = yaml.safe_load(PLAN.read_text())
     n_tests = sum(len(f.get("tests", [])) for f in plan["features"])
     print(
-        f"testplan: {len(plan['features'])} features, {n_tests} test references, {len(all_bins())} bins: "
+        f"testplan: {len(plan['features'])} features, {n_tests} test references, {len(all_bins())} bins, "
+        f"{len(plan.get('assertions', []))} assertions: "
         + ("OK" if not problems else f"{len(problems)} problem(s)")
     )
     return 1 if problems else 0

@@ -43,8 +43,8 @@ among its HDL sources."""
 
 
 def sources() -> list[pathlib.Path]:
-    """RTL (packages first) plus the testbench-only HDL."""
-    return [*sim_env.rtl_sources(), HDL / "nmx_axi_mem.sv", HDL / "nmx_tb_top.sv"]
+    """RTL (packages first), its assertion checkers (rtl/sva/) and the testbench-only HDL."""
+    return [*sim_env.rtl_sources(), *sim_env.sva_sources(), HDL / "nmx_axi_mem.sv", HDL / "nmx_tb_top.sv"]
 
 
 def parameters(hw: HwConfig, mem_bytes: int = DEFAULT_MEM_BYTES) -> dict[str, int]:

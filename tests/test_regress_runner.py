@@ -327,4 +327,5 @@ def test_sigterm_stops_and_kills_the_running_job(tmp_path: pathlib.Path) -> None
     assert proc.returncode == 130, text
     assert "--resume" in text
     assert _pids_gone(json.loads(pid_file.read_text()), within_s=1.0)
-    assert not list(out.glob("*-s/jobs/*.json"))  # an interrupted job leaves no record: resume reruns it
+    (rec,) = [json.loads(p.read_text()) for p in out.glob("*-s/jobs/*.json")]  # interrupted: resume reruns it
+    assert rec["interrupted"] is True and rec["status"] == "error" and "SIGTERM" in rec["reason"]

@@ -143,8 +143,8 @@ def _broken_rtl_copy() -> pathlib.Path:
     assert text.count(PPU_LINE) == 1, "nmx_ppu.sv changed: update PPU_LINE of this test"
     broken = text.replace(PPU_LINE, BROKEN_LINE)
     h = hashlib.sha1()
-    for p in sorted(sim_env.RTL.iterdir()):
-        h.update(p.name.encode() + (broken.encode() if p.name == src.name else p.read_bytes()))
+    for p in sorted(q for q in sim_env.RTL.rglob("*") if q.is_file()):   # rtl/sva/ included
+        h.update(str(p.relative_to(sim_env.RTL)).encode() + (broken.encode() if p == src else p.read_bytes()))
     dst = sim_env.BUILD / "rtl_variants" / f"ppu_out_bit0_{h.hexdigest()[:10]}"
     if not dst.exists():
         dst.parent.mkdir(parents=True, exist_ok=True)

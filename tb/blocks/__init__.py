@@ -41,7 +41,8 @@ class Block:
     """Simulation-only wrappers in ``tb/blocks/`` (compiled after the RTL)."""
 
     def sources(self) -> list[pathlib.Path]:
-        return [*sim_env.rtl_sources(self.modules), *(HERE / f for f in self.tb_hdl)]
+        return [*sim_env.rtl_sources(self.modules), *sim_env.sva_sources(self.modules),
+                *(HERE / f for f in self.tb_hdl)]
 
 
 _ARRAY = ("nmx_pe", "nmx_systolic_array")

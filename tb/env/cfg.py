@@ -21,9 +21,25 @@ from typing import Any
 
 from golden.isa import Counter, HwConfig
 from golden.timing import MEM_PROFILES, TimingParams
+from tb.top import IMEM_DEPTH
 
 CHANNELS = ("ar", "r", "aw", "w", "b")
 FEEDS = ("pins", "stream")
+
+# Limits of the knobs: the ports of the SV memory model and testbench top they are driven onto
+# (tb/hdl/nmx_axi_mem.sv, nmx_tb_top.sv; tests/test_bad_inputs.py reads the widths from the SV).  A
+# value outside them would be truncated by the port while the golden model used it whole, so the
+# two would disagree and the report would blame the RTL; they are rejected when the knobs are made.
+MAX_LATENCY = (1 << 16) - 1
+"""rd_latency / wr_latency: 16-bit ports."""
+MAX_BW_BYTES = (1 << 8) - 1
+"""bw_bytes: an 8-bit port."""
+SLVERR_WINDOWS = 4
+"""SLVERR windows the memory model holds (parameter NUM_WIN of nmx_tb_top / nmx_axi_mem)."""
+MAX_WINDOW_END = (1 << 32) - 1
+"""Window bounds: 32-bit err_lo / err_hi ports (the bus's byte addresses)."""
+MAX_GAP = (1 << 8) - 1
+"""gap_max: 8 idle-cycle bits per word of the block feed (pb_gaps)."""
 
 # Named memory-model settings, shared with the golden timing model (golden/timing.py holds the
 # table); "random" (see :meth:`RunKnobs.randomised`) draws one per seed.
@@ -56,27 +72,49 @@ class RunKnobs:
     """Stream feed: instructions per refill (None: half the ring)."""
 
     def __post_init__(self) -> None:
+        """Reject every knob the memory model or the feed cannot apply as given (see the limits
+        above): up front, with the knob's name, instead of a wrapped port value or a watchdog."""
         bp = self.backpressure
         if not isinstance(bp, dict):  # one probability for every channel
-            bp = dict.fromkeys(CHANNELS, float(bp))
+            bp = dict.fromkeys(CHANNELS, bp)
         unknown = set(bp) - set(CHANNELS)
         if unknown:
             raise ValueError(f"RunKnobs.backpressure: unknown channels {sorted(unknown)}; known: {CHANNELS}")
+        for ch, p in bp.items():
+            if not _is_num(p) or not 0.0 <= p < 1.0:
+                raise ValueError(f"RunKnobs.backpressure[{ch!r}] must be a stall probability in [0, 1),"
+                                 f" not {p!r} (1 would stall the channel for ever)")
         self.backpressure = {ch: float(bp.get(ch, 0.0)) for ch in CHANNELS}
-        if any(not 0.0 <= p < 1.0 for p in self.backpressure.values()):
-            raise ValueError(f"RunKnobs.backpressure: probabilities must be in [0, 1): {self.backpressure}")
         if self.feed not in FEEDS:
             raise ValueError(f"RunKnobs.feed must be one of {FEEDS}, not {self.feed!r}")
-        if not 0 <= self.bw_bytes <= 255:
-            raise ValueError(f"RunKnobs.bw_bytes must be 0 (one beat per cycle) .. 255, not {self.bw_bytes}")
-        if min(self.rd_latency, self.wr_latency) < 0:
-            raise ValueError(f"RunKnobs latencies must be >= 0 (rd {self.rd_latency}, wr {self.wr_latency})")
-        self.slverr = [(int(lo), int(hi)) for lo, hi in self.slverr]
+        _check_int("bw_bytes", self.bw_bytes, 0, MAX_BW_BYTES, "0: one beat per cycle; an 8-bit port")
+        for name in ("rd_latency", "wr_latency"):
+            _check_int(name, getattr(self, name), 0, MAX_LATENCY,
+                       "cycles; the memory model's latencies are 16-bit ports")
+        if not isinstance(self.slverr, list | tuple) or len(self.slverr) > SLVERR_WINDOWS:
+            raise ValueError(f"RunKnobs.slverr must be a list of at most {SLVERR_WINDOWS} [lo, hi) windows"
+                             f" (the memory model holds {SLVERR_WINDOWS}), not {self.slverr!r}")
+        wins = []
+        for i, w in enumerate(self.slverr):
+            if not isinstance(w, list | tuple) or len(w) != 2 or not all(_is_int(v) for v in w):
+                raise ValueError(f"RunKnobs.slverr[{i}] must be a pair of integers [lo, hi), not {w!r}")
+            lo, hi = int(w[0]), int(w[1])
+            if not 0 <= lo < hi <= MAX_WINDOW_END:
+                raise ValueError(f"RunKnobs.slverr[{i}] = [{lo}, {hi}) must satisfy 0 <= lo < hi <="
+                                 f" {MAX_WINDOW_END:#x} (byte addresses of the 32-bit bus; not empty)")
+            wins.append((lo, hi))
+        self.slverr = wins
+        if not _is_num(self.gap_prob) or not 0.0 <= self.gap_prob <= 1.0:
+            raise ValueError(f"RunKnobs.gap_prob must be a probability in [0, 1], not {self.gap_prob!r}")
+        _check_int("gap_max", self.gap_max, 0, MAX_GAP, "idle cycles; 8 bits per word of the block feed")
+        if self.watchdog_cycles is not None:
+            _check_int("watchdog_cycles", self.watchdog_cycles, 1, None, "cycles, or null for the default")
         r = self.stream_ring
-        if r is not None and (r < 2 or r & (r - 1)):
-            raise ValueError(f"RunKnobs.stream_ring must be a power of two >= 2, not {r}")
-        if self.stream_chunk is not None and self.stream_chunk < 1:
-            raise ValueError(f"RunKnobs.stream_chunk must be >= 1, not {self.stream_chunk}")
+        if r is not None and (not _is_int(r) or r < 2 or r & (r - 1) or r > IMEM_DEPTH):
+            raise ValueError(f"RunKnobs.stream_ring must be a power of two in 2..{IMEM_DEPTH} (the streamer's"
+                             f" instruction slots, tb/top.py IMEM_DEPTH), not {r!r}")
+        if self.stream_chunk is not None:
+            _check_int("stream_chunk", self.stream_chunk, 1, None, "instructions per refill")
 
     @property
     def stalls(self) -> bool:
@@ -130,6 +168,21 @@ class RunKnobs:
         if unknown:
             raise ValueError(f"unknown run knobs {sorted(unknown)}; known: {sorted(known)}")
         return cls(**d)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _check_int(name: str, v: Any, lo: int, hi: int | None, what: str) -> None:
+    """``RunKnobs.<name>`` must be an int in lo..hi (hi None: no upper limit)."""
+    if not _is_int(v) or v < lo or (hi is not None and v > hi):
+        bound = f"{lo}..{hi}" if hi is not None else f">= {lo}"
+        raise ValueError(f"RunKnobs.{name} must be an integer {bound} ({what}), not {v!r}")
 
 
 def watchdog_for(golden_cycles: int, knobs: RunKnobs, hw: HwConfig | None = None,

@@ -56,6 +56,13 @@ class RunVerdict:
         return "PASS" if self.passed else "FAIL"
 
     @property
+    def ending(self) -> str:
+        """How the RTL run ended, for verdict lines: ``NONE``, or the error code with the index of the
+        instruction it names (``BUF_RANGE at instruction 3``) - an expected error is only checked
+        when its index is in sight too."""
+        return self.error if self.error == "NONE" else f"{self.error} at instruction {self.error_index}"
+
+    @property
     def signature(self) -> str:
         """What went wrong first, without the run-specific numbers: the grouping key of failures
         across seeds and jobs (docs/regressions.md, "Job record")."""

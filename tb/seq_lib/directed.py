@@ -347,6 +347,35 @@ def gemm_acc_wrap(hw: HwConfig) -> Program:
     return b.finish("dir_gemm_acc_wrap")
 
 
+def gemm_forward(hw: HwConfig) -> Program:
+    """A GEMM accumulating onto the last 1, 2 and 3 ACC rows the previous GEMM is still writing.
+
+    The first GEMM streams m = ROWS + 2 rows (longer than the second one's weight preload, so the
+    second follows without a bubble); the second starts ``off`` rows before the
+    first one's end with accumulate=1.  Its first row meets the row written one cycle earlier
+    (stage C forward, off 1), two cycles earlier (stage D forward, off 2) or already in ACC (off 3):
+    nmx_gemm_engine's read-modify-write forwarding, which random Programs rarely line up.
+    """
+    b = _builder(hw, 12)
+    r, c = hw.rows, hw.cols
+    m = r + 2
+    b.begin_layer("gemm_forward", "gemm")
+    a = b.place("A", data.int8(b.rng, (m, r), "uniform"), role="input")
+    w0 = b.place("W0", data.int8(b.rng, (r, c), "uniform"), role="const")
+    w1 = b.place("W1", data.int8(b.rng, (r, c), "uniform"), role="const")
+    _load(b, Buffer.INP, 0, a)
+    _load(b, Buffer.WGT, 0, w0)
+    _load(b, Buffer.WGT, r, w1)
+    _plain_ppu(b, True)
+    for off in (1, 2, 3):
+        base = 0
+        b.emit(Opcode.GEMM, inp_addr=0, wgt_addr=0, acc_addr=base, m=m, accumulate=0)
+        b.emit(Opcode.GEMM, inp_addr=0, wgt_addr=r, acc_addr=base + m - off, m=m, accumulate=1)
+        _store(b, f"fwd_off{off}", base, 2 * m - off, c, int32=True)
+    b.end_layer()
+    return b.finish("dir_gemm_forward")
+
+
 # --------------------------------------------------------------------------- STORE
 
 
@@ -555,6 +584,7 @@ DIRECTED: dict[str, Callable[[HwConfig], Program]] = {
     "load_vec_row": load_vec_row,
     "gemm_modes": gemm_modes,
     "gemm_acc_wrap": gemm_acc_wrap,
+    "gemm_forward": gemm_forward,
     "store_layouts": store_layouts,
     "ppu_stages": ppu_stages,
     "ppu_pwl_segments": ppu_pwl_segments,

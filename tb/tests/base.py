@@ -102,6 +102,7 @@ class NmxBaseTest(uvm_test):
                     v.report()
                     if not v.passed
                     else f"[PASS] {v.name} seed={v.seed} cycles={v.cycles} ratio={v.cycle_ratio}"
+                    f" err={v.ending}"
                 )
         finally:
             self._write_summary()

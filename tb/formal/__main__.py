@@ -1,0 +1,5 @@
+import sys
+
+from tb.formal import main
+
+sys.exit(main())
