@@ -349,3 +349,14 @@ def macs(model: nn.Module, example: tuple[torch.Tensor, ...]) -> int:
     for h in hs:
         h.remove()
     return total[0]
+
+
+def resnet50_random(n_calib: int = 4) -> tuple[ResNet, tuple[torch.Tensor], list[tuple[torch.Tensor]]]:
+    """A seeded random-weight ResNet-50 at 224x224 with random calibration images, for traffic and
+    cycle measurements that must not wait for the zoo's trained weights (the traffic depends on the
+    weights only through all-zero tiles: docs/performance.md checks it against the zoo model):
+    ``python -m compiler.perf golden.models.resnet:resnet50_random --calib 4``."""
+    g = torch.Generator().manual_seed(0)
+    model = _seeded_arch(resnet50_arch, 0).eval()
+    return (model, (torch.randn(1, 3, 224, 224, generator=g),),
+            [(torch.randn(1, 3, 224, 224, generator=g),) for _ in range(n_calib)])
