@@ -77,6 +77,8 @@ SIM_BUILD = REPO / "build" / "sim"
 TRIAGE = pathlib.Path(__file__).resolve().parent / "mutants_triage.yaml"
 RTL_DIR_ENV = "NMX_RTL_DIR"
 """tb/sim_env.RTL_DIR_ENV (not imported here: listing and sampling need no testbench)."""
+OPT_FAST_ENV = "NMX_OPT_FAST"
+"""tb/sim_env.OPT_FAST_ENV (the same reason)."""
 
 OPERATORS: dict[str, str] = {
     "arith": "binary + <-> - (also += <-> -=)",
@@ -656,11 +658,14 @@ def remove_builds(rtl: pathlib.Path, sim_build: pathlib.Path = SIM_BUILD) -> int
 def run_mutant_job(params: dict[str, Any], outdir: pathlib.Path) -> dict[str, Any]:
     """Job kind ``_mutant`` (in the job's own process): one suite job against a copy of rtl/.
 
-    ``params``: ``rtl_dir`` (the mutant copy), ``kind`` and ``params`` of the suite job.  Sets
-    ``NMX_RTL_DIR`` for this process and every simulator it starts, then runs the suite job's kind."""
+    ``params``: ``rtl_dir`` (the mutant copy), ``kind`` and ``params`` of the suite job, ``opt_fast``
+    (optional: the builds' C++ optimisation).  Sets ``NMX_RTL_DIR`` (and ``NMX_OPT_FAST``) for this
+    process and every simulator it starts, then runs the suite job's kind."""
     from regressions import jobs
 
     os.environ[RTL_DIR_ENV] = str(params["rtl_dir"])
+    if params.get("opt_fast"):
+        os.environ[OPT_FAST_ENV] = str(params["opt_fast"])
     return jobs.KINDS[params["kind"]](dict(params["params"]), outdir)
 
 
@@ -722,12 +727,14 @@ def campaign(*, suite: str = "smoke", suites_file: pathlib.Path = SUITES, max_mu
              triage: pathlib.Path = TRIAGE, only: Sequence[str] = (), mutants: Sequence[str] = (),
              timeout_factor: float = 4.0, min_timeout_s: float = 300.0, baseline: bool = True,
              keep_builds: bool = False, max_rss_mb: float = 0.0, rtl: pathlib.Path = RTL,
-             log: Callable[[str], None] = print) -> dict[str, Any]:
+             opt_fast: str = "-O0", log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run a mutation campaign; return (and write) its results (module docstring).
 
     ``mutants``: ids or key prefixes to run instead of a sample.  ``timeout_factor``: a mutant's job
     gets max(min_timeout_s, factor x the baseline's wall time) (capped by the suite's timeout_s), so a
-    hang costs minutes, not the suite's hour."""
+    hang costs minutes, not the suite's hour.  ``opt_fast``: the C++ optimisation of every build of the
+    campaign, baseline included ($NMX_OPT_FAST of tb/sim_env, inherited by every job's process): a
+    mutant is built once and simulated for seconds, so -O0 (half the build time) is the default."""
     from regressions.executor import LocalExecutor, write_json_atomic
 
     t_start = time.monotonic()
@@ -759,6 +766,7 @@ def campaign(*, suite: str = "smoke", suites_file: pathlib.Path = SUITES, max_mu
     base_recs: dict[str, dict[str, Any]] = {}
     results: dict[str, Any] = {
         "run_id": run_dir.name, "suite": suite, "suites_file": str(suites_file), "seed": seed,
+        "opt_fast": opt_fast,
         "modules": list(modules or []), "population": len(population), "sampled": len(chosen),
         "jobs": [j.name for j in sjobs], "base_rtl": str(base), "operators": OPERATORS,
         "argv": sys.argv, "started": dt.datetime.now().astimezone().isoformat(timespec="seconds")}
@@ -774,7 +782,7 @@ def campaign(*, suite: str = "smoke", suites_file: pathlib.Path = SUITES, max_mu
 
     def as_job(j: Job, rtl_dir: pathlib.Path, name: str, timeout: float) -> Job:
         return Job(name=name, kind="_mutant", params={"rtl_dir": str(rtl_dir), "kind": j.kind,
-                                                       "params": dict(j.params)},
+                                                       "params": dict(j.params), "opt_fast": opt_fast},
                    timeout_s=timeout, tags=j.tags, suite=j.suite)
 
     def rerun(j: Job) -> str:
@@ -1032,6 +1040,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep-builds", action="store_true",
                    help="keep the mutants' Verilator builds (150 MB each at 4x4; a rerun reuses them)")
     p.add_argument("--max-rss-mb", type=float, default=0.0, metavar="MB", help="memory guard per job")
+    p.add_argument("--opt-fast", default="-O0", choices=("-O0", "-O1", "-O2", "-O3", "-Os"),
+                   help="C++ optimisation of the campaign's Verilator builds (default -O0: builds ~2x faster,"
+                        " simulations slower; the suite jobs' own builds use -O2)")
     p.add_argument("--list", action="store_true", help="print the sampled mutants with their diffs and exit")
     p.add_argument("--report", metavar="RUN", type=pathlib.Path,
                    help="rewrite the report of campaign RUN (a directory under --out, or latest) with the"
@@ -1064,7 +1075,8 @@ def main(argv: list[str] | None = None) -> int:
                        jobs=a.jobs, modules=a.modules, out=a.out.resolve(), triage=a.triage, only=a.only,
                        mutants=a.mutant,
                        timeout_factor=a.timeout_factor, min_timeout_s=a.min_timeout,
-                       baseline=not a.no_baseline, keep_builds=a.keep_builds, max_rss_mb=a.max_rss_mb)
+                       baseline=not a.no_baseline, keep_builds=a.keep_builds, max_rss_mb=a.max_rss_mb,
+                       opt_fast=a.opt_fast)
     except (SuiteError, ValueError, OSError) as e:
         print(f"mutate: error: {e}", file=sys.stderr)
         return 2

@@ -105,6 +105,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--max-rss-mb", type=float, metavar="MB",
                    help="memory guard: kill a job whose process tree exceeds MB resident (status error);"
                         " default 85%% of this machine's RAM divided by --jobs; 0 disables")
+    e.add_argument("--in-order", action="store_true",
+                   help="start the jobs in the suite's order (default: longest first, docs/regressions.md)")
     e.add_argument("--timeout-scale", type=float, default=1.0, metavar="F",
                    help="multiply every job's timeout_s by F (slow or shared machines); default 1")
     e.add_argument("--resume", metavar="RUN_ID",
@@ -164,6 +166,19 @@ def _last_walls(out: pathlib.Path, runs: int = 30) -> dict[str, float]:
                 if rec.get("status") == "pass":
                     walls[rec["name"]] = float(rec["wall_s"])
     return walls
+
+
+def longest_first(jobs: list[Job], walls: dict[str, float]) -> list[Job]:
+    """The order jobs start in: longest first (the LPT rule), so no hour-long job starts last.
+
+    A job's size is its ``timeout_s`` (every suite entry sizes its hang guard to the job: a fresh clone
+    or a CI shard has nothing else), then its last passing wall time on this machine
+    (``build/regress/*/jobs``), then the suite's order.  With N workers the wall time is then at most
+    about max(longest job, sum / N + longest job); in suite order an hour-long job listed last would
+    add its whole hour to the end.
+    """
+    order = {j.name: i for i, j in enumerate(jobs)}
+    return sorted(jobs, key=lambda j: (-j.timeout_s, -walls.get(j.name, 0.0), order[j.name]))
 
 
 def _list_jobs(picked: list[Job], out: pathlib.Path) -> None:
@@ -486,6 +501,8 @@ def main(argv: list[str] | None = None) -> int:
         if (rec is None or rec.get("interrupted")  # cut short by Ctrl-C/SIGTERM: it has no verdict
                 or (a.retry_failed and rec.get("status") in ("error", "timeout"))):
             todo.append(j)
+    if not a.in_order:
+        todo = longest_first(todo, _last_walls(out))
     suites_file = pathlib.Path(meta["suites_file"])
     max_rss = _default_max_rss(a.jobs) if a.max_rss_mb is None else a.max_rss_mb
     executor = (DaskExecutor(a.jobs, a.scheduler, max_rss) if a.executor == "dask"

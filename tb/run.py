@@ -214,8 +214,11 @@ def run_job(
     transfer_log: bool = True,
     power: PowerOpts | None = None,
     code_coverage: bool | None = None,
+    random_init: int | None = None,
 ) -> SuiteResult:
     """Run pyuvm test ``test`` in one simulator process and collect its per-run results.
+
+    ``random_init``: seed of random initial register/memory values (tb.sim_env.run_cocotb); None: 0.
 
     ``power``: run the activity (SAIF) build and analyse every run's activity afterwards
     (tb/power/report.py); exclusive with ``waves``.
@@ -257,6 +260,7 @@ def run_job(
             build_args=top.FAST_BUILD_ARGS,  # only nmx_tb_top's own signals public: ~6x faster
             power_args=top.POWER_BUILD_ARGS if power is not None else (),
             code_coverage=bool(code_coverage),
+            random_init=random_init,
         )
     except sim_env.SimFailure as e:
         sim_error = str(e)
@@ -461,8 +465,18 @@ def run_test(
     gen: dict[str, Any] | None = None,
     slow: bool = False,
     code_coverage: bool | None = None,
+    random_init: bool | None = None,
 ) -> SuiteResult:
-    """Run one of the generated-stimulus tests (random, directed, errors) over ``seeds``."""
+    """Run one of the generated-stimulus tests (random, directed, errors) over ``seeds``.
+
+    ``random_init`` (None: on for ``random``, off for the others): the simulator starts every
+    register without a reset, and every flop before its first reset, at random values seeded by the
+    first seed, so the random test also checks that nothing depends on power-up values (a forgotten
+    reset).  The directed cases keep 0 (a datapath register stuck at its initial value is then stuck
+    at the 0 they are written against, e.g. gemm_forward's row-0 case); Program-file runs start at 0.
+    """
+    if random_init is None:
+        random_init = test == "random"
     hw = parse_hw(cfg)
     args: dict[str, Any] = {"seeds": seeds, "knobs": knobs, "feed": feed, "slow": slow}
     if only:
@@ -471,7 +485,7 @@ def run_test(
         args["gen"] = dict(gen)
     first = int(str(seeds).split(",")[0].split("-")[0] or 0)
     return run_job(test, hw, args=args, seed=first + 1, waves=waves, out=out, coverage=coverage,
-                   code_coverage=code_coverage)
+                   code_coverage=code_coverage, random_init=first + 1 if random_init else None)
 
 
 def measure_idle_speed(hw: HwConfig | str = "16x16", cycles: int = 300_000) -> float:
@@ -690,6 +704,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="result directory (default build/tb/...)")
     ap.add_argument("--no-coverage", action="store_true")
     ap.add_argument("--slow", action="store_true", help="include the slow directed/error cases")
+    ap.add_argument("--init", choices=("auto", "zero", "random"), default="auto",
+                    help="--test runs: initial register values (auto: random for --test random, else 0)")
     ap.add_argument("--power", action="store_true",
                     help="activity (SAIF) build: power report, plots and SAIF per run (docs/power.md)")
     ap.add_argument("--power-window", type=int, default=0, metavar="CYCLES",
@@ -741,6 +757,7 @@ def main(argv: list[str] | None = None) -> int:
                 coverage=not a.no_coverage,
                 slow=a.slow,
                 code_coverage=a.code_coverage,
+                random_init=None if a.init == "auto" else a.init == "random",
             )
     except (ValueError, OSError) as e:  # bad config name, knobs, Program file: say what and where
         print(f"python -m tb.run: error: {e}", file=sys.stderr)

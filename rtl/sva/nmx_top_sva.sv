@@ -2,7 +2,11 @@
 // obligation, NMX_ASSUME), the ISA's completion rules (docs/isa.md sections 2 and 5: done and error
 // sticky, done only once FINISH is checked, every FIFO empty and every engine idle, or after an error
 // once every engine has drained; nothing accepted after FINISH or an error; counters frozen) and the
-// AXI4 rule that no transaction is left outstanding when done rises.
+// AXI4 rule that no transaction is left outstanding when done rises; the state a reset leaves (every
+// engine idle, done/error low, counters zero: whatever the registers held before, so random initial
+// values - tb.run's random_init - make a dropped reset visible); and the counters the scoreboard
+// cannot judge exactly (tb/env/counters.py: CYCLES is an estimate, the stall counters are only
+// reported) advancing by exactly their event in every cycle before done.
 module nmx_top_sva #(
   parameter int unsigned AXI_DATA_BITS = 128,
   parameter int unsigned AXI_ID_BITS   = 4,
@@ -38,7 +42,14 @@ module nmx_top_sva #(
   input logic                     d_empty,
   input logic                     t_quiescent,
   input logic [NQ-1:0]            eng_idle,
-  input logic [NCNT-1:0][CB-1:0]  cnt
+  input logic [NCNT-1:0][CB-1:0]  cnt,
+  // the events of the one-bit counters (nmx_top's counter table, restated here from its sources)
+  input logic                     started,
+  input logic                     d_accept,
+  input logic                     d_stall,
+  input logic                     ld_stall_mem,
+  input logic                     st_stall_mem,
+  input logic [NQ-1:0]            stall_token
 );
 
   `NMX_SVA_INIT
@@ -55,6 +66,25 @@ module nmx_top_sva #(
   logic [NCNT-1:0][CB-1:0] cnt_q;
   logic [15:0]             rd_out, wr_out;
   logic                    withdrawn;     // an offer was dropped before it was taken (no reset since)
+  logic                    rst_q;         // the previous cycle was a reset cycle
+  logic [NCNT-1:0]         ev, ev_q;      // one-bit counter events (0 for the counters judged elsewhere)
+
+  always_comb begin
+    ev = '0;
+    ev[nmx_isa_pkg::CNT_CYCLES]          = started || d_accept;
+    ev[nmx_isa_pkg::CNT_STALL_LD_TOKEN]  = stall_token[int'(nmx_isa_pkg::Q_LD)];
+    ev[nmx_isa_pkg::CNT_STALL_CMP_TOKEN] = stall_token[int'(nmx_isa_pkg::Q_CMP)];
+    ev[nmx_isa_pkg::CNT_STALL_ST_TOKEN]  = stall_token[int'(nmx_isa_pkg::Q_ST)];
+    ev[nmx_isa_pkg::CNT_STALL_LD_MEM]    = ld_stall_mem;
+    ev[nmx_isa_pkg::CNT_STALL_ST_MEM]    = st_stall_mem;
+    ev[nmx_isa_pkg::CNT_STALL_DISPATCH]  = d_stall;
+  end
+
+  // the counters stepped by ev (the others are checked exactly by the scoreboard)
+  localparam logic [NCNT-1:0] EV_CNT = NCNT'((1 << nmx_isa_pkg::CNT_CYCLES) |
+      (1 << nmx_isa_pkg::CNT_STALL_LD_TOKEN) | (1 << nmx_isa_pkg::CNT_STALL_CMP_TOKEN) |
+      (1 << nmx_isa_pkg::CNT_STALL_ST_TOKEN) | (1 << nmx_isa_pkg::CNT_STALL_LD_MEM) |
+      (1 << nmx_isa_pkg::CNT_STALL_ST_MEM) | (1 << nmx_isa_pkg::CNT_STALL_DISPATCH));
 
   always @(posedge clk) begin
     active_q      <= active;
@@ -65,6 +95,8 @@ module nmx_top_sva #(
     code_q        <= error_code;
     index_q       <= error_index;
     cnt_q         <= cnt;
+    ev_q          <= ev;
+    rst_q         <= !rst_n;
     if (!rst_n) begin
       rd_out    <= '0;
       wr_out    <= '0;
@@ -77,6 +109,15 @@ module nmx_top_sva #(
   end
 
   always @(posedge clk) begin
+    // a reset cycle leaves the reset state, also while the reset is still held
+    if (rst_seen && rst_q) begin
+      `NMX_ASSERT(a_reset_state, eng_idle == '1 && !done && !error && !err_flag && cnt == '0)
+    end
+    if (active && active_q && !done_q) begin
+      for (int i = 0; i < int'(NCNT); i++) begin
+        if (EV_CNT[i]) `NMX_ASSERT_LOOP(a_cnt_event_step, cnt[i] == cnt_q[i] + CB'(ev_q[i]))
+      end
+    end
     if (active) begin
       `NMX_ASSERT(a_isa_no_accept_after_done, !done || !insn_ready)
       `NMX_ASSERT(a_isa_no_accept_after_error, !err_flag || !insn_ready)

@@ -394,6 +394,12 @@ CHECKERS: dict[str, tuple[dict[str, int], dict[str, int], dict[str, list[dict[st
             "t_quiescent": 1,
             "eng_idle": 7,
             "cnt": 0,
+            "started": 0,
+            "d_accept": 0,
+            "d_stall": 0,
+            "ld_stall_mem": 0,
+            "st_stall_mem": 0,
+            "stall_token": 0,
         },
         {
             "a_isa_no_accept_after_done": [{"done": 1, "d_finish": 1, "insn_ready": 1}],
@@ -407,6 +413,10 @@ CHECKERS: dict[str, tuple[dict[str, int], dict[str, int], dict[str, list[dict[st
             "a_insn_data_stable": [{"insn_valid": 1}, {"insn_valid": 1, "insn_data": 5}],
             "a_isa_done_sticky": [{"done": 1, "d_finish": 1}, {}],
             "a_isa_counters_frozen": [{"done": 1, "d_finish": 1}, {"done": 1, "d_finish": 1, "cnt": 1}],
+            # a register a reset left as it was: an engine still busy in the cycle after a reset cycle
+            "a_reset_state": [{"rst_n": 0}, {"eng_idle": 3}],
+            # a cycle of STALL_DISPATCH's event the counter did not count (element 10 of cnt stays 0)
+            "a_cnt_event_step": [{"d_stall": 1}, {}],
         },
     ),
 }

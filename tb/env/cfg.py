@@ -70,6 +70,11 @@ class RunKnobs:
     ``tb.top.IMEM_DEPTH``).  A Program longer than the ring is refilled in chunks while it runs."""
     stream_chunk: int | None = None
     """Stream feed: instructions per refill (None: half the ring)."""
+    warm_reset_at: float = 0.0
+    """Before the judged run, start the same Program and reset the accelerator when this fraction of
+    the golden cycle estimate has passed, in the middle of its work (a warm reset while busy, as a
+    host aborting a job would); the judged run then starts from that reset, so any state a reset
+    forgets shows up (0: no warm reset)."""
 
     def __post_init__(self) -> None:
         """Reject every knob the memory model or the feed cannot apply as given (see the limits
@@ -115,6 +120,9 @@ class RunKnobs:
                              f" instruction slots, tb/top.py IMEM_DEPTH), not {r!r}")
         if self.stream_chunk is not None:
             _check_int("stream_chunk", self.stream_chunk, 1, None, "instructions per refill")
+        if not _is_num(self.warm_reset_at) or not 0.0 <= self.warm_reset_at < 1.0:
+            raise ValueError(f"RunKnobs.warm_reset_at must be a fraction of the run in [0, 1) (0: no warm"
+                             f" reset), not {self.warm_reset_at!r}")
 
     @property
     def stalls(self) -> bool:
@@ -151,6 +159,8 @@ class RunKnobs:
             k = cls.profile(kind)
         k.gap_prob = r.choice([0.0, 0.0, 0.1, 0.5])
         k.gap_max = r.choice([1, 3, 10]) if k.gap_prob else 0
+        # drawn last, so the knobs above stay what they were for every seed
+        k.warm_reset_at = r.choice([0.0, 0.0, 0.3, 0.5, 0.7, 0.9])
         for key, v in kw.items():
             setattr(k, key, v)
         return k

@@ -36,6 +36,9 @@ class RunContext:
     intention and golden is a testbench bug and fails the run too."""
     expect_index: int | None = None
     """The instruction index the intended error must be reported at (None: not pinned)."""
+    alternatives: tuple[tuple[ErrorCode, int], ...] = ()
+    """Other (code, index) reports allowed besides expect_error@expect_index (a Program with several
+    faults, docs/isa.md section 5): golden and RTL must each report one of the allowed, not the same."""
     tags: dict[str, Any] = field(default_factory=dict)
     """Free-form labels from the sequence (e.g. the ILLEGAL_FIELD cause, for coverage)."""
     golden: SimResult | None = None

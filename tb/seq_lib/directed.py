@@ -348,7 +348,8 @@ def gemm_acc_wrap(hw: HwConfig) -> Program:
 
 
 def gemm_forward(hw: HwConfig) -> Program:
-    """A GEMM accumulating onto the last 1, 2 and 3 ACC rows the previous GEMM is still writing.
+    """A GEMM accumulating onto the last 1, 2 and 3 ACC rows the previous GEMM is still writing, and
+    one accumulating into row 0 just after a GEMM wrote rows 1..m.
 
     The first GEMM streams m = ROWS + 2 rows (longer than the second one's weight preload, so the
     second follows without a bubble); the second starts ``off`` rows before the
@@ -372,6 +373,12 @@ def gemm_forward(hw: HwConfig) -> Program:
         b.emit(Opcode.GEMM, inp_addr=0, wgt_addr=0, acc_addr=base, m=m, accumulate=0)
         b.emit(Opcode.GEMM, inp_addr=0, wgt_addr=r, acc_addr=base + m - off, m=m, accumulate=1)
         _store(b, f"fwd_off{off}", base, 2 * m - off, c, int32=True)
+    # rows 1..m written, then an accumulation into rows 0..m-1 without a bubble: when its row 0 is in
+    # stage B, stages C and D hold rows m and m-1, so only their address compares keep them out of
+    # row 0 (a stage-D address that never follows stage C forwards row m-1's sum into row 0)
+    b.emit(Opcode.GEMM, inp_addr=0, wgt_addr=0, acc_addr=1, m=m, accumulate=0)
+    b.emit(Opcode.GEMM, inp_addr=0, wgt_addr=r, acc_addr=0, m=m, accumulate=1)
+    _store(b, "fwd_row0", 0, m + 1, c, int32=True)
     b.end_layer()
     return b.finish("dir_gemm_forward")
 

@@ -72,6 +72,10 @@ class ErrorCase:
     """Coverage tags (``{"field": cause}`` for ILLEGAL_FIELD causes, see :data:`FIELD_TAGS`)."""
     feed: str = "pins"
     """How the RTL receives the instructions: ``"pins"`` or ``"stream"`` (long Programs)."""
+    alternatives: tuple[tuple[ErrorCode, int], ...] = ()
+    """Other (code, index) reports the ISA allows for this Program (docs/isa.md section 5, "Several
+    faults"): a Program with a runtime fault and a later dispatch-time fault may report either; the
+    scoreboard accepts the golden simulator's report or any of these, never anything else."""
 
 
 # ---- illegal instruction words (what the encoder refuses to build)
@@ -311,6 +315,41 @@ def axi_case(kind: str, seed: int, hw: HwConfig) -> ErrorCase:
     raise LookupError(f"{kind}: no isolated access found for seed {seed}")
 
 
+# ---- several faults in one Program (docs/isa.md section 5, "Several faults")
+
+
+def _illegal_at(p: Program, k: int, name: str) -> Program:
+    return _replace(p, k, illegal_word(p.insns[k], opcode=0), name)
+
+
+def multi_case(kind: str, seed: int, hw: HwConfig) -> ErrorCase:
+    """kind: two_static | read_slverr_then_static.
+
+    two_static: illegal opcodes at two instructions k1 < k2: the dispatcher checks in program order,
+    so k1 is reported, always (index pinned).  read_slverr_then_static: a LOAD j whose read answers
+    SLVERR and an illegal opcode at a later instruction k: which is found first depends on timing
+    (the dispatcher may reach k before j's read data returns, or be held by a full FIFO), so the case
+    allows AXI_READ@j and ILLEGAL_OPCODE@k and nothing else.
+    """
+    rng = random.Random(f"{kind}-{seed}")
+    name = f"err_{kind}_s{seed}"
+    if kind == "two_static":
+        p = _base(seed, hw)
+        body = [i for i, w in enumerate(p.insns) if decode(w).opcode != Opcode.FINISH]
+        k1, k2 = sorted(rng.sample(body, 2))
+        q = _illegal_at(_illegal_at(p, k2, name), k1, name)
+        return ErrorCase(f"{kind}_s{seed}", q, ErrorCode.ILLEGAL_OPCODE, index=k1)
+    if kind != "read_slverr_then_static":
+        raise ValueError(f"unknown multi-fault kind {kind!r}")
+    c = axi_case("read_slverr", seed, hw)
+    a = c.slverr[0][0]
+    j = next(i for i, op, idx in _mem_users(c.program) if op == Opcode.LOAD and a in set(idx.tolist()))
+    fin = next(i for i, w in enumerate(c.program.insns) if decode(w).opcode == Opcode.FINISH)
+    k = rng.randrange(j + 1, fin + 1)
+    return ErrorCase(f"{kind}_s{seed}", _illegal_at(c.program, k, name), ErrorCode.AXI_READ, index=j,
+                     slverr=list(c.slverr), alternatives=((ErrorCode.ILLEGAL_OPCODE, k),))
+
+
 # ---- token faults
 
 
@@ -372,6 +411,7 @@ KINDS: dict[str, Callable[[int, HwConfig], ErrorCase]] = {
         k: (lambda s, hw, k=k: axi_case(k, s, hw))
         for k in ("read_slverr", "write_slverr", "read_decerr", "write_decerr")
     },
+    **{k: (lambda s, hw, k=k: multi_case(k, s, hw)) for k in ("two_static", "read_slverr_then_static")},
     **{
         k: (lambda s, hw, k=k: token_case(k, s, hw))
         for k in ("drop_push", "circular", "full_fifo", "overflow")

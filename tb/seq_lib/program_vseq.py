@@ -44,6 +44,8 @@ class ProgramVseq(uvm_sequence):
         env.start_run(ctx)
         if self.env.scoreboard.env_cfg.scrub and not ctx.tags.get("no_scrub"):
             await self._scrub(bfm)
+        if ctx.knobs.warm_reset_at:
+            await self._warm_reset_prefix(bfm)
         env.mem_agent.configure(ctx.knobs, ctx.program.mem_size, ctx.seed)
         await bfm.reset()
         env.insn_agent.monitor.start_run(ctx.program.insns)  # counts from this reset (not a scrub's)
@@ -125,6 +127,22 @@ class ProgramVseq(uvm_sequence):
         idle = self.env.scoreboard.env_cfg.power_idle
         if idle > 0:
             await ClockCycles(bfm.dut.clk, idle)  # type: ignore[attr-defined]
+
+    async def _warm_reset_prefix(self, bfm: object) -> None:
+        """Start this Program on the built-in streamer and leave it busy after ``knobs.warm_reset_at``
+        of the golden cycle estimate: the run's own reset, next, is then a warm reset of an
+        accelerator in mid-flight (engines busy, FIFOs and AXI transactions outstanding), and the judged
+        run checks that nothing survives it (also the assertion ``a_reset_state``)."""
+        ctx = self.ctx
+        self.env.mem_agent.configure(ctx.knobs, ctx.program.mem_size, ctx.seed)
+        await bfm.reset()  # type: ignore[attr-defined]
+        await bfm.mem_write_image(ctx.program.memory)  # type: ignore[attr-defined]
+        await bfm.imem_load(ctx.program.insns[: bfm.imem_depth])  # type: ignore[attr-defined]
+        bfm.stream()  # type: ignore[attr-defined]
+        assert ctx.golden is not None
+        cycles = max(1, int(ctx.knobs.warm_reset_at * ctx.golden.counters.get(Counter.CYCLES, 0)))
+        await ClockCycles(bfm.dut.clk, cycles)  # type: ignore[attr-defined]
+        ctx.tags["warm_reset"] = cycles
 
     async def _scrub(self, bfm: object) -> None:
         """Zero the buffer rows the Program reads before writing (see tb/seq_lib/scrub.py)."""

@@ -15,7 +15,7 @@ import json
 import os
 import pathlib
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import cocotb
@@ -75,6 +75,7 @@ class NmxBaseTest(uvm_test):
         rerun: str = "",
         expect_error: str | None = None,
         expect_index: int | None = None,
+        alternatives: Sequence[tuple[ErrorCode, int]] = (),
         tags: dict[str, Any] | None = None,
     ) -> RunContext:
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
@@ -87,6 +88,7 @@ class NmxBaseTest(uvm_test):
             rerun=rerun,
             expect_error=ErrorCode[expect_error] if expect_error else None,
             expect_index=expect_index,
+            alternatives=tuple(alternatives),
             tags=dict(tags or {}),
         )
 

@@ -37,6 +37,8 @@ class ErrorTest(NmxBaseTest):
                     seed,
                     k,
                     expect_error=case.expect.name,
+                    expect_index=case.index,
+                    alternatives=case.alternatives,
                     tags=dict(case.tags, kind=kind),
                     rerun=rerun_command(test="errors", seed=seed, cfg=cfg, extra=f"--only {kind}"),
                 )
