@@ -289,15 +289,26 @@ class LocalExecutor:
         self.workers, self.max_rss_mb = workers, max_rss_mb
 
     def run(self, todo: list[Job], run_dir: pathlib.Path, *, rerun: Callable[[Job], str],
-            on_start: OnStart, on_done: OnDone, on_interrupted: OnDone | None = None) -> None:
-        """Run ``todo``; on Ctrl-C/SIGTERM (KeyboardInterrupt) kill every running job's tree, hand the
-        records of jobs that ended meanwhile to ``on_done`` and those of the killed jobs to
-        ``on_interrupted`` (dropped when None), then re-raise."""
+            on_start: OnStart, on_done: OnDone, on_interrupted: OnDone | None = None,
+            skip: Callable[[Job], Record | None] | None = None,
+            after: Callable[[Record], None] | None = None) -> None:
+        """Run ``todo`` in its order; on Ctrl-C/SIGTERM (KeyboardInterrupt) kill every running job's
+        tree, hand the records of jobs that ended meanwhile to ``on_done`` and those of the killed jobs
+        to ``on_interrupted`` (dropped when None), then re-raise.  ``skip``, asked as each job's turn
+        comes: a record returned there is handed to ``on_done`` instead of running the job (mutation
+        campaigns: a mutant already killed needs no more jobs); ``after``, called in the worker thread
+        with each record before that worker takes its next job, is what ``skip`` can rely on
+        (``on_done`` runs later, on the caller's thread)."""
         stop = threading.Event()
 
         def one(job: Job) -> Record:
+            if skip is not None and (rec := skip(job)) is not None:
+                return rec
             on_start(job)
-            return execute_job(job, run_dir, max_rss_mb=self.max_rss_mb, rerun=rerun(job), stop=stop)
+            rec = execute_job(job, run_dir, max_rss_mb=self.max_rss_mb, rerun=rerun(job), stop=stop)
+            if after is not None:
+                after(rec)
+            return rec
 
         pool = cf.ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="job")
         futures = [pool.submit(one, j) for j in todo]

@@ -727,14 +727,19 @@ def campaign(*, suite: str = "smoke", suites_file: pathlib.Path = SUITES, max_mu
              triage: pathlib.Path = TRIAGE, only: Sequence[str] = (), mutants: Sequence[str] = (),
              timeout_factor: float = 4.0, min_timeout_s: float = 300.0, baseline: bool = True,
              keep_builds: bool = False, max_rss_mb: float = 0.0, rtl: pathlib.Path = RTL,
-             opt_fast: str = "-O0", log: Callable[[str], None] = print) -> dict[str, Any]:
+             opt_fast: str = "-O0", first_kill: bool = False,
+             log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run a mutation campaign; return (and write) its results (module docstring).
 
     ``mutants``: ids or key prefixes to run instead of a sample.  ``timeout_factor``: a mutant's job
     gets max(min_timeout_s, factor x the baseline's wall time) (capped by the suite's timeout_s), so a
     hang costs minutes, not the suite's hour.  ``opt_fast``: the C++ optimisation of every build of the
     campaign, baseline included ($NMX_OPT_FAST of tb/sim_env, inherited by every job's process): a
-    mutant is built once and simulated for seconds, so -O0 (half the build time) is the default."""
+    mutant is built once and simulated for seconds, so -O0 (half the build time) is the default.
+    ``first_kill``: run the suite's jobs cheapest first (by the baseline's wall time), each job for
+    every mutant before the next job, and skip a mutant's remaining jobs once one has killed it (as mcy
+    does): the score is the same, survivors still run every job, but the kill matrix shows only the
+    first killer (``-`` for the jobs skipped) and a killed mutant costs one job instead of all."""
     from regressions.executor import LocalExecutor, write_json_atomic
 
     t_start = time.monotonic()
@@ -766,7 +771,7 @@ def campaign(*, suite: str = "smoke", suites_file: pathlib.Path = SUITES, max_mu
     base_recs: dict[str, dict[str, Any]] = {}
     results: dict[str, Any] = {
         "run_id": run_dir.name, "suite": suite, "suites_file": str(suites_file), "seed": seed,
-        "opt_fast": opt_fast,
+        "opt_fast": opt_fast, "first_kill": first_kill,
         "modules": list(modules or []), "population": len(population), "sampled": len(chosen),
         "jobs": [j.name for j in sjobs], "base_rtl": str(base), "operators": OPERATORS,
         "argv": sys.argv, "started": dt.datetime.now().astimezone().isoformat(timespec="seconds")}
@@ -811,24 +816,44 @@ def campaign(*, suite: str = "smoke", suites_file: pathlib.Path = SUITES, max_mu
         timeouts = {j.name: min(j.timeout_s, max(min_timeout_s, timeout_factor *
                                                  base_recs.get(j.name, {}).get("wall_s", j.timeout_s)))
                     for j in sjobs}
-        todo = [as_job(j, dirs[m.id], f"{m.id}.{j.name}", timeouts[j.name]) for m in live for j in sjobs]
+        if first_kill:
+            order = sorted(sjobs, key=lambda j: base_recs.get(j.name, {}).get("wall_s", j.timeout_s))
+            todo = [as_job(j, dirs[m.id], f"{m.id}.{j.name}", timeouts[j.name]) for j in order for m in live]
+        else:
+            todo = [as_job(j, dirs[m.id], f"{m.id}.{j.name}", timeouts[j.name]) for m in live for j in sjobs]
         left = {m.id: len(sjobs) for m in live}
+        dead: set[str] = set()
         lock = threading.Lock()
         done_n = [0]
 
+        def skip(j: Job) -> dict[str, Any] | None:
+            mid = j.name.rsplit(".", 1)[0]
+            with lock:
+                if not first_kill or mid not in dead:
+                    return None
+            return {"name": j.name, "status": "skipped", "wall_s": 0.0}
+
+        def killed(r: dict[str, Any]) -> None:  # in the worker thread, before it takes the next job
+            if _cell(r) in ("killed", "timeout"):
+                with lock:
+                    dead.add(r["name"].rsplit(".", 1)[0])
+
         def done(r: dict[str, Any]) -> None:
-            record(r)
             mid = r["name"].rsplit(".", 1)[0]
+            if r["status"] != "skipped":
+                record(r)
             with lock:
                 left[mid] -= 1
                 done_n[0] += 1
                 last = left[mid] == 0
-            log(f"[mutate] {r['name']}: {_cell(r)} ({r['status']}, {r['wall_s']:.0f} s)"
-                f" {done_n[0]}/{len(todo)}" + (f" - {r['reason'][:120]}" if r.get("reason") else ""))
+            if r["status"] != "skipped":
+                log(f"[mutate] {r['name']}: {_cell(r)} ({r['status']}, {r['wall_s']:.0f} s)"
+                    f" {done_n[0]}/{len(todo)}" + (f" - {r['reason'][:120]}" if r.get("reason") else ""))
             if last and not keep_builds:
                 remove_builds(dirs[mid])
 
-        executor.run(todo, run_dir, rerun=rerun, on_start=lambda j: None, on_done=done)
+        executor.run(todo, run_dir, rerun=rerun, on_start=lambda j: None, on_done=done, skip=skip,
+                     after=killed)
     except KeyboardInterrupt:
         interrupted = True
         log("[mutate] interrupted: writing the report of the jobs that finished")
@@ -962,7 +987,9 @@ def report_md(res: dict[str, Any]) -> str:
     for op, d in sorted(res["per_operator"].items()):
         lines.append(f"| {op} | {d['killed']} | {d['survived']} |")
     lines += ["", "Kills per job: " + ", ".join(f"`{k}` {v}" for k, v in res["kills_per_job"].items()), "",
-              "## Kill matrix", "", "K killed, T timeout (a hang), . survived; `-` not run.", "",
+              "## Kill matrix", "", "K killed, T timeout (a hang), . survived; `-` not run"
+              + (" (first-kill campaign: a killed mutant's later jobs are skipped, jobs cheapest first)."
+                 if res.get("first_kill") else "."), "",
               "| mutant | file:line | op | " + " | ".join(jobs_) + " | status |",
               "|---|---|---|" + "---|" * len(jobs_) + "---|"]
     for m in res["mutants"]:
@@ -990,12 +1017,13 @@ def report_md(res: dict[str, Any]) -> str:
 
 def campaign_job(params: dict[str, Any], outdir: pathlib.Path) -> dict[str, Any]:
     """Job kind ``mutation`` (the nightly campaign): params ``suite``, ``max_mutants``, ``seed``,
-    ``jobs``, ``modules`` (comma-separated), ``min_score`` (passes when the score reaches it and the
-    campaign finished).  The campaign's reports go to ``outdir``."""
+    ``jobs``, ``modules`` (comma-separated), ``first_kill``, ``min_score`` (passes when the score
+    reaches it and the campaign finished).  The campaign's reports go to ``outdir``."""
     mods = [m for m in str(params.get("modules", "")).split(",") if m]
     res = campaign(suite=str(params.get("suite", "smoke")), max_mutants=int(params.get("max_mutants", 30)),
                    seed=int(params.get("seed", 1)), jobs=int(params.get("jobs", 1)), modules=mods or None,
-                   out=outdir, log=lambda s: print(s, flush=True))
+                   out=outdir, first_kill=bool(params.get("first_kill", False)),
+                   log=lambda s: print(s, flush=True))
     goal = float(params.get("min_score", 0.8))
     score = res["score"]
     ok = score is not None and score >= goal and not res.get("error") and not res.get("interrupted")
@@ -1043,6 +1071,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--opt-fast", default="-O0", choices=("-O0", "-O1", "-O2", "-O3", "-Os"),
                    help="C++ optimisation of the campaign's Verilator builds (default -O0: builds ~2x faster,"
                         " simulations slower; the suite jobs' own builds use -O2)")
+    p.add_argument("--first-kill", action="store_true",
+                   help="skip a mutant's remaining jobs once one kills it (cheapest jobs first): the same"
+                        " score for a fraction of the time; the kill matrix shows the first killer only")
     p.add_argument("--list", action="store_true", help="print the sampled mutants with their diffs and exit")
     p.add_argument("--report", metavar="RUN", type=pathlib.Path,
                    help="rewrite the report of campaign RUN (a directory under --out, or latest) with the"
@@ -1076,7 +1107,7 @@ def main(argv: list[str] | None = None) -> int:
                        mutants=a.mutant,
                        timeout_factor=a.timeout_factor, min_timeout_s=a.min_timeout,
                        baseline=not a.no_baseline, keep_builds=a.keep_builds, max_rss_mb=a.max_rss_mb,
-                       opt_fast=a.opt_fast)
+                       opt_fast=a.opt_fast, first_kill=a.first_kill)
     except (SuiteError, ValueError, OSError) as e:
         print(f"mutate: error: {e}", file=sys.stderr)
         return 2

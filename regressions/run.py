@@ -299,16 +299,28 @@ def _outcome(rec: Record) -> str:
 class Progress:
     """Jobs done/running/failed, elapsed and ETA of a run.  Thread-safe (Dask start events arrive on
     the client's thread): ``lock`` guards the counts only and is never held while printing, because
-    rich's refresh thread holds the console's lock while it asks for the panel (lock order).  The ETA
+    rich's refresh thread holds the console's lock while it asks for the panel (lock order).
+
+    The ETA: with ``walls`` (each job's last passing wall time on this machine, ``_last_walls``) a job
+    is expected to take that long, and one never measured its timeout_s scaled by the measured jobs'
+    wall / timeout; the ETA is then the longer of the longest running job's remainder and (what the
+    pending and running jobs still need) / ``workers``.  With nothing measured (a fresh clone) it
     weighs each job by its timeout_s, the one size figure every job has: elapsed * left / done."""
 
-    def __init__(self, suite: str, run_id: str, todo: list[Job], already: int) -> None:
+    def __init__(self, suite: str, run_id: str, todo: list[Job], already: int,
+                 walls: dict[str, float] | None = None, workers: int = 1) -> None:
         self.lock = threading.Lock()
         self.suite, self.run_id, self.already = suite, run_id, already
         self.total = len(todo)
-        self.weight = {j.name: j.timeout_s for j in todo}
+        self.timeout = {j.name: j.timeout_s for j in todo}
+        self.weight = dict(self.timeout)
         self.total_w = sum(self.weight.values()) or 1.0
         self.done_w = 0.0
+        known = {j.name: walls[j.name] for j in todo if walls and j.name in walls}
+        scale = (sum(known.values()) / sum(self.timeout[n] for n in known)) if known else 1.0
+        self.expect = {j.name: known.get(j.name, j.timeout_s * scale) for j in todo} if known else {}
+        self.pending = set(self.expect)
+        self.workers = max(1, workers)
         self.running: dict[str, float] = {}
         self.n_done = self.n_failed = 0
         self.t0 = time.monotonic()
@@ -326,6 +338,12 @@ class Progress:
         self.emit(line)
 
     def eta(self) -> float | None:
+        if self.expect:
+            now = time.monotonic()
+            run_left = [max(0.0, self.expect[n] - (now - t)) for n, t in self.running.items()
+                        if n in self.expect]
+            work = sum(self.expect[n] for n in self.pending if n not in self.running) + sum(run_left)
+            return max(max(run_left, default=0.0), work / self.workers)
         if self.done_w <= 0:
             return None
         return (time.monotonic() - self.t0) * (self.total_w - self.done_w) / self.done_w
@@ -345,6 +363,7 @@ class Progress:
     def done(self, rec: Record) -> None:
         with self.lock:
             self.running.pop(rec["name"], None)
+            self.pending.discard(rec["name"])
             self.n_done += 1
             self.n_failed += not rec["passed"]
             self.done_w += self.weight.get(rec["name"], 0.0)
@@ -386,15 +405,16 @@ class RichProgress(Progress):
         t.add_column("for", justify="right")
         t.add_column("timeout", justify="right")
         for name, since in running:
-            t.add_row(name, _hms(now - since), _hms(self.weight.get(name)))
+            t.add_row(name, _hms(now - since), _hms(self.timeout.get(name)))
         return Group(Text(title, style="bold"), t)
 
 
-def _progress(mode: str, suite: str, run_id: str, todo: list[Job], already: int) -> Progress:
+def _progress(mode: str, suite: str, run_id: str, todo: list[Job], already: int,
+              walls: dict[str, float] | None = None, workers: int = 1) -> Progress:
     if mode == "auto":
         mode = "plain" if os.environ.get("CI") or not sys.stdout.isatty() else "rich"
     cls = RichProgress if mode == "rich" else Progress
-    return cls(suite, run_id, todo, already)
+    return cls(suite, run_id, todo, already, walls, workers)
 
 
 # --- main ---------------------------------------------------------------------------------------------
@@ -501,13 +521,14 @@ def main(argv: list[str] | None = None) -> int:
         if (rec is None or rec.get("interrupted")  # cut short by Ctrl-C/SIGTERM: it has no verdict
                 or (a.retry_failed and rec.get("status") in ("error", "timeout"))):
             todo.append(j)
+    walls = _last_walls(out)
     if not a.in_order:
-        todo = longest_first(todo, _last_walls(out))
+        todo = longest_first(todo, walls)
     suites_file = pathlib.Path(meta["suites_file"])
     max_rss = _default_max_rss(a.jobs) if a.max_rss_mb is None else a.max_rss_mb
     executor = (DaskExecutor(a.jobs, a.scheduler, max_rss) if a.executor == "dask"
                 else LocalExecutor(a.jobs, max_rss))
-    show = _progress(a.progress, suite_name, run_dir.name, todo, len(picked) - len(todo))
+    show = _progress(a.progress, suite_name, run_dir.name, todo, len(picked) - len(todo), walls, a.jobs)
     if a.resume:
         show.note(f"resuming {run_dir.name}: {len(picked) - len(todo)} of {len(picked)} jobs recorded,"
                   f" {len(todo)} to run")

@@ -161,3 +161,22 @@ def test_a_fifo_mutant_is_killed_by_the_fifo_block_test(tmp_path: pathlib.Path) 
     run = (tmp_path / "out" / "latest").resolve()
     assert json.loads((run / "results.json").read_text())["score"] == 1.0
     assert "| `" + row["id"] + "` | nmx_fifo.sv:" in (run / "report.md").read_text()
+
+
+def test_first_kill_skips_a_killed_mutants_other_jobs(tmp_path: pathlib.Path) -> None:
+    """--first-kill: two jobs that both kill the FIFO mutant; only the first runs for it (the same
+    block build as the test above, so seconds), the score is unchanged and the report says so."""
+    fifo = [m for m in mutate.all_mutants(mutate.RTL, ["nmx_fifo"]) if m.op == "arith"
+            and "-        2'b10:   count <= count + CW'(1);" in m.diff]
+    suites = tmp_path / "suites.yaml"
+    entry = ("kind: _test_block, params: {block: fifo, params: {WIDTH: 16, DEPTH: 4}}, timeout_s: 900,"
+             " tags: [rtl]")
+    suites.write_text(f"suites:\n  two:\n    - {{name: fifo_a, {entry}}}\n    - {{name: fifo_b, {entry}}}\n")
+    res = mutate.campaign(suite="two", suites_file=suites, mutants=[fifo[0].id], jobs=1, first_kill=True,
+                          out=tmp_path / "out", keep_builds=True, min_timeout_s=900, log=lambda s: None)
+    assert {b["status"] for b in res["baseline"].values()} == {"pass"}  # the baseline runs every job
+    (row,) = res["mutants"]
+    assert row["status"] == "killed" and list(row["cells"].values()) == ["killed"], row
+    assert len(list((tmp_path / "out" / "latest" / "jobs").glob(f"{row['id']}.*.json"))) == 1
+    assert res["score"] == 1.0 and res["first_kill"] is True
+    assert "first-kill campaign" in ((tmp_path / "out" / "latest") / "report.md").read_text()

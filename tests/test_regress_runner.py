@@ -342,3 +342,26 @@ def test_jobs_start_longest_first() -> None:
     assert [j.name for j in run.longest_first(js, {"e": 50.0, "c": 10.0})] == ["d", "e", "c", "b", "a"]
     nightly = run.longest_first(load_suites()["nightly"], {})
     assert [j.name for j in nightly[:2]] == ["mutation_smoke", "verify_bert_base"]
+
+
+def test_eta_uses_the_measured_wall_times(monkeypatch) -> None:
+    """With earlier walls the ETA is (pending + running remainders) / workers, a never-measured job
+    sized by its timeout scaled like the measured ones; without any, elapsed * left / done of timeouts."""
+    from regressions.suite import Job
+
+    js = [Job(name=n, kind="_test_sleep", params={}, timeout_s=t, tags=[]) for n, t in
+          [("long", 3600), ("a", 600), ("b", 600), ("new", 1200)]]
+    clock = [1000.0]
+    monkeypatch.setattr(run.time, "monotonic", lambda: clock[0])
+    p = run.Progress("s", "r", js, 0, {"long": 1800.0, "a": 60.0, "b": 120.0}, workers=2)
+    # scale = (1800 + 60 + 120) / (3600 + 600 + 600) = 0.4125: "new" is expected to take 495 s
+    assert p.expect["new"] == pytest.approx(1200 * 1980 / 4800)
+    assert p.eta() == pytest.approx((1800 + 60 + 120 + 495) / 2)
+    p.start(js[0])
+    p.start(js[1])
+    clock[0] += 100.0
+    assert p.eta() == pytest.approx(1700.0)  # the long job's remainder dominates (120 + 495 + 0 + 1700) / 2
+    p.done({"name": "a", "passed": True, "status": "pass", "wall_s": 100.0})
+    assert "1/4 done, 1 running" in p.counts()
+    fresh = run.Progress("s", "r", js, 0, {}, workers=2)
+    assert fresh.eta() is None and not fresh.expect

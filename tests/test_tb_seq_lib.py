@@ -169,9 +169,13 @@ def test_several_faults_cases() -> None:
 
 
 def test_overflow_case() -> None:
+    """2**16 pushes overflow a 16-bit counter at the last of them (index 2**16: the Program starts
+    with a head blocked for ever on the third queue, the oldest head, index 0)."""
     (c,) = error_cases(1, HwConfig(rows=4, cols=4), ["overflow"])
     r = simulate(c.program)
-    assert r.error == ErrorCode.TOKEN_OVERFLOW and r.error_index == (1 << 16) - 1
+    assert r.error == ErrorCode.TOKEN_OVERFLOW and r.error_index == 1 << 16
+    assert decode(c.program.insns[0]).opcode == Opcode.SYNC and decode(c.program.insns[1]).queue != \
+        decode(c.program.insns[0]).queue
 
 
 def test_error_programs_pin_code_and_index() -> None:

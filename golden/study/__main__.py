@@ -25,6 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", default="", help="comma-separated zoo classifiers (default: all, or the"
                     " smallest per family with --quick)")
     ap.add_argument("--samples", type=int, default=0, help="evaluation inputs per model (default per model)")
+    ap.add_argument("--sweep-samples", type=int, default=-1, metavar="N",
+                    help="inputs of the accelerator sweep and the fine-tuning comparison per model (default"
+                    " per model: sweep.SWEEP_SAMPLES, e.g. bert_tiny 100; 0 = emulated sweep only)")
+    ap.add_argument("--finetune-samples", type=int, default=0, metavar="N",
+                    help="held-out inputs of the fine-tuning comparison of BERT models (default: as the"
+                    " accelerator sweep)")
     ap.add_argument("--report-only", action="store_true", help="rewrite tables and plots from the records")
     ap.add_argument("--no-ppu-synth", action="store_true", help="skip the Yosys count of larger PWL tables")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
@@ -38,7 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         print(f"python -m golden.study: error: not zoo classifiers: {', '.join(bad)}", file=sys.stderr)
         return 2
-    cfg = sweep.Config(quick=a.quick, samples={n: a.samples for n in names} if a.samples else {})
+    if a.samples < 0 or a.sweep_samples < -1 or a.finetune_samples < 0:
+        print("python -m golden.study: error: --samples, --sweep-samples and --finetune-samples must be"
+              " >= 0", file=sys.stderr)
+        return 2
+    cfg = sweep.Config(quick=a.quick, samples={n: a.samples for n in names} if a.samples else {},
+                       sweep_samples={n: a.sweep_samples for n in names} if a.sweep_samples >= 0 else {},
+                       finetune_samples={n: a.finetune_samples for n in names} if a.finetune_samples else {})
     if not a.report_only:
         for name in names:
             t = time.perf_counter()

@@ -47,6 +47,8 @@ class Config:
     samples: dict[str, int] = field(default_factory=dict)
     """Evaluation inputs per model (default ``evalsets.DEFAULT_SAMPLES`` / 500; quick: QUICK_SAMPLES)."""
     sweep_samples: dict[str, int] = field(default_factory=dict)
+    finetune_samples: dict[str, int] = field(default_factory=dict)
+    """Held-out inputs of a BERT model's fine-tuning comparison (default: its sweep's)."""
     segments: tuple[int, ...] = SEGMENTS
     finetune_models: tuple[str, ...] = SMALLEST
     finetune_segments: tuple[int, ...] = (4, 8)
@@ -63,6 +65,9 @@ class Config:
             return self.sweep_samples[name]
         n = self.n(name)
         return min(n, SWEEP_SAMPLES.get(name, n))
+
+    def finetune_n(self, name: str) -> int:
+        return self.finetune_samples.get(name, self.sweep_n(name))
 
     def emu_n(self, name: str) -> int:
         return min(self.n(name), EMULATED_SAMPLES.get(name, self.n(name)))
@@ -207,7 +212,7 @@ def _finetune(name: str, seg: int, cfg: Config, ev: evalsets.EvalSet, acc: accel
               ok_float: np.ndarray, log: Any) -> dict[str, Any]:
     t = time.perf_counter()
     pol = accel.policy("vertical", seg)
-    k = cfg.sweep_n(name) if ZOO[name].family == "bert" else len(ev.inputs)
+    k = cfg.finetune_n(name) if ZOO[name].family == "bert" else len(ev.inputs)
     ev = evalsets.EvalSet(ev.name, ev.family, ev.inputs[:k], ev.labels[:k], ev.seed)
     before = evalsets.correct(acc.outputs(accel.compile_zoo(name, pol), ev.inputs), ev.labels)
     res = finetune.finetune(name, seg, cfg.recipe(name))

@@ -280,16 +280,26 @@ def _mem_users(p: Program) -> list[tuple[int, Opcode, np.ndarray]]:
     return out
 
 
+EARLY_MIN_ROWS = 4
+"""``write_slverr_early``: the STORE has at least this many rows and the error hits its first quarter,
+so the engine's own error arrives while later rows are still being issued."""
+
+
 def axi_case(kind: str, seed: int, hw: HwConfig) -> ErrorCase:
-    """kind: read_slverr | write_slverr | read_decerr | write_decerr."""
+    """kind: read_slverr | write_slverr | write_slverr_early | read_decerr | write_decerr.
+
+    ``write_slverr_early``: a SLVERR on an early byte of a STORE of several rows, so the store engine
+    stops in the middle of its STORE (a stop that leaves its front end busy never goes idle: a hang)."""
     rng = random.Random(f"{kind}-{seed}")
     op = Opcode.LOAD if kind.startswith("read") else Opcode.STORE
     code = ErrorCode.AXI_READ if op == Opcode.LOAD else ErrorCode.AXI_WRITE
     bus = hw.axi_data_bits // 8
+    early = kind.endswith("_early")
     for attempt in range(40):
         p = _base(seed * 41 + attempt, hw)
         users = _mem_users(p)
-        cands = [u for u in users if u[1] == op]
+        cands = [u for u in users if u[1] == op
+                 and (not early or decode(p.insns[u[0]]).fields.get("y_size", 0) >= EARLY_MIN_ROWS)]
         if not cands:
             continue
         k, _, idx = rng.choice(cands)
@@ -301,6 +311,8 @@ def axi_case(kind: str, seed: int, hw: HwConfig) -> ErrorCase:
         others = np.concatenate([u[2] for u in users if u[0] != k] or [np.zeros(0, np.int64)])
         busy_beats = set((others // bus).tolist())
         mine = np.unique(idx)
+        if early:
+            mine = mine[: max(1, len(mine) // EARLY_MIN_ROWS)]
         free = [int(a) for a in mine if int(a) // bus not in busy_beats]
         if free:
             a = rng.choice(free)
@@ -396,9 +408,14 @@ def token_case(kind: str, seed: int, hw: HwConfig) -> ErrorCase:
         src, dst = rng.sample(list(Queue), 2)
         n = 1 << hw.token_bits
         sync = make(Opcode.SYNC, queue=int(src), **{PUSH_FIELD[dst]: 1})
+        # first, a head that waits for ever on the third queue (dst never pushes): the overflowing push
+        # (index n) is then not the oldest head (index 0), so a token unit that reports the deadlock
+        # path's index for an overflow is caught (mutation testing, docs/verification.md)
+        third = next(q for q in Queue if q not in (src, dst))
+        blocked = make(Opcode.SYNC, queue=int(third), **{POP_FIELD[dst]: 1})
         return ErrorCase(
             f"{kind}_s{seed}",
-            _program(f"err_{kind}", hw, [sync] * n + [make(Opcode.FINISH)]),
+            _program(f"err_{kind}", hw, [blocked] + [sync] * n + [make(Opcode.FINISH)]),
             ErrorCode.TOKEN_OVERFLOW,
             feed="stream",
         )
@@ -409,7 +426,7 @@ KINDS: dict[str, Callable[[int, HwConfig], ErrorCase]] = {
     **{k: (lambda s, hw, k=k: static_case(k, s, hw)) for k in STATIC},
     **{
         k: (lambda s, hw, k=k: axi_case(k, s, hw))
-        for k in ("read_slverr", "write_slverr", "read_decerr", "write_decerr")
+        for k in ("read_slverr", "write_slverr", "write_slverr_early", "read_decerr", "write_decerr")
     },
     **{k: (lambda s, hw, k=k: multi_case(k, s, hw)) for k in ("two_static", "read_slverr_then_static")},
     **{
