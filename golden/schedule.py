@@ -272,3 +272,71 @@ __all__ = [
     "vector_clocks",
     "vmax",
 ]
+
+
+# --------------------------------------------------------------------------- overflow and timing
+
+DISPATCH_SLACK = 2
+"""Instructions of a queue that may be neither in its FIFO nor started when a later instruction is
+dispatched, beyond the FIFO's depth: the dispatcher's held word and the token unit's stage register
+(rtl/nmx_dispatcher.sv, rtl/nmx_token_unit.sv).  A margin: a larger one only flags more Programs."""
+
+
+def overflow_hazard(insns: Sequence[Insn | DecodeError], hw: HwConfig) -> str | None:
+    """Why ``insns`` (a decoded stream, :func:`decode_stream`) may or may not overflow a token
+    counter depending on timing, or None (docs/isa.md section 2, "Overflow and timing").
+
+    The dispatcher accepts in program order and a queue holds at most ``queue_depth`` instructions,
+    so when the push of instruction k happens, every instruction of the consumer's queue before k but
+    its last ``queue_depth + DISPATCH_SLACK`` has started (popped): the counter then holds at most
+    pushes(<= k) - those pops (``hi``).  And no consumer instruction dispatched only after the
+    ``queue_depth + DISPATCH_SLACK``-th producer instruction past k can have popped before it, which
+    bounds the counter from below (``lo``).  A counter whose ``hi`` stays within the maximum never
+    overflows; one whose first ``hi`` past the maximum has ``lo`` past it too overflows there under
+    every timing (forced: the golden simulator and the RTL report the same push); anything else
+    depends on timing: an ill-formed Program.
+    """
+    from bisect import bisect_left, bisect_right
+
+    cap = (1 << hw.token_bits) - 1
+    if len(insns) <= cap:
+        return None  # no counter can receive more pushes than it holds
+    slack = hw.queue_depth + DISPATCH_SLACK
+    members: dict[Queue, list[int]] = {q: [] for q in Queue}
+    pushes: dict[TokenCounter, list[int]] = {c: [] for c in TOKEN_COUNTERS}
+    popped: dict[TokenCounter, list[int]] = {c: [] for c in TOKEN_COUNTERS}
+    for i, ins in enumerate(insns):
+        if isinstance(ins, DecodeError):
+            break
+        q, pops_, pushes_ = token_ops(ins)
+        if q is None:
+            break  # FINISH: nothing after it is dispatched
+        members[q].append(i)
+        for c in pops_:
+            popped[c].append(i)
+        for c in pushes_:
+            pushes[c].append(i)
+    for c in TOKEN_COUNTERS:
+        src, dst = c
+        ps, cs = pushes[c], popped[c]
+        if len(ps) <= cap:
+            continue  # never more pushes than the counter holds
+        prod, cons = members[src], members[dst]
+        for m, k in enumerate(ps, start=1):
+            if m <= cap:
+                continue
+            before = bisect_left(cons, k)  # consumer instructions before k in program order
+            started = cons[before - slack - 1] if before > slack else -1
+            hi = m - bisect_right(cs, started)
+            if hi <= cap:
+                continue
+            after = bisect_right(prod, k) + slack  # the first producer one not dispatched yet
+            limit = prod[after] if after < len(prod) else len(insns)
+            lo = m - bisect_left(cs, limit)
+            if lo > cap:
+                break  # forced overflow at push k, whatever the timing
+            return (f"token counter {counter_name(c)} may overflow depending on timing: instruction {k}"
+                    f" is its push number {m}, and the counter may then hold anything from {max(lo, 0)}"
+                    f" to {hi} tokens against a maximum of {cap} (docs/isa.md section 2, 'Overflow and"
+                    " timing': an ill-formed Program)")
+    return None

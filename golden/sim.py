@@ -33,7 +33,7 @@ from golden.isa import (
     opcode_bits,
 )
 from golden.program import Program
-from golden.schedule import Event, Scheduler, Step, decode_stream
+from golden.schedule import Event, Scheduler, Step, decode_stream, overflow_hazard
 from golden.timing import Timing, TimingParams, estimate, estimate_along
 
 if TYPE_CHECKING:
@@ -60,6 +60,9 @@ class SimResult:
     timing: Timing | None = None
     order: list[int] = field(default_factory=list)
     """Instruction indices in the order the simulator executed them (FINISH excluded)."""
+    token_hazard: str | None = None
+    """Why the Program is ill-formed (a token counter that may or may not overflow depending on
+    timing, docs/isa.md section 2; :func:`golden.schedule.overflow_hazard`), or None."""
 
     @property
     def ok(self) -> bool:
@@ -327,6 +330,7 @@ def simulate(program: Program, memory: bytes | bytearray | None = None, *, max_i
     words = program.insns if max_insns is None else program.insns[:max_insns]
     m = Machine(hw, mem, _BadSet(bad_addresses, hw.axi_data_bits // 8))
     decoded = decode_stream(words, hw)
+    hazard = overflow_hazard(decoded, hw)
     sched = Scheduler(decoded, depth=hw.queue_depth, token_max=(1 << hw.token_bits) - 1,
                       policy=policy, seed=seed)
     fault: list[tuple[ErrorCode, int, str]] = []
@@ -359,7 +363,7 @@ def simulate(program: Program, memory: bytes | bytearray | None = None, *, max_i
     del m  # release the numpy views on mem so callers may resize it
     return SimResult(memory=mem, error=ErrorCode(err), error_index=err_idx, error_message=err_msg,
                      counters=counters, tensors=tensors, executed=len(order), layer_cycles=layer_cycles,
-                     timing=tm, order=order)
+                     timing=tm, order=order, token_hazard=hazard)
 
 
 def missing_finish(program: Program, result: SimResult | None = None) -> str | None:

@@ -72,6 +72,8 @@ class Scoreboard(uvm_scoreboard):
                 f"testbench: sequence intended {g.error.name}@{ctx.expect_index} but golden reports it at"
                 f" instruction {g.error_index} ({g.error_message})"
             )
+        if g.token_hazard:
+            f.append(f"testbench: ill-formed Program: {g.token_hazard}")
         if status.timed_out:
             f.append(
                 f"watchdog: no done after {status.cycles} cycles (limit {ctx.watchdog_cycles});"
