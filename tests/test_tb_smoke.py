@@ -89,3 +89,15 @@ def test_watchdog_reports_and_recovers(tmp_out) -> None:  # type: ignore[no-unty
     rep = hung.report()
     assert "dispatcher accepted" in rep and "rerun with waves" in rep
     assert ok.passed, ok.report()
+
+
+def test_insn_monitor_sampling_mode(tmp_out, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Past EXACT_INTERVALS accept intervals (4 here) with both feed bins seen, the instruction monitor
+    samples the port instead of waking on every interval: the run still passes with the exact count
+    (the scoreboard's INSNS cross-check) and both feed bins."""
+    monkeypatch.setenv("NMX_INSN_MONITOR_EXACT", "4")
+    p = gemm_program(40, 36, 24, hw=HW, out_int32=False)
+    r = run_program(p, hw=HW, seed=5, knobs=RunKnobs(gap_prob=0.4, gap_max=3), out=tmp_out / "sampling")
+    assert r.passed, r.report()
+    assert r.counters[Counter.INSNS] == len(p.insns)
+    assert not {"driver.gap/back_to_back", "driver.gap/gaps"} & set(r.coverage["holes"]), r.coverage["holes"]
