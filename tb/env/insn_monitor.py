@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from cocotb.triggers import ClockCycles, Event, First, ReadOnly, RisingEdge
+from cocotb.triggers import Event, First, ReadOnly, RisingEdge, Timer
 from pyuvm import ConfigDB, uvm_analysis_port, uvm_monitor
 
 from tb.env.items import AcceptedBurst
@@ -93,7 +93,8 @@ class InsnMonitor(uvm_monitor):
         while True:
             if self.sampling:
                 self._restart.clear()
-                await First(ClockCycles(d.clk, SAMPLE_CYCLES), self._restart.wait())
+                # a Timer, not ClockCycles: that one counts the edges in Python, one wake per cycle
+                await First(Timer(SAMPLE_CYCLES * self.bfm.period_ns, unit="ns"), self._restart.wait())
                 if not self.sampling:
                     continue
                 await ReadOnly()
