@@ -313,8 +313,7 @@ class Progress:
         self.suite, self.run_id, self.already = suite, run_id, already
         self.total = len(todo)
         self.timeout = {j.name: j.timeout_s for j in todo}
-        self.weight = dict(self.timeout)
-        self.total_w = sum(self.weight.values()) or 1.0
+        self.total_w = sum(self.timeout.values()) or 1.0
         self.done_w = 0.0
         known = {j.name: walls[j.name] for j in todo if walls and j.name in walls}
         scale = (sum(known.values()) / sum(self.timeout[n] for n in known)) if known else 1.0
@@ -366,7 +365,7 @@ class Progress:
             self.pending.discard(rec["name"])
             self.n_done += 1
             self.n_failed += not rec["passed"]
-            self.done_w += self.weight.get(rec["name"], 0.0)
+            self.done_w += self.timeout.get(rec["name"], 0.0)
             line = f"{_outcome(rec)} | {self.counts()}"
         self.emit(line)
 
