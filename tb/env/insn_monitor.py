@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from cocotb.triggers import Event, First, ReadOnly, RisingEdge, Timer
 from pyuvm import ConfigDB, uvm_analysis_port, uvm_monitor
 
+from tb.cov.run_bins import FeedTally
 from tb.env.items import AcceptedBurst
 
 MAX_PORT_ERRORS = 20
@@ -56,7 +57,8 @@ class InsnMonitor(uvm_monitor):
         self._open: tuple[int, int] | None = None
         """(accepted before it, first cycle) of the interval in progress."""
         self.intervals = 0
-        self._b2b = self._gap = False
+        self._feed = FeedTally()
+        """The feed bins of what was published (the coverage collector folds the same bursts)."""
         self.sampling = False
         """Past :data:`EXACT_INTERVALS` with both feed bins decided: one look every SAMPLE_CYCLES."""
         self._restart.set()  # a sampling loop goes back to watching every edge
@@ -68,10 +70,7 @@ class InsnMonitor(uvm_monitor):
         n = accepted - before
         self._open = None
         if n > 0:
-            if self.last_cycle >= 0:
-                self._b2b |= cycle - self.last_cycle == 1
-                self._gap |= cycle - self.last_cycle > 1
-            self._b2b |= n > 1
+            self._feed.add_burst(cycle, n)
             self.intervals += 1
             self.count = accepted
             self.last_cycle = cycle + n - 1
@@ -110,5 +109,5 @@ class InsnMonitor(uvm_monitor):
             self._close(k)
             self._check_port(k, int(d.insn_data.value))
             self._open = (k, int(d.cycle.value))
-            if self.intervals >= EXACT_INTERVALS and self._b2b and self._gap:
+            if self.intervals >= EXACT_INTERVALS and self._feed.back_to_back and self._feed.gaps:
                 self.sampling = True  # this interval stays open: flush() closes it with the exact count
